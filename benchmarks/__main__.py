@@ -1,0 +1,13 @@
+"""Run every benchmark and print its figures: `python -m benchmarks`."""
+
+from __future__ import annotations
+
+from benchmarks import bench_gate
+
+
+def main() -> None:
+    bench_gate.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,274 @@
+"""The gate: one call that stands where a legacy server looked its bearer token up.
+
+A legacy gate does ``record = <lookup>(token)`` and rejects when the lookup finds nothing.
+The migration wraps that one expression::
+
+    record = gate.resolve(token, legacy=lambda: <lookup>(token))
+
+- A JWT-shaped token is verified (RS256 pinned, RFC 9068 claims, our keys only). A bad one
+  gives what the legacy lookup gives for an unknown token (``unknown``), so the legacy
+  rejection path answers as it always did; it is never retried as an opaque token.
+- In the ``hybrid`` mode, anything else goes to ``legacy()`` and is counted as opaque. A
+  verified JWT is also looked up there when ``liveness`` is ``"legacy"``: the legacy mint
+  code still stores every token it issues, so deleting it (refresh rotation, ``/revoke``)
+  still revokes it, and the record returned is the one the legacy code wrote.
+- In the ``final`` mode only JWTs pass; the record is built from the claims by
+  ``to_record`` and revocation goes through the ``jti`` denylist.
+
+Verified tokens are cached (bounded; dropped at ``exp`` and when their key leaves the key
+ring), so a client reusing its token costs a dict lookup rather than an RSA verify.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+from .denylist import Denylist
+from .keys import KeyRing
+from .verifier import JwtVerifier, TokenRejected, VerifiedToken, looks_like_jwt
+
+R = TypeVar("R")
+Mode = Literal["hybrid", "final"]
+Liveness = Literal["legacy", "denylist"]
+
+DEFAULT_CACHE_SIZE = 10_000
+
+
+class ValidationCounter(Protocol):
+    def validation(
+        self,
+        kind: Literal["jwt", "opaque"],
+        outcome: Literal["accepted", "rejected"],
+        reason: str,
+        client_id: str | None = None,
+    ) -> None: ...
+
+
+class _NoMetrics:
+    def validation(
+        self,
+        kind: Literal["jwt", "opaque"],
+        outcome: Literal["accepted", "rejected"],
+        reason: str,
+        client_id: str | None = None,
+    ) -> None:
+        return None
+
+
+class _Unset:
+    pass
+
+
+_UNSET: Any = _Unset()
+
+
+def field_of(record: Any, name: str) -> Any:
+    """``record.name`` or ``record[name]``: legacy records are objects, dicts or rows."""
+    if record is None:
+        return None
+    value = getattr(record, name, _UNSET)
+    if value is not _UNSET:
+        return value
+    try:
+        return record[name]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _rejection(unknown: Any) -> Any:
+    # Legacy lookups that raise for an unknown token (``TOKENS[token]``) get the same raise.
+    if isinstance(unknown, BaseException) or (
+        isinstance(unknown, type) and issubclass(unknown, BaseException)
+    ):
+        raise unknown
+    return unknown
+
+
+class TokenGate(Generic[R]):
+    """Validates bearer tokens for a server in the ``hybrid`` or ``final`` phase."""
+
+    def __init__(
+        self,
+        verifier: JwtVerifier,
+        *,
+        mode: Mode = "hybrid",
+        to_record: Callable[[VerifiedToken], R] | None = None,
+        legacy_lookup: Callable[[str], Any] | None = None,
+        unknown: Any = None,
+        liveness: Liveness = "legacy",
+        denylist: Denylist | None = None,
+        metrics: ValidationCounter | None = None,
+        legacy_client_id: Callable[[Any], str | None] | None = None,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
+        if mode not in ("hybrid", "final"):
+            raise ValueError(f"unknown gate mode {mode!r}")
+        self.verifier = verifier
+        self.mode: Mode = mode
+        self.to_record = to_record
+        self.legacy_lookup = legacy_lookup
+        self.unknown = unknown
+        self.liveness: Liveness = liveness if mode == "hybrid" else "denylist"
+        self.denylist = denylist if denylist is not None else Denylist(clock=verifier.clock)
+        self.metrics: ValidationCounter = metrics if metrics is not None else _NoMetrics()
+        self.legacy_client_id = legacy_client_id or (lambda record: field_of(record, "client_id"))
+        self.cache_size = cache_size
+        self._cache: dict[str, VerifiedToken] = {}
+        self._records: dict[str, R] = {}
+
+    # -- the three calls a legacy gate needs ----------------------------------------------
+
+    def resolve(
+        self, token: str, legacy: Callable[[], Any] | None = None, *, unknown: Any = _UNSET
+    ) -> Any:
+        """The record for ``token``, or the legacy ``unknown`` answer."""
+        unknown = self.unknown if unknown is _UNSET else unknown
+        verified = self._cached(token)
+        if verified is None:
+            try:
+                verified = self._classify(token)
+            except TokenRejected as rejected:
+                return self._reject("jwt", rejected.reason, unknown)
+        if verified is None:
+            if self.mode == "final":
+                return self._reject("opaque", "opaque_refused", unknown)
+            return self._accept_opaque(self._legacy_call(token, legacy)(), unknown)
+        if self.liveness == "legacy":
+            return self._accept_live(verified, self._legacy_call(token, legacy)(), unknown)
+        return self._accept_jwt(verified)
+
+    async def resolve_async(
+        self,
+        token: str,
+        legacy: Callable[[], Awaitable[Any] | Any] | None = None,
+        *,
+        unknown: Any = _UNSET,
+    ) -> Any:
+        """As :meth:`resolve`, for a legacy lookup that must be awaited."""
+        unknown = self.unknown if unknown is _UNSET else unknown
+        verified = self._cached(token)
+        if verified is None:
+            try:
+                verified = self._classify(token)
+            except TokenRejected as rejected:
+                return self._reject("jwt", rejected.reason, unknown)
+        if verified is None:
+            if self.mode == "final":
+                return self._reject("opaque", "opaque_refused", unknown)
+            record = await _maybe_await(self._legacy_call(token, legacy)())
+            return self._accept_opaque(record, unknown)
+        if self.liveness == "legacy":
+            record = await _maybe_await(self._legacy_call(token, legacy)())
+            return self._accept_live(verified, record, unknown)
+        return self._accept_jwt(verified)
+
+    def verify_jwt(self, token: str) -> VerifiedToken:
+        """Verify a JWT fully (cache, denylist) without counting it; raises TokenRejected."""
+        verified = self._cached(token)
+        if verified is not None:
+            return verified
+        verified = self._classify(token)
+        if verified is None:
+            raise TokenRejected("not_jwt")
+        return verified
+
+    def revoke(self, token: str) -> bool:
+        """Put a JWT's ``jti`` on the denylist until its ``exp``; False for other tokens."""
+        try:
+            verified = self.verify_jwt(token)
+        except TokenRejected:
+            return False
+        self.denylist.add(verified.jti, verified.exp)
+        self._forget(token)
+        return True
+
+    # -- key changes ---------------------------------------------------------------------
+
+    def use_keyring(self, ring: KeyRing) -> None:
+        """Swap keys; cached tokens signed by a key that left the ring are dropped."""
+        self.verifier.keyring = ring
+        for token, verified in list(self._cache.items()):
+            if verified.kid not in ring.by_kid:
+                self._forget(token)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _cached(self, token: str) -> VerifiedToken | None:
+        verified = self._cache.get(token)
+        if verified is None:
+            return None
+        if verified.exp <= self.verifier.clock() - self.verifier.leeway:
+            self._forget(token)
+            return None
+        if verified.jti in self.denylist:
+            return None
+        return verified
+
+    def _classify(self, token: str) -> VerifiedToken | None:
+        """None for a token that is not JWT-shaped; raises TokenRejected for a bad JWT."""
+        if len(token) > self.verifier.max_length:
+            raise TokenRejected("too_long")
+        if not looks_like_jwt(token):
+            return None
+        verified = self.verifier.verify(token)
+        if verified.jti in self.denylist:
+            raise TokenRejected("revoked")
+        if len(self._cache) >= self.cache_size:
+            self._evict()
+        self._cache[token] = verified
+        return verified
+
+    def _evict(self) -> None:
+        now = self.verifier.clock() - self.verifier.leeway
+        for token in [t for t, v in self._cache.items() if v.exp <= now]:
+            self._forget(token)
+        while len(self._cache) >= self.cache_size:
+            self._forget(next(iter(self._cache)))
+
+    def _forget(self, token: str) -> None:
+        self._cache.pop(token, None)
+        self._records.pop(token, None)
+
+    def _legacy_call(self, token: str, legacy: Callable[[], Any] | None) -> Callable[[], Any]:
+        if legacy is not None:
+            return legacy
+        lookup = self.legacy_lookup
+        if lookup is None:
+            raise RuntimeError("the gate has no legacy lookup for opaque tokens")
+        return lambda: lookup(token)
+
+    def _reject(self, kind: Literal["jwt", "opaque"], reason: str, unknown: Any) -> Any:
+        self.metrics.validation(kind, "rejected", reason)
+        return _rejection(unknown)
+
+    def _accept_opaque(self, record: Any, unknown: Any) -> Any:
+        if record is None or record is unknown:
+            self.metrics.validation("opaque", "rejected", "unknown")
+            return record
+        self.metrics.validation("opaque", "accepted", "ok", self.legacy_client_id(record))
+        return record
+
+    def _accept_live(self, verified: VerifiedToken, record: Any, unknown: Any) -> Any:
+        if record is None or record is unknown:
+            self.metrics.validation("jwt", "rejected", "revoked", verified.client_id)
+            return record
+        self.metrics.validation("jwt", "accepted", "ok", verified.client_id)
+        return record
+
+    def _accept_jwt(self, verified: VerifiedToken) -> Any:
+        self.metrics.validation("jwt", "accepted", "ok", verified.client_id)
+        if self.to_record is None:
+            return verified
+        record = self._records.get(verified.token)
+        if record is None:
+            record = self.to_record(verified)
+            self._records[verified.token] = record
+        return record
+
+
+async def _maybe_await(value: Awaitable[Any] | Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value

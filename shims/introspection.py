@@ -1,0 +1,192 @@
+"""RFC 7662 token introspection for both token kinds, behind client authentication.
+
+Callers authenticate with ``client_secret_basic`` or ``client_secret_post`` through a
+callable the host server supplies (its own client registry); without it the answer is
+401, so the endpoint cannot be used to scan for live tokens (RFC 7662 §2.1, §4). Anything
+invalid, expired, revoked, malformed or foreign is exactly ``{"active": false}``; an
+unknown ``token_type_hint`` is not an error: every kind is searched (RFC 7662 §2.1).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote_plus
+
+from .gate import TokenGate, field_of
+from .minting import scope_string
+from .verifier import TokenRejected, looks_like_jwt
+
+log = logging.getLogger("oauth_migration.introspection")
+
+ClientAuthenticator = Callable[[str, str], bool]
+LegacyDescriber = Callable[[Any], Mapping[str, Any] | None]
+
+INACTIVE: dict[str, Any] = {"active": False}
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_JWT_MEMBERS = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "nbf")
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def static_clients(secrets_by_client: Mapping[str, str]) -> ClientAuthenticator:
+    """An authenticator over a fixed ``client_id -> secret`` map, compared in constant time."""
+
+    def authenticate(client_id: str, secret: str) -> bool:
+        expected = secrets_by_client.get(client_id)
+        # Compare even for unknown clients so timing does not tell which ids exist.
+        ok = hmac.compare_digest((expected or "\0unknown").encode("utf-8"), secret.encode("utf-8"))
+        return expected is not None and ok
+
+    return authenticate
+
+
+def client_credentials(
+    authorization: str | None, form: Mapping[str, str]
+) -> tuple[str, str] | None:
+    """RFC 6749 §2.3.1: HTTP Basic (form-urlencoded parts) or the two form fields."""
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        client_id, sep, secret = decoded.partition(":")
+        return (unquote_plus(client_id), unquote_plus(secret)) if sep else None
+    posted_id, posted_secret = form.get("client_id"), form.get("client_secret")
+    if posted_id and posted_secret is not None:
+        return posted_id, posted_secret
+    return None
+
+
+def _epoch(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    if isinstance(value, str):
+        try:
+            return int(datetime.fromisoformat(value).timestamp())
+        except ValueError:
+            return None
+    return None
+
+
+def _first(record: Any, names: tuple[str, ...]) -> Any:
+    for name in names:
+        value = field_of(record, name)
+        if value is not None:
+            return value
+    return None
+
+
+def describe_legacy_record(record: Any) -> dict[str, Any]:
+    """Best effort over the usual legacy field names; codemods write a precise one."""
+    scope = _first(record, ("scope", "scopes"))
+    return {
+        "sub": _first(record, ("sub", "user_id", "user", "username", "subject")),
+        "client_id": _first(record, ("client_id", "client")),
+        "scope": scope_string(scope) if scope is not None else None,
+        "exp": _epoch(_first(record, ("exp", "expires_at", "expires", "expiry"))),
+    }
+
+
+class Introspector:
+    """Answers introspection requests from a gate's view of the tokens."""
+
+    def __init__(
+        self,
+        gate: TokenGate[Any],
+        authenticate_client: ClientAuthenticator,
+        *,
+        issuer: str,
+        resource: str,
+        describe_legacy: LegacyDescriber = describe_legacy_record,
+    ) -> None:
+        self.gate = gate
+        self.authenticate_client = authenticate_client
+        self.issuer = issuer
+        self.resource = resource
+        self.describe_legacy = describe_legacy
+
+    def handle(self, authorization: str | None, form: Mapping[str, str]) -> Reply:
+        credentials = client_credentials(authorization, form)
+        if credentials is None or not self._authenticated(*credentials):
+            return Reply(
+                401,
+                {"error": "invalid_client"},
+                {**NO_STORE, "WWW-Authenticate": 'Basic realm="introspection"'},
+            )
+        token = form.get("token")
+        if not token:
+            return Reply(400, {"error": "invalid_request"}, dict(NO_STORE))
+        return Reply(200, self.introspect(token), dict(NO_STORE))
+
+    def introspect(self, token: str) -> dict[str, Any]:
+        try:
+            if len(token) <= self.gate.verifier.max_length and looks_like_jwt(token):
+                return self._jwt(token)
+            if self.gate.mode == "hybrid":
+                return self._opaque(token)
+        except TokenRejected:
+            pass
+        except Exception:  # a broken legacy lookup must not turn into a 500 or a leak
+            log.exception("introspection failed; answering inactive")
+        return dict(INACTIVE)
+
+    def _authenticated(self, client_id: str, secret: str) -> bool:
+        try:
+            return bool(self.authenticate_client(client_id, secret))
+        except Exception:
+            log.exception("client authentication raised; refusing")
+            return False
+
+    def _jwt(self, token: str) -> dict[str, Any]:
+        verified = self.gate.verify_jwt(token)
+        if self.gate.liveness == "legacy" and self._legacy_record(token) is None:
+            return dict(INACTIVE)
+        answer = {"active": True, "token_type": "Bearer"}
+        answer.update({k: verified.claims[k] for k in _JWT_MEMBERS if k in verified.claims})
+        return answer
+
+    def _opaque(self, token: str) -> dict[str, Any]:
+        record = self._legacy_record(token)
+        if record is None:
+            return dict(INACTIVE)
+        described = dict(self.describe_legacy(record) or {})
+        exp = described.get("exp")
+        if exp is not None and exp <= self.gate.verifier.clock():
+            return dict(INACTIVE)
+        answer: dict[str, Any] = {
+            "active": True,
+            "token_type": "Bearer",
+            "iss": self.issuer,
+            "aud": self.resource,
+        }
+        answer.update({k: v for k, v in described.items() if v is not None})
+        return answer
+
+    def _legacy_record(self, token: str) -> Any:
+        lookup = self.gate.legacy_lookup
+        if lookup is None:
+            return None
+        try:
+            record = lookup(token)
+        except (KeyError, LookupError):
+            return None
+        return None if record is self.gate.unknown else record

@@ -1,0 +1,217 @@
+"""One object per server that ties keys, minting, the gate, introspection and metrics.
+
+The migrated server builds it once, next to its legacy token store::
+
+    migration = OAuthMigration(Settings(issuer=..., resource=...),
+                               legacy_lookup=store.get, authenticate_client=check_client)
+
+and then calls ``migration.mint_access_token(...)`` where it minted opaque tokens,
+``migration.resolve(token, legacy=...)`` where it looked tokens up, and mounts the
+framework adapter's routes (JWKS, introspection, protected-resource metadata).
+
+Keys are read at start-up; when they cannot be, requests that need them answer 503 (the
+adapters map :class:`KeysUnavailable`), never 401, so an operator sees a configuration
+error rather than clients being logged out. A key rotation done with ``migrate keys`` is
+picked up without a restart: the key folder is checked again at most every
+``KEY_RECHECK_SECONDS`` when a token names an unknown ``kid`` or a token is minted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .denylist import Denylist
+from .discovery import augment_metadata, challenge_401, prm_url, protected_resource_metadata
+from .gate import TokenGate
+from .introspection import (
+    ClientAuthenticator,
+    Introspector,
+    LegacyDescriber,
+    describe_legacy_record,
+)
+from .keys import MANIFEST, KeyProblem, KeyRing, KeysUnavailable
+from .metrics import Metrics
+from .minting import TokenMinter
+from .settings import Settings
+from .verifier import JwtVerifier, VerifiedToken
+
+log = logging.getLogger("oauth_migration")
+
+KEY_RECHECK_SECONDS = 30.0
+
+
+def _refuse_all(client_id: str, secret: str) -> bool:
+    return False
+
+
+class OAuthMigration:
+    """The runtime of a migrated server, in the ``hybrid`` or the ``final`` phase."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        legacy_lookup: Callable[[str], Any] | None = None,
+        to_record: Callable[[VerifiedToken], Any] | None = None,
+        unknown: Any = None,
+        describe_legacy: LegacyDescriber = describe_legacy_record,
+        authenticate_client: ClientAuthenticator = _refuse_all,
+        legacy_client_id: Callable[[Any], str | None] | None = None,
+        keyring: KeyRing | None = None,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings = settings.with_environment()
+        self.clock = clock
+        self._key_lock = threading.Lock()
+        self._keys_checked = clock()
+        self._keys_stamp = self._manifest_stamp()
+        self._key_error: str | None = None
+        ring = keyring if keyring is not None else self._load_keys()
+        self.metrics = metrics if metrics is not None else Metrics(settings.metrics_path)
+        if settings.metrics_path:
+            self.metrics.start()
+        self.verifier = JwtVerifier(
+            ring,
+            issuer=settings.issuer,
+            audiences=settings.accepted_audiences,
+            leeway=settings.leeway,
+            clock=clock,
+            reload_keys=self.reload_keys,
+        )
+        self.gate: TokenGate[Any] = TokenGate(
+            self.verifier,
+            mode=settings.mode,
+            to_record=to_record,
+            legacy_lookup=legacy_lookup,
+            unknown=unknown,
+            denylist=Denylist(clock=clock),
+            metrics=self.metrics,
+            legacy_client_id=legacy_client_id,
+        )
+        self.minter = TokenMinter(
+            self.keys,
+            issuer=settings.issuer,
+            default_audience=settings.resource.rstrip("/"),
+            lifetime=settings.lifetime,
+            clock=clock,
+        )
+        self.introspector = Introspector(
+            self.gate,
+            authenticate_client,
+            issuer=settings.issuer,
+            resource=settings.resource,
+            describe_legacy=describe_legacy,
+        )
+
+    # -- what the migrated code calls ----------------------------------------------------
+
+    def mint_access_token(
+        self,
+        subject: Any,
+        client_id: Any,
+        scope: Any = None,
+        resource: Any = None,
+        lifetime: int | None = None,
+    ) -> str:
+        """A signed RFC 9068 access token; raises KeysUnavailable without a signing key."""
+        self._maybe_recheck_keys()
+        minted = self.minter.mint(
+            subject=str(subject),
+            client_id=str(client_id),
+            scope=scope,
+            audience=resource or None,
+            lifetime=lifetime,
+        )
+        self.metrics.jwt_minted(str(client_id))
+        return minted.token
+
+    def resolve(self, token: str, legacy: Callable[[], Any] | None = None, **kw: Any) -> Any:
+        self._require_keys()
+        return self.gate.resolve(token, legacy, **kw)
+
+    async def resolve_async(
+        self, token: str, legacy: Callable[[], Any] | None = None, **kw: Any
+    ) -> Any:
+        self._require_keys()
+        return await self.gate.resolve_async(token, legacy, **kw)
+
+    def revoke(self, token: str) -> bool:
+        """Feed the ``jti`` denylist from a legacy delete path; False for opaque tokens."""
+        return self.gate.revoke(token)
+
+    def authorization_server_metadata(self, legacy: Mapping[str, Any]) -> dict[str, Any]:
+        return augment_metadata(legacy, self.settings.issuer)
+
+    def protected_resource_metadata(self) -> dict[str, Any]:
+        s = self.settings
+        return protected_resource_metadata(s.resource, s.issuer, s.scopes)
+
+    @property
+    def resource_metadata_url(self) -> str:
+        return prm_url(self.settings.resource)
+
+    def www_authenticate(self, description: str | None = None) -> str:
+        return challenge_401(self.resource_metadata_url, description)
+
+    def jwks(self) -> dict[str, Any]:
+        return self.keys().jwks()
+
+    # -- keys ----------------------------------------------------------------------------
+
+    def keys(self) -> KeyRing:
+        self._require_keys()
+        return self.verifier.keyring
+
+    def reload_keys(self) -> bool:
+        """Re-read the key folder if its manifest changed; True when the ring changed."""
+        with self._key_lock:
+            now = self.clock()
+            # While keys are broken, retry sooner, but still not on every request.
+            pause = KEY_RECHECK_SECONDS if self._key_error is None else 1.0
+            if now - self._keys_checked < pause:
+                return False
+            self._keys_checked = now
+            stamp = self._manifest_stamp()
+            if stamp == self._keys_stamp and self._key_error is None:
+                return False
+            ring = self._load_keys()
+            if self._key_error is not None:
+                return False
+            self._keys_stamp = stamp
+            self.gate.use_keyring(ring)
+            return True
+
+    def _maybe_recheck_keys(self) -> None:
+        if self.clock() - self._keys_checked >= KEY_RECHECK_SECONDS:
+            self.reload_keys()
+
+    def _require_keys(self) -> None:
+        if self._key_error is not None and not self.reload_keys():
+            raise KeysUnavailable(self._key_error)
+
+    def _load_keys(self) -> KeyRing:
+        try:
+            ring = KeyRing.from_env(self.settings.environ, default_folder=self.settings.key_folder)
+        except KeyProblem as problem:
+            self._key_error = str(problem)
+            log.error("signing keys unavailable: %s", problem)
+            return KeyRing(())
+        self._key_error = None
+        return ring
+
+    def _manifest_stamp(self) -> float | None:
+        folder = self.settings.key_folder
+        env_folder = self.settings.environ.get("OAUTH_MIGRATE_KEYS_DIR")
+        chosen = env_folder or folder
+        if not chosen:
+            return None
+        try:
+            return (Path(chosen) / MANIFEST).stat().st_mtime
+        except OSError:
+            return None

@@ -1,0 +1,29 @@
+"""How the tests start the sample server: the command in sample_legacy/START, from the repo root."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from tests.support.server_process import ServerProcess, command_from_start_file
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+START_FILE = REPO_ROOT / "sample_legacy" / "START"
+
+# What the server would otherwise inherit from the shell running the tests.
+HERMETIC_ENV: dict[str, str | None] = {
+    "DEMO_USER": None,
+    "SAMPLE_TOKEN_DB": None,
+    "HOST": None,
+    "LOG_LEVEL": "warning",
+}
+
+
+def sample_server(log_dir: Path, env: Mapping[str, str | None] | None = None) -> ServerProcess:
+    """A (not yet started) sample_legacy server; ``env`` adds to or overrides HERMETIC_ENV."""
+    return ServerProcess(
+        command_from_start_file(START_FILE),
+        cwd=REPO_ROOT,
+        log_dir=log_dir,
+        env={**HERMETIC_ENV, **(env or {})},
+    )
