@@ -84,7 +84,7 @@ def require_bearer(migration: OAuthMigration) -> Callable[[F], F]:
                 challenge = challenge_missing(migration.resource_metadata_url)
                 return _json({"error": "invalid_token"}, 401, {"WWW-Authenticate": challenge})
             try:
-                record = migration.resolve(token)
+                record = migration.bearer_record(token)
             except KeysUnavailable:
                 return _unavailable()
             if record is None:

@@ -22,6 +22,7 @@ ring), so a client reusing its token costs a dict lookup rather than an RSA veri
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
@@ -117,6 +118,9 @@ class TokenGate(Generic[R]):
         self.cache_size = cache_size
         self._cache: dict[str, VerifiedToken] = {}
         self._records: dict[str, R] = {}
+        # Threaded servers (waitress, gunicorn threads) share one gate: eviction iterates
+        # the cache, so every change to it happens under this lock.
+        self._cache_lock = threading.Lock()
 
     # -- the three calls a legacy gate needs ----------------------------------------------
 
@@ -180,7 +184,9 @@ class TokenGate(Generic[R]):
             verified = self.verify_jwt(token)
         except TokenRejected:
             return False
-        self.denylist.add(verified.jti, verified.exp)
+        # Listed until exp + leeway: the verifier accepts the token until then, so an
+        # entry dropped at exp would let a revoked token back in for the leeway.
+        self.denylist.add(verified.jti, verified.exp + self.verifier.leeway)
         self._forget(token)
         return True
 
@@ -189,9 +195,10 @@ class TokenGate(Generic[R]):
     def use_keyring(self, ring: KeyRing) -> None:
         """Swap keys; cached tokens signed by a key that left the ring are dropped."""
         self.verifier.keyring = ring
-        for token, verified in list(self._cache.items()):
-            if verified.kid not in ring.by_kid:
-                self._forget(token)
+        with self._cache_lock:
+            for token, verified in list(self._cache.items()):
+                if verified.kid not in ring.by_kid:
+                    self._drop(token)
 
     # -- internals -----------------------------------------------------------------------
 
@@ -215,19 +222,25 @@ class TokenGate(Generic[R]):
         verified = self.verifier.verify(token)
         if verified.jti in self.denylist:
             raise TokenRejected("revoked")
-        if len(self._cache) >= self.cache_size:
-            self._evict()
-        self._cache[token] = verified
+        with self._cache_lock:
+            if len(self._cache) >= self.cache_size:
+                self._evict()
+            self._cache[token] = verified
         return verified
 
     def _evict(self) -> None:
+        """Called with ``_cache_lock`` held."""
         now = self.verifier.clock() - self.verifier.leeway
         for token in [t for t, v in self._cache.items() if v.exp <= now]:
-            self._forget(token)
+            self._drop(token)
         while len(self._cache) >= self.cache_size:
-            self._forget(next(iter(self._cache)))
+            self._drop(next(iter(self._cache)))
 
     def _forget(self, token: str) -> None:
+        with self._cache_lock:
+            self._drop(token)
+
+    def _drop(self, token: str) -> None:
         self._cache.pop(token, None)
         self._records.pop(token, None)
 
@@ -264,7 +277,10 @@ class TokenGate(Generic[R]):
         record = self._records.get(verified.token)
         if record is None:
             record = self.to_record(verified)
-            self._records[verified.token] = record
+            with self._cache_lock:
+                # Kept only beside its cache entry, so eviction drops it too.
+                if verified.token in self._cache:
+                    self._records[verified.token] = record
         return record
 
 

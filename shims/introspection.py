@@ -10,7 +10,6 @@ unknown ``token_type_hint`` is not an error: every kind is searched (RFC 7662 §
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 import logging
 from collections.abc import Callable, Mapping
@@ -62,7 +61,7 @@ def client_credentials(
             return None
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, or non-ASCII text
             return None
         client_id, sep, secret = decoded.partition(":")
         return (unquote_plus(client_id), unquote_plus(secret)) if sep else None

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
@@ -112,6 +113,9 @@ def load_pem_keys(
     blocks = [m.group(0) for m in _PEM_BLOCK.finditer(text)]
     if not blocks:
         raise KeyProblem(f"{source}: no PEM block found")
+    if not all(block.isascii() for block in blocks):
+        # Checked rather than encoded: a UnicodeEncodeError would carry the whole text.
+        raise KeyProblem(f"{source}: PEM text holds characters that are not ASCII")
     return [_load_pem_block(block.encode("ascii"), source) for block in blocks]
 
 
@@ -127,7 +131,7 @@ def _load_pem_block(block: bytes, source: str) -> tuple[rsa.RSAPublicKey, rsa.RS
             if not isinstance(loaded, rsa.RSAPublicKey):
                 raise KeyProblem(f"{source}: not an RSA key")
             public, private = loaded, None
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         # The library's message may quote the input: report only its class.
         raise KeyProblem(f"{source}: unreadable PEM key ({type(exc).__name__})") from None
     if public.key_size < MIN_BITS:
@@ -194,9 +198,12 @@ class KeyRing:
         for entry in manifest:
             path = folder / f"{entry['kid']}.pem"
             try:
-                text = path.read_text(encoding="ascii")
+                data = path.read_bytes()
             except OSError as exc:
                 raise KeysUnavailable(f"{path}: cannot read ({exc.strerror})") from None
+            if not data.isascii():
+                raise KeyProblem(f"{path}: not a PEM file (bytes that are not ASCII)")
+            text = data.decode("ascii")
             (public, private), *_ = load_pem_keys(text, str(path))
             if thumbprint(public) != entry["kid"]:
                 raise KeyProblem(f"{path}: the key's thumbprint is not its kid {entry['kid']}")

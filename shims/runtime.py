@@ -135,6 +135,27 @@ class OAuthMigration:
         self._require_keys()
         return self.gate.resolve(token, legacy, **kw)
 
+    def bearer_record(self, token: str) -> Any:
+        """The record for a bearer token, or None when it is refused (for the adapters).
+
+        Whatever the legacy code answers for an unknown token (``None``, the configured
+        ``unknown`` such as ``False``, or a raise such as ``KeyError`` from ``TOKENS[token]``)
+        comes out as None, so a guard cannot take a rejection for a record. Raises
+        KeysUnavailable when the keys cannot be loaded.
+        """
+        unknown = self.gate.unknown
+        try:
+            record = self.resolve(token)
+        except KeysUnavailable:
+            raise
+        except LookupError:
+            return None
+        except Exception as exc:
+            if exc is unknown or (isinstance(unknown, type) and isinstance(exc, unknown)):
+                return None
+            raise
+        return None if record is unknown else record
+
     async def resolve_async(
         self, token: str, legacy: Callable[[], Any] | None = None, **kw: Any
     ) -> Any:

@@ -106,7 +106,7 @@ class BearerGuard:
             challenge = challenge_missing(self.migration.resource_metadata_url)
             return _unauthorized(challenge)
         try:
-            record = self.migration.resolve(token)
+            record = self.migration.bearer_record(token)
         except KeysUnavailable:
             return _unavailable()
         if record is None:
