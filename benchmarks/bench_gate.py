@@ -102,7 +102,7 @@ def main() -> None:
 
     def gate_opaque() -> int:
         for token in opaque:
-            hybrid.resolve(token, legacy=lambda token=token: legacy_store.get(token))
+            hybrid.resolve(token, legacy=lambda t: legacy_store.get(t))
         return len(opaque)
 
     raw = best_ns_per_call(raw_verify)

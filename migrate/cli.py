@@ -8,6 +8,7 @@ import click
 
 from migrate import __version__
 from migrate.keys_cli import keys_group
+from migrate.phase_cli import apply_command, plan_command, rollback_command
 
 # Exit status of a command that exists in the interface but is not built yet.
 EXIT_NOT_AVAILABLE = 2
@@ -26,16 +27,9 @@ def cli() -> None:
     """Move a legacy MCP server from opaque OAuth access tokens to RS256 JWTs."""
 
 
-@cli.command(context_settings=_ANY_ARGS)
-def plan() -> None:
-    """Show what `apply` would change, as findings, steps and a unified diff."""
-    _not_available("plan")
-
-
-@cli.command(context_settings=_ANY_ARGS)
-def apply() -> None:
-    """Enter the hybrid phase: issue JWTs, accept both kinds of token."""
-    _not_available("apply")
+cli.add_command(plan_command)
+cli.add_command(apply_command)
+cli.add_command(rollback_command)
 
 
 @cli.command(context_settings=_ANY_ARGS)
@@ -48,12 +42,6 @@ def status() -> None:
 def finalize() -> None:
     """Remove the opaque-token path: JWT only."""
     _not_available("finalize")
-
-
-@cli.command(context_settings=_ANY_ARGS)
-def rollback() -> None:
-    """Restore every file the last phase change touched."""
-    _not_available("rollback")
 
 
 @cli.command(context_settings=_ANY_ARGS)

@@ -7,12 +7,14 @@ the package works under whatever name it is copied as.
 
 from __future__ import annotations
 
+from .deferred import DeferredMigration, NotConfigured
 from .denylist import Denylist
 from .discovery import (
     augment_metadata,
     challenge_401,
     challenge_403,
     challenge_missing,
+    fix_challenge,
     metadata_additions,
     prm_paths,
     prm_url,
@@ -30,6 +32,7 @@ from .verifier import JwtVerifier, TokenRejected, VerifiedToken, looks_like_jwt
 
 __all__ = [
     "ClaimRecord",
+    "DeferredMigration",
     "Denylist",
     "Introspector",
     "JwtVerifier",
@@ -39,6 +42,7 @@ __all__ = [
     "KeysUnavailable",
     "Metrics",
     "MintedToken",
+    "NotConfigured",
     "OAuthMigration",
     "Reply",
     "Settings",
@@ -51,6 +55,7 @@ __all__ = [
     "challenge_401",
     "challenge_403",
     "challenge_missing",
+    "fix_challenge",
     "describe_legacy_record",
     "field_of",
     "looks_like_jwt",

@@ -96,3 +96,25 @@ def challenge_403(resource_metadata: str, scope: Iterable[str]) -> str:
         f'Bearer error="insufficient_scope", scope={_quoted(scopes)}, '
         f"resource_metadata={_quoted(resource_metadata)}"
     )
+
+
+def fix_challenge(header: str | None, resource_metadata: str, token_presented: bool) -> str:
+    """A legacy Bearer 401 challenge made to point clients at the RFC 9728 metadata.
+
+    Adds ``resource_metadata`` when absent; says ``invalid_token`` (RFC 6750 §3.1) where
+    the legacy code said ``invalid_grant`` (a token-endpoint code clients misread at a
+    resource) or gave no error for a presented token. Other schemes are left alone.
+    """
+    value = (header or "").strip()
+    if not value:
+        value = "Bearer"
+    scheme, _, params = value.partition(" ")
+    if scheme.lower() != "bearer":
+        return value
+    params = params.strip().replace('error="invalid_grant"', 'error="invalid_token"')
+    parts = [params] if params else []
+    if token_presented and "error=" not in params:
+        parts.insert(0, 'error="invalid_token"')
+    if "resource_metadata=" not in params:
+        parts.append(f"resource_metadata={_quoted(resource_metadata)}")
+    return "Bearer " + ", ".join(parts)

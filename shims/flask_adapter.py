@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, jsonify, request
 from flask.sansio.scaffold import Scaffold
 
-from .discovery import INTROSPECTION_PATH, JWKS_PATH, challenge_missing, prm_paths
+from .client_probe import Answer, SyncProbe
+from .discovery import INTROSPECTION_PATH, JWKS_PATH, challenge_missing, fix_challenge, prm_paths
+from .introspection import ClientAuthenticator
 from .keys import KeysUnavailable
 from .metrics import render_prometheus
 from .runtime import OAuthMigration
+
+if TYPE_CHECKING:
+    from .deferred import DeferredMigration
 
 METRICS_PATH = "/oauth-migrate/metrics"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -34,8 +40,17 @@ def _unavailable() -> Response:
     return _json(body, 503, {"Retry-After": "30"})
 
 
-def register_flask(target: Flask | Scaffold, migration: OAuthMigration) -> None:
-    """Add the routes to a Flask app or blueprint (endpoint names start with ``oauth_migrate``)."""
+def register_flask(
+    target: Flask | Scaffold,
+    migration: OAuthMigration,
+    authenticate: ClientAuthenticator | None = None,
+    skip: frozenset[str] = frozenset(),
+) -> None:
+    """Add the routes to a Flask app or blueprint (endpoint names start with ``oauth_migrate``).
+
+    ``authenticate`` checks introspection callers (default: the runtime's own); paths in
+    ``skip`` are left to the app, which already serves them.
+    """
 
     def jwks() -> Response:
         try:
@@ -47,7 +62,9 @@ def register_flask(target: Flask | Scaffold, migration: OAuthMigration) -> None:
 
     def introspect() -> Response:
         form = dict(request.form.items())
-        reply = migration.introspector.handle(request.headers.get("Authorization"), form)
+        reply = migration.introspector.handle(
+            request.headers.get("Authorization"), form, authenticate
+        )
         return _json(reply.body, reply.status, reply.headers)
 
     def resource_metadata(**_: Any) -> Response:
@@ -62,14 +79,17 @@ def register_flask(target: Flask | Scaffold, migration: OAuthMigration) -> None:
             return Response("prometheus_client is not installed\n", 501)
         return Response(text, mimetype="text/plain; version=0.0.4; charset=utf-8")
 
-    target.add_url_rule(JWKS_PATH, "oauth_migrate_jwks", jwks, methods=["GET"])
-    target.add_url_rule(
-        INTROSPECTION_PATH, "oauth_migrate_introspect", introspect, methods=["POST"]
-    )
+    rules: list[tuple[str, str, Callable[..., Response], str]] = [
+        (JWKS_PATH, "oauth_migrate_jwks", jwks, "GET"),
+        (INTROSPECTION_PATH, "oauth_migrate_introspect", introspect, "POST"),
+    ]
     for i, path in enumerate(prm_paths(migration.settings.resource)):
-        target.add_url_rule(path, f"oauth_migrate_prm_{i}", resource_metadata, methods=["GET"])
+        rules.append((path, f"oauth_migrate_prm_{i}", resource_metadata, "GET"))
     if migration.settings.metrics_route:
-        target.add_url_rule(METRICS_PATH, "oauth_migrate_metrics", metrics, methods=["GET"])
+        rules.append((METRICS_PATH, "oauth_migrate_metrics", metrics, "GET"))
+    for path, endpoint, view, method in rules:
+        if path not in skip:
+            target.add_url_rule(path, endpoint, view, methods=[method])
 
 
 def require_bearer(migration: OAuthMigration) -> Callable[[F], F]:
@@ -96,3 +116,47 @@ def require_bearer(migration: OAuthMigration) -> Callable[[F], F]:
         return cast(F, guarded)
 
     return decorate
+
+
+# -- installing on a legacy app ----------------------------------------------------------
+
+
+def install(app: Flask, migration: OAuthMigration, owner: DeferredMigration) -> None:
+    """Add the routes the app lacks and the challenge fix; introspection callers are
+    checked by the app's own token endpoint unless the server registered an authenticator."""
+    authenticate: ClientAuthenticator | None = None
+    if owner.authenticate_client is None:
+        authenticate = SyncProbe(_test_client_poster(app, migration, owner))
+    served = frozenset(rule.rule for rule in app.url_map.iter_rules())
+    register_flask(app, migration, authenticate, served)
+    prefix = owner.mcp_path.rstrip("/")
+
+    def fix_401(response: Response) -> Response:
+        path = request.path
+        if response.status_code == 401 and (path == prefix or path.startswith(prefix + "/")):
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            presented = scheme.lower() == "bearer" and bool(token.strip())
+            response.headers["WWW-Authenticate"] = fix_challenge(
+                response.headers.get("WWW-Authenticate"),
+                migration.resource_metadata_url,
+                presented,
+            )
+        return response
+
+    app.after_request(fix_401)
+
+
+def _test_client_poster(
+    app: Flask, migration: OAuthMigration, owner: DeferredMigration
+) -> Callable[[dict[str, str], bytes], Answer]:
+    """POSTs to the app's own token endpoint through Flask's test client, in process."""
+
+    def post(headers: dict[str, str], body: bytes) -> Answer:
+        path = urlsplit(owner.token_endpoint).path or "/token"
+        with app.test_client() as client:
+            answer = client.post(
+                path, data=body, headers=headers, base_url=migration.settings.issuer
+            )
+            return answer.status_code, answer.get_data()
+
+    return post

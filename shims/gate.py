@@ -3,12 +3,12 @@
 A legacy gate does ``record = <lookup>(token)`` and rejects when the lookup finds nothing.
 The migration wraps that one expression::
 
-    record = gate.resolve(token, legacy=lambda: <lookup>(token))
+    record = gate.resolve(token, legacy=lambda t: <lookup>(t))
 
 - A JWT-shaped token is verified (RS256 pinned, RFC 9068 claims, our keys only). A bad one
   gives what the legacy lookup gives for an unknown token (``unknown``), so the legacy
   rejection path answers as it always did; it is never retried as an opaque token.
-- In the ``hybrid`` mode, anything else goes to ``legacy()`` and is counted as opaque. A
+- In the ``hybrid`` mode, anything else goes to ``legacy(token)``, counted as opaque. A
   verified JWT is also looked up there when ``liveness`` is ``"legacy"``: the legacy mint
   code still stores every token it issues, so deleting it (refresh rotation, ``/revoke``)
   still revokes it, and the record returned is the one the legacy code wrote.
@@ -125,9 +125,13 @@ class TokenGate(Generic[R]):
     # -- the three calls a legacy gate needs ----------------------------------------------
 
     def resolve(
-        self, token: str, legacy: Callable[[], Any] | None = None, *, unknown: Any = _UNSET
+        self, token: str, legacy: Callable[[str], Any] | None = None, *, unknown: Any = _UNSET
     ) -> Any:
-        """The record for ``token``, or the legacy ``unknown`` answer."""
+        """The record for ``token``, or the legacy ``unknown`` answer.
+
+        ``legacy`` is the legacy lookup as a function of the token. The first one given is
+        kept (when none was configured) so introspection can look opaque tokens up too.
+        """
         unknown = self.unknown if unknown is _UNSET else unknown
         verified = self._cached(token)
         if verified is None:
@@ -138,15 +142,15 @@ class TokenGate(Generic[R]):
         if verified is None:
             if self.mode == "final":
                 return self._reject("opaque", "opaque_refused", unknown)
-            return self._accept_opaque(self._legacy_call(token, legacy)(), unknown)
+            return self._accept_opaque(self._lookup(legacy)(token), unknown)
         if self.liveness == "legacy":
-            return self._accept_live(verified, self._legacy_call(token, legacy)(), unknown)
+            return self._accept_live(verified, self._lookup(legacy)(token), unknown)
         return self._accept_jwt(verified)
 
     async def resolve_async(
         self,
         token: str,
-        legacy: Callable[[], Awaitable[Any] | Any] | None = None,
+        legacy: Callable[[str], Awaitable[Any] | Any] | None = None,
         *,
         unknown: Any = _UNSET,
     ) -> Any:
@@ -161,10 +165,10 @@ class TokenGate(Generic[R]):
         if verified is None:
             if self.mode == "final":
                 return self._reject("opaque", "opaque_refused", unknown)
-            record = await _maybe_await(self._legacy_call(token, legacy)())
+            record = await _maybe_await(self._lookup(legacy)(token))
             return self._accept_opaque(record, unknown)
         if self.liveness == "legacy":
-            record = await _maybe_await(self._legacy_call(token, legacy)())
+            record = await _maybe_await(self._lookup(legacy)(token))
             return self._accept_live(verified, record, unknown)
         return self._accept_jwt(verified)
 
@@ -244,13 +248,14 @@ class TokenGate(Generic[R]):
         self._cache.pop(token, None)
         self._records.pop(token, None)
 
-    def _legacy_call(self, token: str, legacy: Callable[[], Any] | None) -> Callable[[], Any]:
+    def _lookup(self, legacy: Callable[[str], Any] | None) -> Callable[[str], Any]:
         if legacy is not None:
+            if self.legacy_lookup is None:
+                self.legacy_lookup = legacy
             return legacy
-        lookup = self.legacy_lookup
-        if lookup is None:
+        if self.legacy_lookup is None:
             raise RuntimeError("the gate has no legacy lookup for opaque tokens")
-        return lambda: lookup(token)
+        return self.legacy_lookup
 
     def _reject(self, kind: Literal["jwt", "opaque"], reason: str, unknown: Any) -> Any:
         self.metrics.validation(kind, "rejected", reason)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import base64
 import hmac
+import inspect
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,7 @@ from urllib.parse import unquote_plus
 
 from .gate import TokenGate, field_of
 from .minting import scope_string
-from .verifier import TokenRejected, looks_like_jwt
+from .verifier import TokenRejected, VerifiedToken, looks_like_jwt
 
 log = logging.getLogger("oauth_migration.introspection")
 
@@ -123,50 +124,103 @@ class Introspector:
         self.resource = resource
         self.describe_legacy = describe_legacy
 
-    def handle(self, authorization: str | None, form: Mapping[str, str]) -> Reply:
+    def handle(
+        self,
+        authorization: str | None,
+        form: Mapping[str, str],
+        authenticate: ClientAuthenticator | None = None,
+    ) -> Reply:
         credentials = client_credentials(authorization, form)
-        if credentials is None or not self._authenticated(*credentials):
-            return Reply(
-                401,
-                {"error": "invalid_client"},
-                {**NO_STORE, "WWW-Authenticate": 'Basic realm="introspection"'},
-            )
+        if credentials is None or not self._authenticated(*credentials, authenticate):
+            return _unauthorized()
         token = form.get("token")
         if not token:
             return Reply(400, {"error": "invalid_request"}, dict(NO_STORE))
         return Reply(200, self.introspect(token), dict(NO_STORE))
 
+    async def handle_async(
+        self,
+        authorization: str | None,
+        form: Mapping[str, str],
+        authenticate: Callable[[str, str], Awaitable[bool]] | None = None,
+    ) -> Reply:
+        """As :meth:`handle`, for async servers: the caller check and the lookup may await."""
+        credentials = client_credentials(authorization, form)
+        if credentials is None:
+            return _unauthorized()
+        if authenticate is None:
+            allowed = self._authenticated(*credentials)
+        else:
+            try:
+                allowed = await authenticate(*credentials)
+            except Exception:
+                log.exception("client authentication raised; refusing")
+                allowed = False
+        if not allowed:
+            return _unauthorized()
+        token = form.get("token")
+        if not token:
+            return Reply(400, {"error": "invalid_request"}, dict(NO_STORE))
+        return Reply(200, await self.introspect_async(token), dict(NO_STORE))
+
     def introspect(self, token: str) -> dict[str, Any]:
         try:
-            if len(token) <= self.gate.verifier.max_length and looks_like_jwt(token):
-                return self._jwt(token)
-            if self.gate.mode == "hybrid":
-                return self._opaque(token)
+            verified, wanted = self._classify(token)
+            record = self._legacy_record(token) if wanted else None
+            if inspect.isawaitable(record):
+                _discard(record)
+                log.error("the legacy lookup is async: introspect through handle_async")
+                return dict(INACTIVE)
+            return self._answer(verified, wanted, record)
         except TokenRejected:
             pass
         except Exception:  # a broken legacy lookup must not turn into a 500 or a leak
             log.exception("introspection failed; answering inactive")
         return dict(INACTIVE)
 
-    def _authenticated(self, client_id: str, secret: str) -> bool:
+    async def introspect_async(self, token: str) -> dict[str, Any]:
         try:
-            return bool(self.authenticate_client(client_id, secret))
+            verified, wanted = self._classify(token)
+            record = self._legacy_record(token) if wanted else None
+            if inspect.isawaitable(record):
+                record = await record
+                record = None if record is self.gate.unknown else record
+            return self._answer(verified, wanted, record)
+        except TokenRejected:
+            pass
+        except Exception:
+            log.exception("introspection failed; answering inactive")
+        return dict(INACTIVE)
+
+    def _classify(self, token: str) -> tuple[VerifiedToken | None, bool]:
+        """The verified JWT (or None for an opaque token), and whether to ask the store."""
+        if len(token) <= self.gate.verifier.max_length and looks_like_jwt(token):
+            return self.gate.verify_jwt(token), self.gate.liveness == "legacy"
+        if self.gate.mode != "hybrid":
+            raise TokenRejected("opaque_refused")
+        return None, True
+
+    def _answer(
+        self, verified: VerifiedToken | None, looked_up: bool, record: Any
+    ) -> dict[str, Any]:
+        if looked_up and record is None:
+            return dict(INACTIVE)
+        if verified is not None:
+            answer = {"active": True, "token_type": "Bearer"}
+            answer.update({k: verified.claims[k] for k in _JWT_MEMBERS if k in verified.claims})
+            return answer
+        return self._opaque(record)
+
+    def _authenticated(
+        self, client_id: str, secret: str, authenticate: ClientAuthenticator | None = None
+    ) -> bool:
+        try:
+            return bool((authenticate or self.authenticate_client)(client_id, secret))
         except Exception:
             log.exception("client authentication raised; refusing")
             return False
 
-    def _jwt(self, token: str) -> dict[str, Any]:
-        verified = self.gate.verify_jwt(token)
-        if self.gate.liveness == "legacy" and self._legacy_record(token) is None:
-            return dict(INACTIVE)
-        answer = {"active": True, "token_type": "Bearer"}
-        answer.update({k: verified.claims[k] for k in _JWT_MEMBERS if k in verified.claims})
-        return answer
-
-    def _opaque(self, token: str) -> dict[str, Any]:
-        record = self._legacy_record(token)
-        if record is None:
-            return dict(INACTIVE)
+    def _opaque(self, record: Any) -> dict[str, Any]:
         described = dict(self.describe_legacy(record) or {})
         exp = described.get("exp")
         if exp is not None and exp <= self.gate.verifier.clock():
@@ -189,3 +243,17 @@ class Introspector:
         except (KeyError, LookupError):
             return None
         return None if record is self.gate.unknown else record
+
+
+def _unauthorized() -> Reply:
+    return Reply(
+        401,
+        {"error": "invalid_client"},
+        {**NO_STORE, "WWW-Authenticate": 'Basic realm="introspection"'},
+    )
+
+
+def _discard(awaitable: Any) -> None:
+    close = getattr(awaitable, "close", None)
+    if callable(close):
+        close()

@@ -131,7 +131,7 @@ class OAuthMigration:
         self.metrics.jwt_minted(str(client_id))
         return minted.token
 
-    def resolve(self, token: str, legacy: Callable[[], Any] | None = None, **kw: Any) -> Any:
+    def resolve(self, token: str, legacy: Callable[[str], Any] | None = None, **kw: Any) -> Any:
         self._require_keys()
         return self.gate.resolve(token, legacy, **kw)
 
@@ -157,7 +157,7 @@ class OAuthMigration:
         return None if record is unknown else record
 
     async def resolve_async(
-        self, token: str, legacy: Callable[[], Any] | None = None, **kw: Any
+        self, token: str, legacy: Callable[[str], Any] | None = None, **kw: Any
     ) -> Any:
         self._require_keys()
         return await self.gate.resolve_async(token, legacy, **kw)

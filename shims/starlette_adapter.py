@@ -8,19 +8,25 @@ with the standard library, so the emitted package needs no python-multipart.
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import parse_qsl
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .discovery import INTROSPECTION_PATH, JWKS_PATH, challenge_missing, prm_paths
+from .client_probe import Answer, AsyncProbe
+from .discovery import INTROSPECTION_PATH, JWKS_PATH, challenge_missing, fix_challenge, prm_paths
 from .keys import KeysUnavailable
 from .metrics import render_prometheus
 from .runtime import OAuthMigration
 
+if TYPE_CHECKING:
+    from .deferred import DeferredMigration
+
+AsyncAuthenticator = Callable[[str, str], Awaitable[bool]]
 METRICS_PATH = "/oauth-migrate/metrics"
 MAX_FORM_BYTES = 64 * 1024
 
@@ -33,8 +39,14 @@ def _unavailable() -> Response:
     )
 
 
-def starlette_routes(migration: OAuthMigration) -> list[BaseRoute]:
-    """Every route the migrated server must add, for ``routes=[...]`` or ``app.router``."""
+def starlette_routes(
+    migration: OAuthMigration, authenticate: AsyncAuthenticator | None = None
+) -> list[BaseRoute]:
+    """Every route the migrated server must add, for ``routes=[...]`` or ``app.router``.
+
+    ``authenticate`` checks introspection callers asynchronously; without it the
+    runtime's own (synchronous) client authenticator is used.
+    """
 
     async def jwks(request: Request) -> Response:
         try:
@@ -49,7 +61,9 @@ def starlette_routes(migration: OAuthMigration) -> list[BaseRoute]:
         if len(raw) > MAX_FORM_BYTES:
             return JSONResponse({"error": "invalid_request"}, 413)
         form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-        reply = migration.introspector.handle(request.headers.get("authorization"), form)
+        reply = await migration.introspector.handle_async(
+            request.headers.get("authorization"), form, authenticate
+        )
         return JSONResponse(reply.body, reply.status, headers=reply.headers)
 
     async def resource_metadata(request: Request) -> Response:
@@ -122,3 +136,103 @@ def _under(path: str, prefix: str) -> bool:
 def _unauthorized(challenge: str) -> Response:
     body: dict[str, Any] = {"error": "invalid_token"}
     return JSONResponse(body, 401, headers={"WWW-Authenticate": challenge})
+
+
+# -- installing on a legacy app ----------------------------------------------------------
+
+
+def install(app: Any, migration: OAuthMigration, owner: DeferredMigration) -> None:
+    """Add the routes the app lacks (in front, so a catch-all mount cannot shadow them)
+    and the challenge fix; introspection callers are checked by the app's token endpoint
+    unless the server registered its own authenticator."""
+    authenticate: AsyncAuthenticator | None = None
+    if owner.authenticate_client is None:
+        authenticate = AsyncProbe(_asgi_poster(app, migration, owner))
+    served = {getattr(route, "path", None) for route in app.router.routes}
+    routes = starlette_routes(migration, authenticate)
+    ours = [r for r in routes if getattr(r, "path", None) not in served]
+    app.router.routes[0:0] = ours
+    app.add_middleware(
+        ChallengeFix, resource_metadata=migration.resource_metadata_url, prefix=owner.mcp_path
+    )
+
+
+def _asgi_poster(
+    app: ASGIApp, migration: OAuthMigration, owner: DeferredMigration
+) -> Callable[[dict[str, str], bytes], Awaitable[Answer]]:
+    """POSTs to the app's own token endpoint, in process, as a plain ASGI call."""
+
+    async def post(headers: dict[str, str], body: bytes) -> Answer:
+        issuer = urlsplit(migration.settings.issuer)
+        path = urlsplit(owner.token_endpoint).path or "/token"
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        raw += [
+            (b"host", issuer.netloc.encode("ascii")),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        scope: Scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+            "scheme": issuer.scheme or "http", "path": path, "raw_path": path.encode("ascii"),
+            "query_string": b"", "root_path": "", "headers": raw, "client": ("127.0.0.1", 0),
+            "server": (issuer.hostname or "127.0.0.1", issuer.port or 80), "state": {},
+        }  # fmt: skip
+        sent = False
+        status = 500
+        chunks: list[bytes] = []
+
+        async def receive() -> Message:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body":
+                chunks.append(bytes(message.get("body", b"")))
+
+        await app(scope, receive, send)
+        return status, b"".join(chunks)
+
+    return post
+
+
+class ChallengeFix:
+    """ASGI middleware: every 401 under ``prefix`` gets a challenge naming the RFC 9728
+    metadata (and ``invalid_token`` when a token was presented), whatever gate sent it."""
+
+    def __init__(self, app: ASGIApp, resource_metadata: str, prefix: str = "/mcp") -> None:
+        self.app = app
+        self.resource_metadata = resource_metadata
+        self.prefix = prefix.rstrip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _under(scope["path"], self.prefix):
+            await self.app(scope, receive, send)
+            return
+        presented = any(
+            k == b"authorization" and v[:7].lower() == b"bearer " and v[7:].strip()
+            for k, v in scope.get("headers", [])
+        )
+
+        async def fixed(message: Message) -> None:
+            if message["type"] == "http.response.start" and message.get("status") == 401:
+                message = dict(message)
+                message["headers"] = self._fix(list(message.get("headers", [])), presented)
+            await send(message)
+
+        await self.app(scope, receive, fixed)
+
+    def _fix(
+        self, headers: list[tuple[bytes, bytes]], presented: bool
+    ) -> list[tuple[bytes, bytes]]:
+        kept = [(k, v) for k, v in headers if k.lower() != b"www-authenticate"]
+        old = [v.decode("latin-1") for k, v in headers if k.lower() == b"www-authenticate"]
+        bearer = next((v for v in old if v.lower().startswith("bearer")), None)
+        others = [v for v in old if v is not bearer]
+        new = fix_challenge(bearer, self.resource_metadata, presented)
+        values = [new, *others] if bearer is not None or not others else others
+        return kept + [(b"www-authenticate", v.encode("latin-1")) for v in values]

@@ -76,7 +76,7 @@ def test_hybrid_never_retries_a_bad_jwt_as_opaque(
     store = LegacyStore(missing=UNKNOWN)
     gate = make_gate(ring, "hybrid", store=store)
     legacy_calls: list[str] = []
-    gate.resolve(attack_tokens[name], legacy=lambda: legacy_calls.append("called"))
+    gate.resolve(attack_tokens[name], legacy=lambda t: legacy_calls.append("called"))
     gate.resolve(attack_tokens[name])
     assert store.calls == legacy_calls == []
 

@@ -54,7 +54,7 @@ def test_hybrid_per_call_legacy_callable_replaces_the_lookup(ring: KeyRing) -> N
     """A `legacy=` callable given to resolve is used instead of the configured lookup."""
     store = LegacyStore(missing=UNKNOWN)
     gate = make_gate(ring, "hybrid", store=store)
-    assert gate.resolve(OPAQUE, legacy=lambda: LEGACY_RECORD) is LEGACY_RECORD
+    assert gate.resolve(OPAQUE, legacy=lambda t: LEGACY_RECORD) is LEGACY_RECORD
     assert store.calls == []
 
 
@@ -104,7 +104,7 @@ def test_final_refuses_opaque_without_calling_legacy(ring: KeyRing) -> None:
     store = LegacyStore({OPAQUE: LEGACY_RECORD}, missing=UNKNOWN)
     gate = make_gate(ring, "final", store=store)
     legacy_calls: list[str] = []
-    assert gate.resolve(OPAQUE, legacy=lambda: legacy_calls.append(OPAQUE)) is UNKNOWN
+    assert gate.resolve(OPAQUE, legacy=lambda t: legacy_calls.append(OPAQUE)) is UNKNOWN
     assert store.calls == legacy_calls == []
 
 
@@ -216,7 +216,7 @@ def test_resolve_async_awaits_an_async_legacy_lookup(ring: KeyRing) -> None:
     """resolve_async awaits an async legacy lookup and returns its record."""
     gate = make_gate(ring, "hybrid")
 
-    async def lookup() -> Any:
+    async def lookup(token: str) -> Any:
         await asyncio.sleep(0)
         return LEGACY_RECORD
 
@@ -234,10 +234,10 @@ def test_resolve_async_liveness_legacy_awaits_the_store(ring: KeyRing, forge: Fo
     token = forge.valid()
     gate = make_gate(ring, "hybrid", liveness="legacy")
 
-    async def missing() -> Any:
+    async def missing(token: str) -> Any:
         return UNKNOWN
 
-    async def present() -> Any:
+    async def present(token: str) -> Any:
         return LEGACY_RECORD
 
     assert asyncio.run(gate.resolve_async(token, legacy=missing)) is UNKNOWN
@@ -249,7 +249,7 @@ def test_resolve_async_rejects_bad_jwt_without_calling_legacy(ring: KeyRing, for
     gate = make_gate(ring, "hybrid")
     calls: list[str] = []
 
-    async def lookup() -> Any:
+    async def lookup(token: str) -> Any:
         calls.append("called")
         return LEGACY_RECORD
 

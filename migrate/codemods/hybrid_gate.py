@@ -1,0 +1,97 @@
+"""Put the hybrid gate where the legacy gate looked its bearer token up.
+
+Changes: ``record = <lookup>`` becomes
+``record = oauth_migration.resolve(<token>, legacy=lambda t: <lookup with t>)``
+(``await oauth_migration.resolve_async(...)`` for an awaited lookup; ``unknown=KeyError``
+where the legacy code catches a ``KeyError``). A two-statement SQL lookup
+(``cur = db.execute(...)``; ``row = cur.fetchone()``) becomes one such call.
+
+Why it is safe: opaque tokens still go through the very lookup the legacy code ran, with
+the same cleaned-up token. A JWT is verified first (RS256 pinned, RFC 9068 claims) and
+then looked up too, since the unchanged mint code stores every token it issues: deleting
+it (refresh rotation, ``/revoke``) still revokes it, and the record the rest of the gate
+reads is the legacy record. A JWT that fails verification gets the legacy answer for an
+unknown token and is never looked up. The lookup is a one-argument function, so the
+runtime can reuse it to introspect opaque tokens.
+
+Refuses: a gate whose lookup it cannot isolate (reported as a manual step); a gate that
+already calls the runtime.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from migrate.codemods import RUNTIME_NAME
+from migrate.codemods.edits import FileEdits
+from migrate.scan.gates import BearerGate, Lookup
+from migrate.scan.syntax import names_in
+
+
+class _Substitute(cst.CSTTransformer):
+    """The token argument becomes the lambda's parameter; accessor locals their values."""
+
+    def __init__(
+        self, target: cst.CSTNode, name: str, accessors: dict[str, cst.BaseExpression]
+    ) -> None:
+        self.target = target
+        self.name = name
+        self.accessors = accessors
+        self.attribute_names: set[int] = set()
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        # In ``db.execute`` only ``db`` is a variable.
+        self.attribute_names.add(id(node.attr))
+        return True
+
+    def on_leave(  # type: ignore[override]  # libcst's generic signature, narrowed
+        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
+    ) -> cst.CSTNode:
+        if original_node is self.target:
+            return cst.Name(self.name)
+        if (
+            isinstance(original_node, cst.Name)
+            and original_node.value in self.accessors
+            and id(original_node) not in self.attribute_names
+        ):
+            return self.accessors[original_node.value]
+        return updated_node
+
+
+def _parameter_name(lookup: Lookup) -> str:
+    taken = names_in(lookup.expression)
+    return next(n for n in ("t", "tok", "_token") if n not in taken)
+
+
+def resolve_call(lookup: Lookup) -> cst.BaseExpression:
+    param = _parameter_name(lookup)
+    body = lookup.expression.visit(_Substitute(lookup.argument, param, lookup.accessors))
+    assert isinstance(body, cst.BaseExpression)
+    legacy = cst.Lambda(cst.Parameters([cst.Param(cst.Name(param))]), body)
+    no_space = cst.AssignEqual(
+        whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+    )
+    args = [cst.Arg(lookup.argument), cst.Arg(legacy, keyword=cst.Name("legacy"), equal=no_space)]
+    if lookup.raises:
+        args.append(cst.Arg(cst.Name(lookup.raises), keyword=cst.Name("unknown"), equal=no_space))
+    method = "resolve_async" if lookup.awaited else "resolve"
+    call = cst.Call(func=cst.Attribute(cst.Name(RUNTIME_NAME), cst.Name(method)), args=args)
+    return cst.Await(call) if lookup.awaited else call
+
+
+def _assigned_value(statement: cst.SimpleStatementLine) -> cst.BaseExpression:
+    small = statement.body[0]
+    assert isinstance(small, cst.Assign | cst.AnnAssign) and small.value is not None
+    return small.value
+
+
+def hybrid_gate(gate: BearerGate) -> FileEdits:
+    edits = FileEdits()
+    lookup = gate.lookup
+    if gate.migrated or lookup is None:
+        return edits
+    new_value = resolve_call(lookup)
+    edits.add(_assigned_value(lookup.statement), lambda node: new_value)
+    if lookup.cursor is not None:
+        edits.add(lookup.cursor, lambda node: cst.RemoveFromParent())
+    return edits

@@ -1,0 +1,53 @@
+"""Install the runtime on the application object: routes, discovery, the 401 challenge.
+
+Changes: one statement where the legacy code has finished building its app
+(before ``return app`` in a factory, else after the last module-level use of ``app``):
+``oauth_migration.install_starlette(app, issuer=...)`` (Starlette and FastAPI) or
+``oauth_migration.install_flask(app, issuer=...)``. It serves the JWKS, introspection and
+the RFC 9728 documents (root and path-inserted) unless the app already serves those paths,
+and adds ``resource_metadata`` (RFC 9728 §5.1) to every Bearer 401 challenge.
+
+Why it is safe: it only adds routes at paths the app does not serve and rewrites only the
+``WWW-Authenticate`` header of 401 answers; the issuer it is given is the very expression
+the legacy metadata uses, evaluated where the app is complete.
+
+Refuses: an app built inside a branch, several candidate apps, or an issuer expression
+that cannot be evaluated where the app is built (manual steps).
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from migrate.codemods import RUNTIME_NAME
+from migrate.codemods.edits import FileEdits
+from migrate.scan.apps import AppSite, Issuer
+
+
+def install_statement(app: AppSite, issuer: Issuer) -> cst.SimpleStatementLine:
+    method = "install_flask" if app.framework == "flask" else "install_starlette"
+    no_space = cst.AssignEqual(
+        whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+    )
+    call = cst.Call(
+        func=cst.Attribute(cst.Name(RUNTIME_NAME), cst.Name(method)),
+        args=[
+            cst.Arg(cst.Name(app.variable)),
+            cst.Arg(issuer.expression, keyword=cst.Name("issuer"), equal=no_space),
+        ],
+    )
+    return cst.SimpleStatementLine([cst.Expr(call)])
+
+
+def install_runtime(app: AppSite, issuer: Issuer) -> FileEdits:
+    edits = FileEdits()
+    if app.migrated:
+        return edits
+    statement = install_statement(app, issuer)
+
+    def insert(node: cst.CSTNode) -> cst.FlattenSentinel[cst.CSTNode]:
+        return cst.FlattenSentinel([statement, node] if app.before else [node, statement])
+
+    edits.add(app.anchor, insert)
+    edits.imports += [f"from {module} import {name}" for module, name in issuer.imports]
+    return edits

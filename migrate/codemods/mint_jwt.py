@@ -1,0 +1,49 @@
+"""Mint RFC 9068 JWTs where the legacy code minted opaque access tokens.
+
+Changes: the random expression that made the access token (``secrets.token_urlsafe(32)``,
+``"at_" + os.urandom(24).hex()``, ``uuid4().hex``, ...) becomes
+``oauth_migration.mint_access_token(subject=..., client_id=..., scope=..., resource=...)``
+with the names the finder matched by role in the enclosing function.
+
+Why it is safe: the value keeps its place, so the legacy code still stores it, returns it
+under ``access_token`` and deletes it on rotation or revocation exactly as before; only
+its content changes. Refresh tokens, codes and client secrets minted beside it are left
+alone (RFC 9068 is about access tokens; refresh tokens stay opaque).
+
+Refuses: a mint where the user, client or scope names are not in scope, or two access
+mints in one function (manual steps); an expression already minting a JWT.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from migrate.codemods import RUNTIME_NAME
+from migrate.codemods.edits import FileEdits
+from migrate.scan.minting import MintSite
+
+METHOD = "mint_access_token"
+
+
+def mint_call(claims: dict[str, cst.BaseExpression]) -> cst.Call:
+    args = [
+        cst.Arg(
+            claims[role],
+            keyword=cst.Name(role),
+            equal=cst.AssignEqual(
+                whitespace_before=cst.SimpleWhitespace(""),
+                whitespace_after=cst.SimpleWhitespace(""),
+            ),
+        )
+        for role in ("subject", "client_id", "scope", "resource")
+        if role in claims
+    ]
+    return cst.Call(func=cst.Attribute(cst.Name(RUNTIME_NAME), cst.Name(METHOD)), args=args)
+
+
+def mint_jwt(site: MintSite) -> FileEdits:
+    edits = FileEdits()
+    if not site.migrated:
+        call = mint_call(site.claims)
+        edits.add(site.expression, lambda node: call)
+    return edits

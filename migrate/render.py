@@ -1,0 +1,50 @@
+"""The plan as a person reads it (text) or a program does (JSON)."""
+
+from __future__ import annotations
+
+import difflib
+
+from migrate.plan import Plan
+
+
+def unified_diff(plan: Plan) -> str:
+    chunks = []
+    for change in plan.changes:
+        if change.emitted:
+            continue
+        before = (change.before or "").splitlines(keepends=True)
+        after = change.after.splitlines(keepends=True)
+        source = f"a/{change.path}" if change.before is not None else "/dev/null"
+        chunks.append("".join(difflib.unified_diff(before, after, source, f"b/{change.path}", n=3)))
+    return "".join(chunks)
+
+
+def render_text(plan: Plan) -> str:
+    lines = [f"oauth-migrate plan for {plan.root} ({plan.phase_from} -> {plan.phase_to})", ""]
+    lines.append("Findings")
+    width = max((len(f["where"]) for f in plan.findings), default=0)
+    for finding in plan.findings:
+        lines.append(f"  {finding['kind']:<9} {finding['where']:<{width}}  {finding['detail']}")
+    lines += ["", "Steps"]
+    if not plan.steps:
+        lines.append("  nothing to do")
+    for index, step in enumerate(plan.steps, 1):
+        lines.append(f"  {index:>2}. {step.id:<16} {step.safety:<7} {step.title}")
+        if step.safety == "safe":
+            lines += [f"        {path}" for path in step.files]
+    if plan.manual:
+        lines += ["", "Manual steps (apply will not do these)"]
+        for manual in plan.manual:
+            lines.append(f"  {manual['where']}: {manual['expected']}")
+            lines.append(f"      do by hand: {manual['todo']}")
+            lines.append(f"      see MIGRATION.md, {manual['guide']}")
+    emitted = [c.path for c in plan.changes if c.emitted]
+    if emitted:
+        lines += ["", f"Runtime package ({len(emitted)} files, created as they are in shims/)"]
+        lines += [f"  {path}" for path in emitted]
+    if plan.notes:
+        lines += ["", *plan.notes]
+    diff = unified_diff(plan)
+    if diff:
+        lines += ["", "Diff", diff.rstrip("\n")]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,275 @@
+"""Find the web application object, where to install the runtime, and the issuer to give it.
+
+The runtime's routes (JWKS, introspection, RFC 9728 documents) and its 401-challenge fix
+are installed with one call on the application object, placed where the legacy code has
+finished building it: before ``return app`` in a factory, or after the last module-level
+statement that uses a module-level ``app``. The issuer must be known there, so the
+metadata's ``issuer`` expression is followed back to something that can be evaluated at
+that point: a module constant, or ``request.app.X`` / ``current_app.X`` read as ``app.X``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from migrate.scan.metadata import MetadataProducer
+from migrate.scan.source import SourceFile, SourceTree
+from migrate.scan.syntax import (
+    assigned_names,
+    dotted,
+    enclosing_function,
+    imported_names,
+    names_in,
+    parameters,
+    qualified,
+    walk,
+)
+
+FRAMEWORKS = {
+    "starlette.applications.Starlette": "starlette",
+    "starlette.Starlette": "starlette",
+    "fastapi.FastAPI": "fastapi",
+    "fastapi.applications.FastAPI": "fastapi",
+    "flask.Flask": "flask",
+    "flask.app.Flask": "flask",
+}
+INSTALL_CALLS = frozenset({"install_starlette", "install_flask"})
+
+
+@dataclass
+class AppSite:
+    source: SourceFile
+    framework: str
+    variable: str
+    created: cst.SimpleStatementLine
+    factory: cst.FunctionDef | None
+    anchor: cst.BaseStatement
+    before: bool  # insert the install call before ``anchor`` (a ``return app``) or after it
+    migrated: bool = False
+
+    @property
+    def where(self) -> str:
+        return self.source.where(self.created)
+
+    @property
+    def module_name(self) -> str:
+        return module_name(self.source.rel)
+
+
+@dataclass
+class Issuer:
+    expression: cst.BaseExpression
+    imports: list[tuple[str, str]] = field(default_factory=list)  # (module, name)
+    origin: str = ""
+
+
+def module_name(rel: str) -> str:
+    parts = rel.removesuffix(".py").split("/")
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _created_app(statement: cst.CSTNode, imports: dict[str, str]) -> tuple[str, str] | None:
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return None
+    small = statement.body[0]
+    if not isinstance(small, cst.Assign | cst.AnnAssign) or not isinstance(small.value, cst.Call):
+        return None
+    target = small.targets[0].target if isinstance(small, cst.Assign) else small.target
+    framework = FRAMEWORKS.get(qualified(small.value.func, imports) or "")
+    if framework is None or not isinstance(target, cst.Name):
+        return None
+    return framework, target.value
+
+
+def _mentions(statement: cst.CSTNode, name: str) -> bool:
+    return name in names_in(statement)
+
+
+def _is_main_guard(statement: cst.CSTNode) -> bool:
+    return isinstance(statement, cst.If) and "__main__" in cst.Module([]).code_for_node(
+        statement.test
+    )
+
+
+def _anchor(
+    body: list[cst.BaseStatement], created: cst.CSTNode, variable: str
+) -> tuple[cst.BaseStatement, bool]:
+    last = body[-1]
+    if (
+        isinstance(last, cst.SimpleStatementLine)
+        and isinstance(last.body[0], cst.Return)
+        and isinstance(last.body[0].value, cst.Name)
+        and last.body[0].value.value == variable
+    ):
+        return last, True
+    start = next(i for i, s in enumerate(body) if s is created)
+    anchor = body[start]
+    for statement in body[start + 1 :]:
+        if _is_main_guard(statement):
+            break
+        if _mentions(statement, variable):
+            anchor = statement
+    return anchor, False
+
+
+def _installed(body: list[cst.BaseStatement]) -> bool:
+    for statement in body:
+        for node in walk(statement):
+            if isinstance(node, cst.Call) and (dotted(node.func) or "").split(".")[-1] in (
+                INSTALL_CALLS
+            ):
+                return True
+    return False
+
+
+def find_apps(tree: SourceTree) -> list[AppSite]:
+    sites: list[AppSite] = []
+    for source in tree.with_text("Starlette(", "FastAPI(", "Flask("):
+        imports = imported_names(source.module)
+        for node in walk(source.module):
+            created = _created_app(node, imports)
+            if created is None:
+                continue
+            assert isinstance(node, cst.SimpleStatementLine)
+            framework, variable = created
+            factory = enclosing_function(source, node)
+            body: list[cst.BaseStatement] = (
+                (
+                    list(factory.body.body)
+                    if isinstance(factory.body, cst.IndentedBlock)
+                    else list(source.module.body)
+                )
+                if factory is not None
+                else list(source.module.body)
+            )
+            if node not in body:
+                continue  # an app built inside a branch: not the one the server runs
+            anchor, before = _anchor(body, node, variable)
+            site = AppSite(source, framework, variable, node, factory, anchor, before)
+            site.migrated = _installed(body)
+            sites.append(site)
+    return sites
+
+
+# -- the issuer, followed back from the metadata document -------------------------------
+
+
+def _callers(tree: SourceTree, name: str) -> list[tuple[SourceFile, cst.Call]]:
+    found = []
+    for source in tree.with_text(name + "("):
+        for node in walk(source.module):
+            if isinstance(node, cst.Call) and (dotted(node.func) or "").split(".")[-1] == name:
+                found.append((source, node))
+    return found
+
+
+def _argument_for(
+    call: cst.Call, function: cst.FunctionDef, name: str
+) -> cst.BaseExpression | None:
+    params = parameters(function)
+    if params and params[0] in ("self", "cls"):
+        params = params[1:]
+    for index, arg in enumerate(call.args):
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg.value
+        if arg.keyword is None and index < len(params) and params[index] == name:
+            return arg.value
+    return None
+
+
+def _local_value(function: cst.FunctionDef, name: str) -> cst.BaseExpression | None:
+    values = []
+    for statement in walk(function.body):
+        if isinstance(statement, cst.SimpleStatementLine) and name in assigned_names(statement):
+            small = statement.body[0]
+            if isinstance(small, cst.Assign | cst.AnnAssign) and small.value is not None:
+                values.append(small.value)
+    return values[0] if len(values) == 1 else None
+
+
+def _module_globals(source: SourceFile) -> set[str]:
+    names = set(imported_names(source.module))
+    for statement in source.module.body:
+        names |= assigned_names(statement)
+        if isinstance(statement, cst.FunctionDef | cst.ClassDef):
+            names.add(statement.name.value)
+    return names
+
+
+class _AppRewriter(cst.CSTTransformer):
+    """``request.app.X`` and ``current_app.X`` become ``<app>.X``."""
+
+    def __init__(self, variable: str) -> None:
+        self.variable = variable
+        self.touched = False
+
+    def leave_Attribute(
+        self, original_node: cst.Attribute, updated_node: cst.Attribute
+    ) -> cst.BaseExpression:
+        if dotted(updated_node) == "request.app":
+            self.touched = True
+            return cst.Name(self.variable)
+        return updated_node
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
+        if updated_node.value == "current_app":
+            self.touched = True
+            return cst.Name(self.variable)
+        return updated_node
+
+
+def resolve_issuer(tree: SourceTree, producer: MetadataProducer, app: AppSite) -> Issuer | None:
+    if producer.issuer is None:
+        return None
+    return _resolve(tree, producer.source, producer.function, producer.issuer, app, depth=0)
+
+
+def _resolve(
+    tree: SourceTree,
+    source: SourceFile,
+    function: cst.FunctionDef | None,
+    expr: cst.BaseExpression,
+    app: AppSite,
+    depth: int,
+) -> Issuer | None:
+    if depth > 4:
+        return None
+    if isinstance(expr, cst.Name) and function is not None:
+        name = expr.value
+        if name in parameters(function):
+            return _resolve_parameter(tree, function, name, app, depth)
+        local = _local_value(function, name)
+        if local is not None:
+            return _resolve(tree, source, function, local, app, depth + 1)
+    rewriter = _AppRewriter(app.variable)
+    rewritten = expr.visit(rewriter)
+    assert isinstance(rewritten, cst.BaseExpression)
+    free = names_in(rewritten) - {app.variable}
+    if "request" in free or "self" in free:
+        return None
+    module_names = _module_globals(source)
+    if not free <= module_names:
+        return None
+    imports = []
+    if source is not app.source:
+        imports = [(module_name(source.rel), n) for n in sorted(free)]
+    return Issuer(rewritten, imports, source.where(expr))
+
+
+def _resolve_parameter(
+    tree: SourceTree, function: cst.FunctionDef, name: str, app: AppSite, depth: int
+) -> Issuer | None:
+    found: list[Issuer] = []
+    for caller_source, call in _callers(tree, function.name.value):
+        argument = _argument_for(call, function, name)
+        if argument is None:
+            continue
+        caller = enclosing_function(caller_source, call)
+        resolved = _resolve(tree, caller_source, caller, argument, app, depth + 1)
+        if resolved is None:
+            return None
+        found.append(resolved)
+    codes = {cst.Module([]).code_for_node(i.expression) for i in found}
+    return found[0] if len(codes) == 1 else None

@@ -1,0 +1,308 @@
+"""Find the bearer gate: the one lookup that turns the presented token into a record.
+
+Gates differ (a middleware, a FastAPI dependency, a Flask decorator or hook), but each
+reads the Authorization header (or ``HTTPBearer`` credentials), then looks the token up:
+a call, a dict ``.get`` or subscript, or an SQL query with the token as a parameter,
+sometimes split in two statements (``cur = db.execute(...)``; ``row = cur.fetchone()``).
+The finder takes the first such lookup in a function that handles bearer tokens, whose
+result the function then tests (``if record is None``) or whose ``KeyError`` it catches.
+The outermost lookup in the gate is wrapped, not the store's own function, so legacy
+clean-up (dropping expired entries) stays on the legacy path.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from migrate.scan.findings import Manual
+from migrate.scan.source import SourceFile, SourceTree
+from migrate.scan.syntax import dotted, names_in, string_value, walk
+
+RESOLVE_CALLS = frozenset({"resolve", "resolve_async"})
+_NOT_LOOKUPS = re.compile(
+    r"^(len|str|bytes|int|bool|isinstance|print|hmac\.\w+|secrets\.compare_digest|log\w*\.\w+|"
+    r"logger\.\w+|.*\.(strip|lstrip|rstrip|partition|rpartition|split|rsplit|startswith|"
+    r"endswith|removeprefix|replace|lower|upper|encode|decode))$"
+)
+_SQL = re.compile(r"^\s*select\b", re.IGNORECASE)
+
+
+@dataclass
+class Lookup:
+    """``target = [await] expression`` where ``argument`` carries the bearer token."""
+
+    statement: cst.SimpleStatementLine
+    target: cst.Name
+    expression: cst.BaseExpression
+    argument: cst.BaseExpression
+    awaited: bool
+    raises: str | None = None  # the exception the legacy code catches for an unknown token
+    cursor: cst.SimpleStatementLine | None = None  # first half of a two-statement SQL lookup
+    # Locals the lookup reads, bound to accessors (``db = get_db()``): the lookup is kept
+    # for introspection, which runs in another request, so they are read afresh there.
+    accessors: dict[str, cst.BaseExpression] = field(default_factory=dict)
+
+
+@dataclass
+class BearerGate:
+    source: SourceFile
+    function: cst.FunctionDef
+    lookup: Lookup | None
+    migrated: bool = False
+
+    @property
+    def where(self) -> str:
+        node = self.lookup.statement if self.lookup else self.function
+        return self.source.where(node)
+
+
+def _handles_bearer(source: SourceFile, function: cst.FunctionDef) -> bool:
+    code = source.code(function).lower()
+    return "bearer" in code or ".credentials" in code or "authorization" in code
+
+
+_HEADER_KEYS = ("authorization", "http_authorization")
+
+
+def _reads_header(value: cst.BaseExpression) -> bool:
+    """``creds.credentials``, ``headers.get("Authorization")``, ``h["Authorization"]``."""
+    if isinstance(value, cst.Attribute):
+        return value.attr.value in ("credentials", "authorization")
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.args:
+        header = string_value(value.args[0].value) or ""
+        return value.func.attr.value == "get" and header.lower() in _HEADER_KEYS
+    if isinstance(value, cst.Subscript) and len(value.slice) == 1:
+        index = value.slice[0].slice
+        key = string_value(index.value) if isinstance(index, cst.Index) else None
+        return (key or "").lower() in _HEADER_KEYS
+    return False
+
+
+_STRING_OPS = frozenset(
+    {"strip", "lstrip", "rstrip", "partition", "rpartition", "split", "rsplit",
+     "removeprefix", "replace", "lower", "decode", "get"}
+)  # fmt: skip
+
+
+def _extracts(value: cst.BaseExpression, names: set[str]) -> bool:
+    """Whether ``value`` only takes the token out of the header (no lookup yet)."""
+    if _reads_header(value):
+        return True
+    if isinstance(value, cst.Name):
+        return value.value in names
+    if isinstance(value, cst.Attribute):
+        return _extracts(value.value, names)
+    if isinstance(value, cst.Subscript):
+        return _extracts(value.value, names)
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
+        return value.func.attr.value in _STRING_OPS and _extracts(value.func.value, names)
+    if isinstance(value, cst.IfExp):
+        return _extracts(value.body, names) or _extracts(value.orelse, names)
+    if isinstance(value, cst.BooleanOperation):
+        return _extracts(value.left, names) or _extracts(value.right, names)
+    return False
+
+
+def _token_names(function: cst.FunctionDef) -> set[str]:
+    """Names holding the bearer token: taken out of the Authorization header, transitively."""
+    names: set[str] = set()
+    for param in function.params.params:
+        annotation = param.annotation.annotation if param.annotation else None
+        if annotation is not None and "HTTPAuthorizationCredentials" in (
+            cst.Module([]).code_for_node(annotation)
+        ):
+            names.add(param.name.value)
+    for statement in _statements(function):
+        for small in statement.body:
+            if not isinstance(small, cst.Assign | cst.AnnAssign) or small.value is None:
+                continue
+            if not _extracts(small.value, names):
+                continue
+            targets = small.targets if isinstance(small, cst.Assign) else [small]
+            for target in targets:
+                if isinstance(target.target, cst.Name | cst.Tuple | cst.List):
+                    names |= {n.value for n in walk(target.target) if isinstance(n, cst.Name)}
+    return names
+
+
+def _carries_token(expr: cst.BaseExpression, tokens: set[str]) -> bool:
+    for node in walk(expr):
+        if isinstance(node, cst.Name) and node.value in tokens:
+            return True
+        if isinstance(node, cst.Attribute) and node.attr.value == "credentials":
+            return True
+    return False
+
+
+def _token_argument(expr: cst.BaseExpression, tokens: set[str]) -> cst.BaseExpression | None:
+    """The argument, index or SQL parameter of a lookup that holds the token."""
+    candidates: list[cst.BaseExpression] = []
+    if isinstance(expr, cst.Call):
+        if _NOT_LOOKUPS.match(dotted(expr.func) or ""):
+            return None
+        for arg in expr.args:
+            if isinstance(arg.value, cst.Tuple | cst.List):
+                candidates += [e.value for e in arg.value.elements]
+            else:
+                candidates.append(arg.value)
+    elif isinstance(expr, cst.Subscript) and len(expr.slice) == 1:
+        index = expr.slice[0].slice
+        if isinstance(index, cst.Index):
+            candidates.append(index.value)
+    found = [c for c in candidates if _carries_token(c, tokens)]
+    return found[0] if len(found) == 1 else None
+
+
+def _is_resolve(node: cst.CSTNode) -> bool:
+    if not isinstance(node, cst.Call):
+        return False
+    name = dotted(node.func) or ""
+    return name.split(".")[-1] in RESOLVE_CALLS and "oauth_migration" in name
+
+
+def _assignment(statement: cst.CSTNode) -> tuple[cst.Name, cst.BaseExpression] | None:
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return None
+    small = statement.body[0]
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        target, value = small.targets[0].target, small.value
+    elif isinstance(small, cst.AnnAssign) and small.value is not None:
+        target, value = small.target, small.value
+    else:
+        return None
+    return (target, value) if isinstance(target, cst.Name) else None
+
+
+def _statements(function: cst.FunctionDef) -> list[cst.SimpleStatementLine]:
+    return [n for n in walk(function.body) if isinstance(n, cst.SimpleStatementLine)]
+
+
+def _is_tested(function: cst.FunctionDef, name: str) -> bool:
+    for node in walk(function.body):
+        if isinstance(node, cst.If | cst.IfExp | cst.Assert) and name in names_in(node.test):
+            return True
+    return False
+
+
+def _caught(source: SourceFile, statement: cst.CSTNode) -> str | None:
+    """The lookup-failure exception a ``try`` around ``statement`` catches, if any."""
+    current = source.parent(statement)
+    while current is not None and not isinstance(current, cst.FunctionDef):
+        if isinstance(current, cst.Try):
+            for handler in current.handlers:
+                caught = dotted(handler.type) if handler.type is not None else None
+                if caught in ("KeyError", "LookupError", "IndexError"):
+                    return caught
+        current = source.parent(current)
+    return None
+
+
+def _cursor_pair(
+    statements: list[cst.SimpleStatementLine], index: int, tokens: set[str]
+) -> Lookup | None:
+    """``cur = db.execute(SELECT ..., (token,))`` followed by ``row = cur.fetchone()``."""
+    first = _assignment(statements[index])
+    if first is None or index + 1 >= len(statements):
+        return None
+    cursor, execute = first
+    second = _assignment(statements[index + 1])
+    if second is None or not isinstance(execute, cst.Call):
+        return None
+    target, fetch = second
+    if not (
+        isinstance(fetch, cst.Call)
+        and isinstance(fetch.func, cst.Attribute)
+        and fetch.func.attr.value == "fetchone"
+        and isinstance(fetch.func.value, cst.Name)
+        and fetch.func.value.value == cursor.value
+        and execute.args
+        and _SQL.match(string_value(execute.args[0].value) or "")
+    ):
+        return None
+    argument = _token_argument(execute, tokens)
+    if argument is None:
+        return None
+    merged = fetch.with_changes(func=fetch.func.with_changes(value=execute))
+    return Lookup(statements[index + 1], target, merged, argument, False, None, statements[index])
+
+
+def _is_accessor(value: cst.BaseExpression) -> bool:
+    """A value read again costs nothing and means the same: ``get_db()``, ``app.store``."""
+    if isinstance(value, cst.Name | cst.Attribute):
+        return dotted(value) is not None
+    if isinstance(value, cst.Call) and not value.args:
+        return dotted(value.func) is not None
+    if isinstance(value, cst.Subscript) and len(value.slice) == 1:
+        index = value.slice[0].slice
+        constant = isinstance(index, cst.Index) and string_value(index.value) is not None
+        return constant and _is_accessor(value.value)
+    return False
+
+
+def _accessors(
+    function: cst.FunctionDef, lookup: Lookup, tokens: set[str]
+) -> dict[str, cst.BaseExpression]:
+    found: dict[str, cst.BaseExpression] = {}
+    wanted = names_in(lookup.expression) - tokens - {"self", "cls"}
+    for name in sorted(wanted):
+        values = [
+            v for st in _statements(function) if (a := _assignment(st)) and a[0].value == name
+            for v in [a[1]]
+        ]  # fmt: skip
+        if len(values) == 1 and _is_accessor(values[0]):
+            found[name] = values[0]
+    return found
+
+
+def _find_lookup(source: SourceFile, function: cst.FunctionDef) -> Lookup | None:
+    lookup = _first_lookup(source, function)
+    if lookup is not None:
+        lookup.accessors = _accessors(function, lookup, _token_names(function))
+    return lookup
+
+
+def _first_lookup(source: SourceFile, function: cst.FunctionDef) -> Lookup | None:
+    tokens = _token_names(function)
+    statements = _statements(function)
+    for index, statement in enumerate(statements):
+        pair = _cursor_pair(statements, index, tokens)
+        if pair is not None and _is_tested(function, pair.target.value):
+            return pair
+        assigned = _assignment(statement)
+        if assigned is None:
+            continue
+        target, value = assigned
+        if target.value in tokens:
+            continue  # token = token.strip() and the like: still extracting
+        awaited = isinstance(value, cst.Await)
+        expression = value.expression if isinstance(value, cst.Await) else value
+        argument = _token_argument(expression, tokens)
+        if argument is None:
+            continue
+        raises = _caught(source, statement)
+        if raises is None and not _is_tested(function, target.value):
+            continue
+        return Lookup(statement, target, expression, argument, awaited, raises)
+    return None
+
+
+def find_gates(tree: SourceTree) -> tuple[list[BearerGate], list[Manual]]:
+    gates: list[BearerGate] = []
+    manual: list[Manual] = []
+    for source in tree.with_text("earer", "uthorization", ".credentials"):
+        for node in walk(source.module):
+            if not isinstance(node, cst.FunctionDef) or not _handles_bearer(source, node):
+                continue
+            if any(_is_resolve(n) for n in walk(node.body)):
+                gates.append(BearerGate(source, node, None, migrated=True))
+                continue
+            inner = [n for n in walk(node.body) if isinstance(n, cst.FunctionDef)]
+            if inner:
+                continue  # the innermost function that handles the token is the gate
+            lookup = _find_lookup(source, node)
+            if lookup is not None:
+                gates.append(BearerGate(source, node, lookup))
+    return gates, manual

@@ -1,0 +1,138 @@
+"""Find the RFC 8414 metadata document the legacy server builds, and where it is complete.
+
+The document is recognised by its content, not by names: a dict literal with an ``issuer``
+and an ``authorization_endpoint`` or ``token_endpoint`` key. What the migration wraps is
+the expression where the whole document exists: the literal itself when it is returned,
+passed to a response helper or bound to a module constant; the ``return name`` of a
+function that builds the dict in several statements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from migrate.scan.findings import Manual
+from migrate.scan.source import SourceFile, SourceTree
+from migrate.scan.syntax import dotted, enclosing_function, string_value, walk
+
+ENDPOINT_KEYS = frozenset({"authorization_endpoint", "token_endpoint"})
+WRAPPER = "authorization_server_metadata"
+
+
+@dataclass
+class MetadataProducer:
+    source: SourceFile
+    literal: cst.Dict
+    wrap: list[cst.BaseExpression]
+    shape: str
+    issuer: cst.BaseExpression | None
+    keys: set[str] = field(default_factory=set)
+    migrated: bool = False
+
+    @property
+    def where(self) -> str:
+        return self.source.where(self.literal)
+
+    @property
+    def function(self) -> cst.FunctionDef | None:
+        return enclosing_function(self.source, self.literal)
+
+
+def literal_keys(node: cst.Dict) -> dict[str, cst.BaseExpression]:
+    keys: dict[str, cst.BaseExpression] = {}
+    for element in node.elements:
+        if isinstance(element, cst.DictElement):
+            key = string_value(element.key)
+            if key is not None:
+                keys[key] = element.value
+    return keys
+
+
+def _is_metadata(node: cst.CSTNode) -> bool:
+    if not isinstance(node, cst.Dict):
+        return False
+    keys = literal_keys(node)
+    return "issuer" in keys and not ENDPOINT_KEYS.isdisjoint(keys)
+
+
+def _is_wrapped(source: SourceFile, node: cst.CSTNode) -> bool:
+    parent = source.parent(node)
+    if isinstance(parent, cst.Arg):
+        call = source.parent(parent)
+        name = dotted(call.func) if isinstance(call, cst.Call) else None
+        return name is not None and name.split(".")[-1] == WRAPPER
+    return False
+
+
+def _returns_of(function: cst.FunctionDef, name: str) -> tuple[list[cst.BaseExpression], bool]:
+    """The ``return name`` values in ``function``, and whether one is already wrapped."""
+    found: list[cst.BaseExpression] = []
+    wrapped = False
+    for node in walk(function.body):
+        if not isinstance(node, cst.Return) or node.value is None:
+            continue
+        value = node.value
+        if isinstance(value, cst.Name) and value.value == name:
+            found.append(value)
+        elif isinstance(value, cst.Call) and (dotted(value.func) or "").endswith(WRAPPER):
+            first = value.args[0].value if value.args else None
+            wrapped = wrapped or (isinstance(first, cst.Name) and first.value == name)
+    return found, wrapped
+
+
+def _placement(source: SourceFile, literal: cst.Dict) -> tuple[str, list[cst.BaseExpression]]:
+    parent = source.parent(literal)
+    if isinstance(parent, cst.Return):
+        return "function-return", [literal]
+    if isinstance(parent, cst.Arg):
+        return "inline-argument", [literal]
+    if isinstance(parent, cst.Assign | cst.AnnAssign):
+        target = parent.targets[0].target if isinstance(parent, cst.Assign) else parent.target
+        function = enclosing_function(source, literal)
+        if function is None:
+            return "module-constant", [literal]
+        if isinstance(target, cst.Name):
+            returns, wrapped = _returns_of(function, target.value)
+            if wrapped:
+                return "wrapped", []
+            if returns:
+                return "built-then-returned", returns
+    return "unsupported", []
+
+
+def find_metadata(tree: SourceTree) -> tuple[list[MetadataProducer], list[Manual]]:
+    producers: list[MetadataProducer] = []
+    manual: list[Manual] = []
+    for source in tree.with_text("authorization_endpoint", "token_endpoint"):
+        for node in walk(source.module):
+            if not _is_metadata(node):
+                continue
+            assert isinstance(node, cst.Dict)
+            keys = literal_keys(node)
+            if _is_wrapped(source, node):
+                producers.append(
+                    MetadataProducer(source, node, [], "wrapped", keys["issuer"], set(keys), True)
+                )
+                continue
+            shape, wrap = _placement(source, node)
+            if shape == "wrapped":
+                producers.append(
+                    MetadataProducer(source, node, [], shape, keys["issuer"], set(keys), True)
+                )
+                continue
+            if not wrap:
+                manual.append(
+                    Manual(
+                        source.where(node),
+                        "an RFC 8414 metadata dict that is neither returned, passed to a "
+                        "response, nor a module constant",
+                        "pass the finished dict through "
+                        "`oauth_migration.authorization_server_metadata(...)` before serving it",
+                        "Manual steps: metadata",
+                    )
+                )
+                continue
+            producers.append(MetadataProducer(source, node, wrap, shape, keys["issuer"], set(keys)))
+    return producers, manual

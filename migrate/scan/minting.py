@@ -1,0 +1,315 @@
+"""Find where opaque access tokens are minted, and the names the JWT's claims come from.
+
+A mint is a random primitive (``secrets.token_*``, ``os.urandom``, ``uuid.uuid4``) with
+whatever encodes it (``.hex()``, base64, ``binascii.hexlify``, a prefix, an f-string).
+Refresh tokens, codes and client secrets use the same primitives in the same functions,
+so only a mint labelled as the access token counts: bound to a name with ``access`` in
+it, passed where the legacy code says ``"access"``, or flowing into an ``access_token``
+response key. The claims' values come from names visible at the mint: the function's
+parameters and the names it bound before the mint, matched by their role.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from migrate.scan.findings import Manual
+from migrate.scan.source import SourceFile, SourceTree
+from migrate.scan.syntax import (
+    assigned_names,
+    dotted,
+    enclosing_function,
+    enclosing_statement,
+    imported_names,
+    names_in,
+    parameters,
+    qualified,
+    string_value,
+    walk,
+)
+
+PRIMITIVES = frozenset(
+    {
+        "secrets.token_urlsafe", "secrets.token_hex", "secrets.token_bytes", "os.urandom",
+        "uuid.uuid4", "uuid.uuid1",
+    }
+)  # fmt: skip
+# Calls that only encode random bytes: the mint is what they return.
+ENCODERS = re.compile(
+    r"^(base64\.\w+|binascii\.(hexlify|b2a_hex|b2a_base64)|str|bytes|codecs\.encode)$"
+)
+MINT_CALL = "mint_access_token"
+
+ROLES: dict[str, tuple[str, ...]] = {
+    "subject": (
+        "user_id", "user", "username", "sub", "subject", "uid", "account_id", "owner",
+        "principal_id", "login", "email", "user_name",
+    ),
+    "client_id": ("client_id", "cid", "app_id", "clientid"),
+    "scope": ("scope", "scopes", "granted_scope", "scope_str", "scp"),
+    "resource": ("resource", "audience", "aud", "resource_uri"),
+}  # fmt: skip
+# Record fields (columns, keywords, dict keys) name roles more loosely than variables do.
+FIELD_ROLES: dict[str, tuple[str, ...]] = {
+    "subject": (*ROLES["subject"], "owner_id"),
+    "client_id": (*ROLES["client_id"], "client"),
+    "scope": ROLES["scope"],
+    "resource": ROLES["resource"],
+}
+REQUIRED_ROLES = ("subject", "client_id", "scope")
+_INSERT = re.compile(r"^\s*insert\s+into\s+\w+\s*\(([^)]*)\)", re.IGNORECASE)
+_ACCESS = re.compile(r"access|^at$|^at_", re.IGNORECASE)
+_OTHER = re.compile(r"refresh|code|secret|state|nonce|csrf|verifier|challenge", re.IGNORECASE)
+
+
+@dataclass
+class MintSite:
+    source: SourceFile
+    expression: cst.BaseExpression
+    function: cst.FunctionDef
+    claims: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    migrated: bool = False
+
+    @property
+    def where(self) -> str:
+        return self.source.where(self.expression)
+
+
+def _is_primitive(node: cst.CSTNode, imports: dict[str, str]) -> bool:
+    return isinstance(node, cst.Call) and qualified(node.func, imports) in PRIMITIVES
+
+
+def _climb(
+    source: SourceFile, node: cst.BaseExpression, imports: dict[str, str]
+) -> cst.BaseExpression:
+    """The largest expression around a primitive that still only encodes its bytes."""
+    current: cst.BaseExpression = node
+    while True:
+        parent = source.parent(current)
+        if isinstance(parent, cst.Attribute | cst.BinaryOperation):
+            current = parent
+        elif isinstance(parent, cst.Call) and parent.func is current:
+            current = parent  # a method call on the value: .hex(), .decode(), .rstrip(...)
+        elif isinstance(parent, cst.FormattedStringExpression):
+            outer = source.parent(parent)
+            assert isinstance(outer, cst.FormattedString)
+            current = outer
+        elif isinstance(parent, cst.Arg):
+            call = source.parent(parent)
+            if not isinstance(call, cst.Call) or not ENCODERS.match(
+                qualified(call.func, imports) or ""
+            ):
+                return current
+            current = call
+        else:
+            return current
+
+
+def _labels(source: SourceFile, root: cst.BaseExpression) -> tuple[list[str], cst.Name | None]:
+    """Names that say what the minted value is, and the variable it is bound to."""
+    parent = source.parent(root)
+    if isinstance(parent, cst.Assign | cst.AnnAssign):
+        target = parent.targets[0].target if isinstance(parent, cst.Assign) else parent.target
+        return ([target.value], target) if isinstance(target, cst.Name) else ([], None)
+    if isinstance(parent, cst.DictElement):
+        key = string_value(parent.key)
+        return ([key] if key else []), None
+    if isinstance(parent, cst.Arg):
+        labels = [parent.keyword.value] if parent.keyword else []
+        call = source.parent(parent)
+        if isinstance(call, cst.Call):
+            labels += [s for a in call.args if (s := string_value(a.value)) is not None]
+            outer = source.parent(call)
+            if isinstance(outer, cst.Assign) and isinstance(outer.targets[0].target, cst.Name):
+                labels.append(outer.targets[0].target.value)
+                return labels, outer.targets[0].target
+        return labels, None
+    return [], None
+
+
+def _access_value(node: cst.CSTNode) -> cst.BaseExpression | None:
+    """The value given for an ``access_token`` response key, if ``node`` gives one."""
+    if isinstance(node, cst.DictElement) and string_value(node.key) == "access_token":
+        return node.value
+    if isinstance(node, cst.Arg) and node.keyword and node.keyword.value == "access_token":
+        return node.value
+    return None
+
+
+def _flows_to_access_key(function: cst.FunctionDef, variable: str) -> bool:
+    for node in walk(function.body):
+        value = _access_value(node)
+        if value is not None and variable in names_in(value):
+            return True
+    return False
+
+
+def _is_access(function: cst.FunctionDef, labels: list[str], variable: cst.Name | None) -> bool:
+    if any(_OTHER.search(label) for label in labels):
+        return False
+    if any(_ACCESS.search(label) for label in labels):
+        return True
+    return variable is not None and _flows_to_access_key(function, variable.value)
+
+
+def _visible_names(source: SourceFile, function: cst.FunctionDef, mint: cst.CSTNode) -> list[str]:
+    """Parameters, then names bound by statements of ``function`` before the mint."""
+    names = parameters(function)
+    line = source.line(mint)
+    for node in walk(function.body):
+        if isinstance(node, cst.SimpleStatementLine) and source.line(node) < line:
+            names += sorted(assigned_names(node))
+    return names
+
+
+def claim_sources(names: list[str]) -> dict[str, cst.BaseExpression]:
+    found: dict[str, cst.BaseExpression] = {}
+    for role, vocabulary in ROLES.items():
+        for candidate in vocabulary:
+            if candidate in names:
+                found[role] = cst.Name(candidate)
+                break
+    return found
+
+
+def _written_fields(call: cst.Call, variable: str) -> dict[str, cst.BaseExpression]:
+    """Field -> value of a record write holding ``variable``: SQL INSERT or keywords."""
+    sql = string_value(call.args[0].value) if call.args else None
+    columns = _INSERT.match(sql or "")
+    if columns:
+        values: list[cst.BaseExpression] = []
+        for arg in call.args[1:]:
+            if isinstance(arg.value, cst.Tuple | cst.List):
+                values += [e.value for e in arg.value.elements]
+            else:
+                values.append(arg.value)
+        names = [c.strip() for c in columns.group(1).split(",")]
+        return dict(zip(names, values, strict=False)) if len(names) == len(values) else {}
+    keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+    if any(isinstance(v, cst.Name) and v.value == variable for v in keywords.values()):
+        return keywords
+    return {}
+
+
+def _record_claims(
+    function: cst.FunctionDef, variable: str, visible: set[str]
+) -> dict[str, cst.BaseExpression]:
+    """Claims from where the legacy code writes the token's record next to the mint."""
+    for node in walk(function.body):
+        fields: dict[str, cst.BaseExpression] = {}
+        if isinstance(node, cst.Call):
+            fields = _written_fields(node, variable)
+        elif isinstance(node, cst.Dict) and variable in names_in(node):
+            fields = {
+                key: e.value
+                for e in node.elements
+                if isinstance(e, cst.DictElement) and (key := string_value(e.key)) is not None
+            }
+        found = {}
+        for role, vocabulary in FIELD_ROLES.items():
+            for name in vocabulary:
+                value = fields.get(name)
+                if value is not None and names_in(value) <= visible:
+                    found[role] = value
+                    break
+        if len(found) >= 2:
+            return found
+    return {}
+
+
+def _already_minting(node: cst.CSTNode) -> bool:
+    return isinstance(node, cst.Call) and (dotted(node.func) or "").endswith(MINT_CALL)
+
+
+def find_mints(tree: SourceTree) -> tuple[list[MintSite], list[Manual]]:
+    sites: list[MintSite] = []
+    manual: list[Manual] = []
+    markers = ("token_urlsafe", "token_hex", "token_bytes", "urandom", "uuid4", "uuid1", MINT_CALL)
+    for source in tree.with_text(*markers):
+        if "access" not in source.text:
+            continue
+        imports = imported_names(source.module)
+        seen: set[int] = set()
+        for node in walk(source.module):
+            if _already_minting(node):
+                function = enclosing_function(source, node)
+                if function is not None:
+                    assert isinstance(node, cst.Call)
+                    sites.append(MintSite(source, node, function, migrated=True))
+                continue
+            if not _is_primitive(node, imports):
+                continue
+            assert isinstance(node, cst.Call)
+            root = _climb(source, node, imports)
+            function = enclosing_function(source, root)
+            if id(root) in seen or function is None:
+                continue
+            seen.add(id(root))
+            labels, variable = _labels(source, root)
+            if not _is_access(function, labels, variable):
+                continue
+            site = MintSite(source, root, function)
+            visible = _visible_names(source, function, root)
+            site.claims = claim_sources(visible)
+            if variable is not None:
+                known = set(visible) | set(imports) | _module_names(source.module)
+                recorded = _record_claims(function, variable.value, known)
+                site.claims = {**site.claims, **recorded}
+            missing = [r for r in REQUIRED_ROLES if r not in site.claims]
+            if missing:
+                manual.append(_manual_claims(source, root, function, missing))
+                continue
+            sites.append(site)
+    return _one_per_function(sites, manual)
+
+
+def _module_names(module: cst.Module) -> set[str]:
+    names: set[str] = set()
+    for statement in module.body:
+        names |= assigned_names(statement)
+    return names
+
+
+def _manual_claims(
+    source: SourceFile, root: cst.CSTNode, function: cst.FunctionDef, missing: list[str]
+) -> Manual:
+    statement = enclosing_statement(source, root)
+    return Manual(
+        source.where(root),
+        f"an opaque access token minted in {function.name.value}() without names for "
+        f"{', '.join(missing)} in scope",
+        "replace `"
+        + source.code(root)
+        + "` with `oauth_migration.mint_access_token(subject=..., client_id=..., scope=..., "
+        "resource=...)` naming the token's user, client, scope and RFC 8707 resource"
+        + (f" (statement: `{source.code(statement).strip()}`)" if statement is not None else ""),
+        "Manual steps: minting",
+    )
+
+
+def _one_per_function(
+    sites: list[MintSite], manual: list[Manual]
+) -> tuple[list[MintSite], list[Manual]]:
+    """Two access mints in one function cannot be told apart: both become manual steps."""
+    by_function: dict[int, list[MintSite]] = {}
+    for site in sites:
+        by_function.setdefault(id(site.function), []).append(site)
+    kept = []
+    for group in by_function.values():
+        if len(group) == 1 or all(s.migrated for s in group):
+            kept += group
+            continue
+        for site in group:
+            manual.append(
+                Manual(
+                    site.where,
+                    f"{len(group)} access-token mints in {site.function.name.value}()",
+                    "decide which one issues access tokens and replace it with "
+                    "`oauth_migration.mint_access_token(...)`",
+                    "Manual steps: minting",
+                )
+            )
+    return kept, manual

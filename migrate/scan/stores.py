@@ -1,0 +1,60 @@
+"""Say what kind of token store the legacy server keeps, and what that means for the cutover.
+
+In memory, every opaque token dies at the restart that deploys the migration, so the
+hybrid period is as short as the deploy. In a file or a database, opaque tokens live on
+until they expire, and the hybrid period lasts at least one access-token lifetime after
+the last opaque mint. The evidence is textual (``sqlite3.connect``, ``pickle.dump``,
+``json.dump`` beside the store), which is enough to word the plan, not to change code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from migrate.scan.gates import BearerGate
+from migrate.scan.source import SourceTree
+
+PERSISTENT_MARKERS = {
+    "sqlite3 table": ("sqlite3.connect",),
+    "pickle file": ("pickle.dump",),
+    "JSON file": ("json.dump(",),
+    "SQLAlchemy database": ("create_engine(",),
+}
+
+
+@dataclass(frozen=True)
+class StoreDescription:
+    where: str
+    text: str
+    hybrid_period: str
+    persistent: bool
+
+
+def describe_store(tree: SourceTree, gates: list[BearerGate]) -> StoreDescription:
+    kinds: list[str] = []
+    where = "(whole tree)"
+    for kind, markers in PERSISTENT_MARKERS.items():
+        for source in tree.with_text(*markers):
+            if "token" in source.text.lower():
+                kinds.append(kind)
+                where = source.rel
+                break
+    if gates and gates[0].lookup is not None:
+        where = gates[0].where
+    if not kinds:
+        return StoreDescription(
+            where,
+            "in memory (no file or database found next to the tokens)",
+            "Hybrid period: the token store is in memory, so every opaque token dies at the "
+            "restart that deploys this change; clients re-authorize and get JWTs. The hybrid "
+            "period is as short as the deploy.",
+            False,
+        )
+    return StoreDescription(
+        where,
+        "persistent: " + ", ".join(kinds),
+        "Hybrid period: the token store is persistent, so opaque tokens issued before the "
+        "apply stay valid until they expire (one access-token lifetime), and refreshing "
+        "them yields JWTs. `migrate status` tells when no opaque token can still be in use.",
+        True,
+    )

@@ -1,0 +1,150 @@
+"""The object migrated code imports: a runtime that learns its issuer when the app is built.
+
+Migrated modules import one module-level object (``wiring.migration``) before the legacy
+app exists, and the issuer is often only known inside the app factory. So this object
+holds the settings that do not depend on the app (phase, key folder, metrics file, MCP
+path, token lifetime) and builds the :class:`OAuthMigration` when ``install_starlette`` or
+``install_flask`` gives it the app and the issuer. ``OAUTH_MIGRATE_ISSUER`` configures it
+without an install call (code paths outside any app, such as unit tests of a token store).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .discovery import augment_metadata
+from .gate import Mode
+from .introspection import ClientAuthenticator
+from .runtime import OAuthMigration
+from .settings import Settings
+
+log = logging.getLogger("oauth_migration")
+
+ENV_ISSUER = "OAUTH_MIGRATE_ISSUER"
+
+
+class NotConfigured(RuntimeError):
+    """The runtime was used before the app installed it and no issuer is set."""
+
+
+class DeferredMigration:
+    """Stands for the server's :class:`OAuthMigration` until the app configures it."""
+
+    def __init__(
+        self,
+        *,
+        mode: Mode,
+        key_folder: str | None,
+        metrics_path: str | None,
+        mcp_path: str = "/mcp",
+        lifetime: int = 3600,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.mode: Mode = mode
+        self.key_folder = key_folder
+        self.metrics_path = metrics_path
+        self.mcp_path = "/" + mcp_path.strip("/")
+        self.lifetime = lifetime
+        self.environ = os.environ if environ is None else environ
+        self.scopes: tuple[str, ...] = ()
+        self.token_endpoint = "/token"
+        self.authenticate_client: ClientAuthenticator | None = None
+        self._runtime: OAuthMigration | None = None
+
+    # -- configuration -------------------------------------------------------------------
+
+    def configure(self, issuer: str) -> OAuthMigration:
+        issuer = self.environ.get(ENV_ISSUER) or issuer
+        if self._runtime is not None and self._runtime.settings.issuer == issuer:
+            return self._runtime
+        if self._runtime is not None:
+            log.warning("oauth_migration reconfigured for another issuer: %s", issuer)
+        settings = Settings(
+            issuer=issuer,
+            resource=issuer.rstrip("/") + self.mcp_path,
+            scopes=self.scopes,
+            mode=self.mode,
+            lifetime=self.lifetime,
+            key_folder=self.key_folder,
+            metrics_path=self.metrics_path,
+            environ=self.environ,
+        )
+        previous = self._runtime
+        self._runtime = OAuthMigration(
+            settings, authenticate_client=self._authenticate, legacy_lookup=_lookup_of(previous)
+        )
+        return self._runtime
+
+    @property
+    def runtime(self) -> OAuthMigration:
+        if self._runtime is None:
+            issuer = self.environ.get(ENV_ISSUER)
+            if not issuer:
+                raise NotConfigured(
+                    f"oauth_migration is not installed on the app yet and {ENV_ISSUER} is not set"
+                )
+            self.configure(issuer)
+        assert self._runtime is not None
+        return self._runtime
+
+    def authenticate_clients_with(self, authenticate: ClientAuthenticator) -> None:
+        """Use the server's own client registry for introspection callers."""
+        self.authenticate_client = authenticate
+
+    def _authenticate(self, client_id: str, secret: str) -> bool:
+        check = self.authenticate_client
+        return bool(check is not None and check(client_id, secret))
+
+    # -- what migrated code calls --------------------------------------------------------
+
+    def authorization_server_metadata(self, legacy: Mapping[str, Any]) -> dict[str, Any]:
+        """The legacy document plus the JWT members, built from its own ``issuer``."""
+        scopes = legacy.get("scopes_supported")
+        if isinstance(scopes, list | tuple) and not self.scopes:
+            self.scopes = tuple(str(s) for s in scopes)
+        endpoint = legacy.get("token_endpoint")
+        if isinstance(endpoint, str):
+            self.token_endpoint = endpoint
+        return augment_metadata(legacy, str(legacy.get("issuer", "")))
+
+    def mint_access_token(
+        self,
+        subject: Any,
+        client_id: Any,
+        scope: Any = None,
+        resource: Any = None,
+        lifetime: int | None = None,
+    ) -> str:
+        return self.runtime.mint_access_token(subject, client_id, scope, resource, lifetime)
+
+    def resolve(self, token: str, legacy: Callable[[str], Any] | None = None, **kw: Any) -> Any:
+        return self.runtime.resolve(token, legacy, **kw)
+
+    async def resolve_async(
+        self, token: str, legacy: Callable[[str], Any] | None = None, **kw: Any
+    ) -> Any:
+        return await self.runtime.resolve_async(token, legacy, **kw)
+
+    def revoke(self, token: str) -> bool:
+        return self.runtime.revoke(token)
+
+    def install_starlette(self, app: Any, issuer: str) -> OAuthMigration:
+        from .starlette_adapter import install
+
+        runtime = self.configure(issuer)
+        install(app, runtime, self)
+        return runtime
+
+    def install_flask(self, app: Any, issuer: str) -> OAuthMigration:
+        from .flask_adapter import install
+
+        runtime = self.configure(issuer)
+        install(app, runtime, self)
+        return runtime
+
+
+def _lookup_of(runtime: OAuthMigration | None) -> Callable[[str], Any] | None:
+    return runtime.gate.legacy_lookup if runtime is not None else None
