@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from benchmarks import bench_gate
+from benchmarks import bench_gate, bench_plan
 
 
 def main() -> None:
     bench_gate.main()
+    print()
+    bench_plan.main()
 
 
 if __name__ == "__main__":

@@ -84,7 +84,9 @@ def check_plan(plan: Plan, root: Path, allow_dirty: bool) -> None:
 def apply_plan(plan: Plan, root: Path, *, write_hook: WriteHook | None = None) -> ApplyResult:
     """Write ``plan`` (already checked) into ``root``; all or nothing."""
     root = root.resolve()
-    keys_dir = root / emit.STATE_DIR / "keys"
+    state_dir = root / emit.STATE_DIR
+    had_state_dir = state_dir.exists()
+    keys_dir = state_dir / "keys"
     generated = False
     if plan.generate_keys and not (keys_dir / "manifest.json").exists():
         KeyFolder(keys_dir).generate()
@@ -95,6 +97,8 @@ def apply_plan(plan: Plan, root: Path, *, write_hook: WriteHook | None = None) -
     except BaseException:
         if generated:
             shutil.rmtree(keys_dir, ignore_errors=True)
+        if not had_state_dir:
+            _remove_empty(state_dir)
         raise
     return ApplyResult([c.path for c in plan.changes], generated)
 

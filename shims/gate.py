@@ -133,6 +133,8 @@ class TokenGate(Generic[R]):
         kept (when none was configured) so introspection can look opaque tokens up too.
         """
         unknown = self.unknown if unknown is _UNSET else unknown
+        if self.legacy_lookup is None and legacy is not None:
+            self.legacy_lookup = legacy  # kept so introspection can look opaque tokens up
         verified = self._cached(token)
         if verified is None:
             try:
@@ -156,6 +158,8 @@ class TokenGate(Generic[R]):
     ) -> Any:
         """As :meth:`resolve`, for a legacy lookup that must be awaited."""
         unknown = self.unknown if unknown is _UNSET else unknown
+        if self.legacy_lookup is None and legacy is not None:
+            self.legacy_lookup = legacy  # kept so introspection can look opaque tokens up
         verified = self._cached(token)
         if verified is None:
             try:
@@ -221,7 +225,7 @@ class TokenGate(Generic[R]):
         """None for a token that is not JWT-shaped; raises TokenRejected for a bad JWT."""
         if len(token) > self.verifier.max_length:
             raise TokenRejected("too_long")
-        if not looks_like_jwt(token):
+        if not looks_like_jwt(token, self.verifier.known_headers):
             return None
         verified = self.verifier.verify(token)
         if verified.jti in self.denylist:

@@ -1,0 +1,138 @@
+"""`migrate plan`: findings, steps, the diff, exit codes, determinism, clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from migrate.cli import cli
+from tests.migrate.tree_support import copy_sample
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return copy_sample(tmp_path / "project")
+
+
+def test_pending_changes_exit_2(project: Path) -> None:
+    """A legacy tree has changes pending: exit status 2."""
+    assert run("plan", str(project)).exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "where"),
+    [
+        ("metadata", "sample_legacy/oauth.py:"),
+        ("mint", "sample_legacy/oauth.py:"),
+        ("gate", "sample_legacy/auth.py:"),
+        ("app", "sample_legacy/app.py:"),
+    ],
+)
+def test_text_plan_names_each_finding_with_file_and_line(
+    project: Path, kind: str, where: str
+) -> None:
+    """The text plan has a finding line of each kind naming its file:line."""
+    lines = [line.split() for line in run("plan", str(project)).output.splitlines()]
+    found = [words[1] for words in lines if words[:1] == [kind]]
+    assert any(w.startswith(where) and w[len(where) :].isdigit() for w in found)
+
+
+def test_text_plan_shows_a_unified_diff(project: Path) -> None:
+    """The plan carries the unified diff of every rewritten file."""
+    output = run("plan", str(project)).output
+    assert "--- a/sample_legacy/auth.py" in output
+    assert "+        record = oauth_migration.resolve(token" in output
+
+
+def test_emitted_runtime_files_are_listed_not_dumped(project: Path) -> None:
+    """Runtime package files are named in the plan but their text is not in the diff."""
+    output = run("plan", str(project)).output
+    assert "sample_legacy/oauth_migration/verifier.py" in output
+    assert "+++ b/sample_legacy/oauth_migration/verifier.py" not in output
+
+
+def test_plan_is_byte_identical_for_the_same_tree(project: Path) -> None:
+    """Planning twice gives the same bytes, in text and in JSON."""
+    assert run("plan", str(project)).output == run("plan", str(project)).output
+    first = run("plan", str(project), "--format", "json").output
+    assert first == run("plan", str(project), "--format", "json").output
+
+
+def test_json_plan_has_steps_with_ids_and_safety(project: Path) -> None:
+    """The JSON plan lists ordered steps, each with an id and a safety."""
+    data = json.loads(run("plan", str(project), "--format", "json").output)
+    ids = [s["id"] for s in data["steps"] if s["safety"] == "safe"]
+    assert ids[:2] == ["keys", "emit-runtime"]
+    assert {"wrap-metadata", "mint-jwt", "hybrid-gate", "install-runtime"} <= set(ids)
+    assert all(s["safety"] in ("safe", "manual") for s in data["steps"])
+
+
+def test_only_keeps_one_step(project: Path) -> None:
+    """--only hybrid-gate changes the gate's file and no other server file."""
+    data = json.loads(run("plan", str(project), "--format", "json", "--only", "hybrid-gate").output)
+    assert [c["path"] for c in data["changes"]] == ["sample_legacy/auth.py"]
+
+
+def test_skip_leaves_a_step_out(project: Path) -> None:
+    """--skip mint-jwt leaves the mint as it was."""
+    data = json.loads(run("plan", str(project), "--format", "json", "--skip", "mint-jwt").output)
+    oauth = next(c for c in data["changes"] if c["path"] == "sample_legacy/oauth.py")
+    assert "mint_access_token" not in oauth["after"]
+    assert "authorization_server_metadata(" in oauth["after"]
+
+
+def test_unknown_step_id_is_an_error(project: Path) -> None:
+    """An unknown --only id exits 1 naming it."""
+    result = run("plan", str(project), "--only", "nope")
+    assert result.exit_code == 1
+    assert "nope" in result.output
+
+
+def test_missing_requirements_file_is_a_manual_step(project: Path) -> None:
+    """Without a requirements file the plan asks for the dependencies by hand."""
+    output = run("plan", str(project)).output
+    assert "Manual steps" in output
+    assert "pyjwt[crypto]>=2.14" in output
+
+
+def test_requirements_file_gains_the_runtime_dependencies(project: Path) -> None:
+    """An existing requirements.txt gets pyjwt[crypto] and cryptography appended."""
+    (project / "requirements.txt").write_text("starlette>=1.0\n", encoding="utf-8")
+    data = json.loads(run("plan", str(project), "--format", "json").output)
+    change = next(c for c in data["changes"] if c["path"] == "requirements.txt")
+    assert change["after"].startswith("starlette>=1.0\n")
+    assert "pyjwt[crypto]>=2.14" in change["after"]
+
+
+def test_unparsable_file_is_a_clear_error(project: Path) -> None:
+    """A candidate file that does not parse stops the plan with file and line, no traceback."""
+    (project / "sample_legacy" / "broken.py").write_text(
+        'TOKENS = {"access_token": secrets.token_hex(\n', encoding="utf-8"
+    )
+    result = run("plan", str(project))
+    assert result.exit_code == 1
+    assert "sample_legacy/broken.py" in result.output
+    assert "cannot parse" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    """Planning a folder that does not exist exits 1 with one line."""
+    result = run("plan", str(tmp_path / "absent"))
+    assert result.exit_code == 1
+    assert "not a folder" in result.output
+
+
+def test_tree_without_a_server_lists_manual_steps(tmp_path: Path) -> None:
+    """A tree with no OAuth code plans nothing and says what it expected to find."""
+    (tmp_path / "tool.py").write_text("print('hello')\n", encoding="utf-8")
+    result = run("plan", str(tmp_path))
+    assert result.exit_code == 0
+    assert "none found" in result.output

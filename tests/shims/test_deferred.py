@@ -1,0 +1,68 @@
+"""DeferredMigration: the runtime object migrated code imports before the app exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shims.deferred import ENV_ISSUER, DeferredMigration, NotConfigured
+
+
+def deferred(key_folder: Path, environ: dict[str, str] | None = None) -> DeferredMigration:
+    return DeferredMigration(
+        mode="hybrid", key_folder=str(key_folder), metrics_path=None, environ=environ or {}
+    )
+
+
+def test_minting_before_install_is_a_clear_error(key_folder: Path) -> None:
+    """Without an install call or OAUTH_MIGRATE_ISSUER, minting says what is missing."""
+    with pytest.raises(NotConfigured, match=ENV_ISSUER):
+        deferred(key_folder).mint_access_token("ada", "client", "mcp")
+
+
+def test_issuer_from_the_environment_configures_it(key_folder: Path) -> None:
+    """OAUTH_MIGRATE_ISSUER lets code outside any app mint and resolve tokens."""
+    migration = deferred(key_folder, {ENV_ISSUER: "https://as.example.test"})
+    token = migration.mint_access_token("ada", "client", "mcp")
+    verified = migration.resolve(token, legacy=lambda t: {"user": "ada"})
+    assert verified == {"user": "ada"}
+
+
+def test_configure_sets_resource_from_the_mcp_path(key_folder: Path) -> None:
+    """The resource (and default audience) is the issuer plus the MCP path."""
+    runtime = deferred(key_folder).configure("https://as.example.test/")
+    assert runtime.settings.resource == "https://as.example.test/mcp"
+
+
+def test_metadata_gains_the_jwt_members_from_its_own_issuer(key_folder: Path) -> None:
+    """The wrapped metadata gets jwks_uri, introspection and S256 built from its issuer."""
+    document = deferred(key_folder).authorization_server_metadata(
+        {"issuer": "https://as.example.test", "token_endpoint": "https://as.example.test/t"}
+    )
+    assert document["jwks_uri"] == "https://as.example.test/.well-known/jwks.json"
+    assert document["introspection_endpoint"] == "https://as.example.test/introspect"
+    assert document["code_challenge_methods_supported"] == ["S256"]
+    assert document["issuer"] == "https://as.example.test"
+
+
+def test_metadata_teaches_scopes_and_token_endpoint(key_folder: Path) -> None:
+    """Serving the metadata tells the runtime the scopes and where the token endpoint is."""
+    migration = deferred(key_folder)
+    migration.authorization_server_metadata(
+        {"issuer": "https://a.test", "token_endpoint": "https://a.test/oauth/token",
+         "scopes_supported": ["mcp", "profile"]}
+    )  # fmt: skip
+    assert migration.scopes == ("mcp", "profile")
+    assert migration.token_endpoint == "https://a.test/oauth/token"
+    runtime = migration.configure("https://a.test")
+    assert runtime.protected_resource_metadata()["scopes_supported"] == ["mcp", "profile"]
+
+
+def test_reconfiguring_keeps_the_learned_legacy_lookup(key_folder: Path) -> None:
+    """A new issuer rebuilds the runtime but keeps the legacy lookup for introspection."""
+    migration = deferred(key_folder)
+    migration.configure("https://a.test")
+    migration.resolve("opaque", legacy=lambda t: None)
+    rebuilt = migration.configure("https://b.test")
+    assert rebuilt.gate.legacy_lookup is not None
