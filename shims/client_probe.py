@@ -28,6 +28,8 @@ Answer = tuple[int, bytes]
 SyncSender = Callable[[dict[str, str], bytes], Answer]
 AsyncSender = Callable[[dict[str, str], bytes], Awaitable[Answer]]
 
+# Made-up tokens the runtime sends itself start with this, so metrics can leave them out.
+PROBE_PREFIX = "oauth-migrate-probe-"
 CACHE_SECONDS = 60.0
 CACHE_SIZE = 1024
 
@@ -40,7 +42,10 @@ class ProbeRequest:
 
 def requests_for(client_id: str, secret: str) -> list[ProbeRequest]:
     """The same refresh grant with client_secret_basic, then with client_secret_post."""
-    grant = {"grant_type": "refresh_token", "refresh_token": "probe-" + secrets.token_urlsafe(16)}
+    grant = {
+        "grant_type": "refresh_token",
+        "refresh_token": PROBE_PREFIX + secrets.token_urlsafe(16),
+    }
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     pair = f"{quote(client_id, safe='')}:{quote(secret, safe='')}"
     basic = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")

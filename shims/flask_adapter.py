@@ -7,6 +7,7 @@ optional Prometheus metrics. Flask parses the form itself; nothing else is neede
 from __future__ import annotations
 
 import functools
+import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, g, jsonify, request
 from flask.sansio.scaffold import Scaffold
 
-from .client_probe import Answer, SyncProbe
+from .client_probe import PROBE_PREFIX, Answer, SyncProbe
 from .discovery import INTROSPECTION_PATH, JWKS_PATH, challenge_missing, fix_challenge, prm_paths
 from .introspection import ClientAuthenticator
 from .keys import KeysUnavailable
@@ -45,6 +46,7 @@ def register_flask(
     migration: OAuthMigration,
     authenticate: ClientAuthenticator | None = None,
     skip: frozenset[str] = frozenset(),
+    before_introspection: Callable[[], None] | None = None,
 ) -> None:
     """Add the routes to a Flask app or blueprint (endpoint names start with ``oauth_migrate``).
 
@@ -62,6 +64,8 @@ def register_flask(
 
     def introspect() -> Response:
         form = dict(request.form.items())
+        if before_introspection is not None:
+            before_introspection()
         reply = migration.introspector.handle(
             request.headers.get("Authorization"), form, authenticate
         )
@@ -128,7 +132,7 @@ def install(app: Flask, migration: OAuthMigration, owner: DeferredMigration) -> 
     if owner.authenticate_client is None:
         authenticate = SyncProbe(_test_client_poster(app, migration, owner))
     served = frozenset(rule.rule for rule in app.url_map.iter_rules())
-    register_flask(app, migration, authenticate, served)
+    register_flask(app, migration, authenticate, served, _gate_teacher(app, migration, owner))
     prefix = owner.mcp_path.rstrip("/")
 
     def fix_401(response: Response) -> Response:
@@ -144,6 +148,21 @@ def install(app: Flask, migration: OAuthMigration, owner: DeferredMigration) -> 
         return response
 
     app.after_request(fix_401)
+
+
+def _gate_teacher(
+    app: Flask, migration: OAuthMigration, owner: DeferredMigration
+) -> Callable[[], None]:
+    """Sends the legacy gate one made-up bearer token, in process, so that it hands its
+    lookup to the runtime (introspection needs it; the gate is where it is written)."""
+
+    def teach() -> None:
+        if migration.gate.legacy_lookup is None:
+            headers = {"Authorization": f"Bearer {PROBE_PREFIX}{secrets.token_urlsafe(16)}"}
+            with app.test_client() as client:
+                client.post(owner.mcp_path, headers=headers, base_url=migration.settings.issuer)
+
+    return teach
 
 
 def _test_client_poster(

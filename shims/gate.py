@@ -26,6 +26,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
+from .client_probe import PROBE_PREFIX
 from .denylist import Denylist
 from .keys import KeyRing
 from .verifier import JwtVerifier, TokenRejected, VerifiedToken, looks_like_jwt
@@ -144,7 +145,7 @@ class TokenGate(Generic[R]):
         if verified is None:
             if self.mode == "final":
                 return self._reject("opaque", "opaque_refused", unknown)
-            return self._accept_opaque(self._lookup(legacy)(token), unknown)
+            return self._accept_opaque(token, self._lookup(legacy)(token), unknown)
         if self.liveness == "legacy":
             return self._accept_live(verified, self._lookup(legacy)(token), unknown)
         return self._accept_jwt(verified)
@@ -170,7 +171,7 @@ class TokenGate(Generic[R]):
             if self.mode == "final":
                 return self._reject("opaque", "opaque_refused", unknown)
             record = await _maybe_await(self._lookup(legacy)(token))
-            return self._accept_opaque(record, unknown)
+            return self._accept_opaque(token, record, unknown)
         if self.liveness == "legacy":
             record = await _maybe_await(self._lookup(legacy)(token))
             return self._accept_live(verified, record, unknown)
@@ -265,9 +266,10 @@ class TokenGate(Generic[R]):
         self.metrics.validation(kind, "rejected", reason)
         return _rejection(unknown)
 
-    def _accept_opaque(self, record: Any, unknown: Any) -> Any:
+    def _accept_opaque(self, token: str, record: Any, unknown: Any) -> Any:
         if record is None or record is unknown:
-            self.metrics.validation("opaque", "rejected", "unknown")
+            if not token.startswith(PROBE_PREFIX):  # the runtime's own probes are not traffic
+                self.metrics.validation("opaque", "rejected", "unknown")
             return record
         self.metrics.validation("opaque", "accepted", "ok", self.legacy_client_id(record))
         return record

@@ -99,8 +99,8 @@ def describe_legacy_record(record: Any) -> dict[str, Any]:
     """Best effort over the usual legacy field names; codemods write a precise one."""
     scope = _first(record, ("scope", "scopes"))
     return {
-        "sub": _first(record, ("sub", "user_id", "user", "username", "subject")),
-        "client_id": _first(record, ("client_id", "client")),
+        "sub": _first(record, ("sub", "user_id", "user", "username", "subject", "uid", "owner")),
+        "client_id": _first(record, ("client_id", "client", "cid", "clientid", "app_id")),
         "scope": scope_string(scope) if scope is not None else None,
         "exp": _epoch(_first(record, ("exp", "expires_at", "expires", "expiry"))),
     }

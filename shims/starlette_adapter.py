@@ -8,6 +8,7 @@ with the standard library, so the emitted package needs no python-multipart.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
@@ -17,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .client_probe import Answer, AsyncProbe
+from .client_probe import PROBE_PREFIX, Answer, AsyncProbe
 from .discovery import INTROSPECTION_PATH, JWKS_PATH, challenge_missing, fix_challenge, prm_paths
 from .keys import KeysUnavailable
 from .metrics import render_prometheus
@@ -40,7 +41,9 @@ def _unavailable() -> Response:
 
 
 def starlette_routes(
-    migration: OAuthMigration, authenticate: AsyncAuthenticator | None = None
+    migration: OAuthMigration,
+    authenticate: AsyncAuthenticator | None = None,
+    before_introspection: Callable[[], Awaitable[None]] | None = None,
 ) -> list[BaseRoute]:
     """Every route the migrated server must add, for ``routes=[...]`` or ``app.router``.
 
@@ -61,6 +64,8 @@ def starlette_routes(
         if len(raw) > MAX_FORM_BYTES:
             return JSONResponse({"error": "invalid_request"}, 413)
         form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        if before_introspection is not None:
+            await before_introspection()
         reply = await migration.introspector.handle_async(
             request.headers.get("authorization"), form, authenticate
         )
@@ -149,7 +154,7 @@ def install(app: Any, migration: OAuthMigration, owner: DeferredMigration) -> No
     if owner.authenticate_client is None:
         authenticate = AsyncProbe(_asgi_poster(app, migration, owner))
     served = {getattr(route, "path", None) for route in app.router.routes}
-    routes = starlette_routes(migration, authenticate)
+    routes = starlette_routes(migration, authenticate, _gate_teacher(app, migration, owner))
     ours = [r for r in routes if getattr(r, "path", None) not in served]
     app.router.routes[0:0] = ours
     app.add_middleware(
@@ -160,44 +165,62 @@ def install(app: Any, migration: OAuthMigration, owner: DeferredMigration) -> No
 def _asgi_poster(
     app: ASGIApp, migration: OAuthMigration, owner: DeferredMigration
 ) -> Callable[[dict[str, str], bytes], Awaitable[Answer]]:
-    """POSTs to the app's own token endpoint, in process, as a plain ASGI call."""
+    """POSTs to the app's own token endpoint, in process."""
 
     async def post(headers: dict[str, str], body: bytes) -> Answer:
-        issuer = urlsplit(migration.settings.issuer)
         path = urlsplit(owner.token_endpoint).path or "/token"
-        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-        raw += [
-            (b"host", issuer.netloc.encode("ascii")),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        scope: Scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-            "scheme": issuer.scheme or "http", "path": path, "raw_path": path.encode("ascii"),
-            "query_string": b"", "root_path": "", "headers": raw, "client": ("127.0.0.1", 0),
-            "server": (issuer.hostname or "127.0.0.1", issuer.port or 80), "state": {},
-        }  # fmt: skip
-        sent = False
-        status = 500
-        chunks: list[bytes] = []
-
-        async def receive() -> Message:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            elif message["type"] == "http.response.body":
-                chunks.append(bytes(message.get("body", b"")))
-
-        await app(scope, receive, send)
-        return status, b"".join(chunks)
+        return await asgi_post(app, migration.settings.issuer, path, headers, body)
 
     return post
+
+
+def _gate_teacher(
+    app: ASGIApp, migration: OAuthMigration, owner: DeferredMigration
+) -> Callable[[], Awaitable[None]]:
+    """Sends the legacy gate one made-up bearer token, in process, so that it hands its
+    lookup to the runtime (introspection needs it; the gate is where it is written)."""
+
+    async def teach() -> None:
+        if migration.gate.legacy_lookup is None:
+            headers = {"Authorization": f"Bearer {PROBE_PREFIX}{secrets.token_urlsafe(16)}"}
+            await asgi_post(app, migration.settings.issuer, owner.mcp_path, headers, b"")
+
+    return teach
+
+
+async def asgi_post(
+    app: ASGIApp, issuer_url: str, path: str, headers: dict[str, str], body: bytes
+) -> Answer:
+    """One POST to ``app`` as a plain ASGI call, with the issuer's host; status and body."""
+    issuer = urlsplit(issuer_url)
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    raw += [(b"host", issuer.netloc.encode("ascii")), (b"content-length", str(len(body)).encode())]
+    scope: Scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": issuer.scheme or "http", "path": path, "raw_path": path.encode("ascii"),
+        "query_string": b"", "root_path": "", "headers": raw, "client": ("127.0.0.1", 0),
+        "server": (issuer.hostname or "127.0.0.1", issuer.port or 80), "state": {},
+    }  # fmt: skip
+    sent = False
+    status = 500
+    chunks: list[bytes] = []
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+        elif message["type"] == "http.response.body":
+            chunks.append(bytes(message.get("body", b"")))
+
+    await app(scope, receive, send)
+    return status, b"".join(chunks)
 
 
 class ChallengeFix:

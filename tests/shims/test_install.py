@@ -183,10 +183,10 @@ def test_starlette_jwt_and_opaque_both_pass_the_legacy_gate(
         assert response.json() == {"user": "ada"}
 
 
-def test_opaque_introspection_waits_for_the_gate_to_run_once(starlette_url: str) -> None:
-    """Before any request passed the legacy gate its lookup is unknown: inactive, not a 500."""
+def test_introspection_first_learns_the_lookup_from_the_gate(starlette_url: str) -> None:
+    """Right after start, introspection has the gate hand over its lookup, then answers."""
     response = introspect(starlette_url, ("conf", "s3cret"), "opaque-token-1")
-    assert response.json() == {"active": False}
+    assert response.json()["active"] is True
 
 
 def test_starlette_introspection_accepts_the_right_secret(starlette_url: str) -> None:
@@ -241,6 +241,12 @@ def test_flask_401_is_rewritten(flask_url: str) -> None:
     assert 'error="invalid_token"' in challenge
     assert "invalid_grant" not in challenge
     assert "resource_metadata=" in challenge
+
+
+def test_flask_introspection_first_learns_the_lookup(flask_url: str) -> None:
+    """Right after start, Flask introspection also learns the lookup from the gate."""
+    response = introspect(flask_url, ("conf", "s3cret"), "opaque-token-1")
+    assert response.json()["sub"] == "ada"
 
 
 def test_flask_introspection_checks_the_secret(flask_url: str) -> None:

@@ -1,0 +1,165 @@
+"""The legacy zoo through the kit, judged by the shared acceptance harness.
+
+For every server folder in ``shared/legacy_zoo`` (beside the repository), a module-scoped
+fixture copies it into a temporary folder, starts it from its START command, runs the
+harness in the legacy phase (saving a grant), stops it, runs ``migrate plan`` and
+``migrate apply --yes --allow-dirty`` with no hand edits, starts it again on the same store
+and port, and runs the harness in the hybrid phase with the saved grant.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.migrate.e2e_support import (
+    SHARED_DIR,
+    CommandResult,
+    Migration,
+    copy_tree,
+    failed_checks,
+    harness_script,
+    migrate_to_hybrid,
+    read_json,
+    run_harness,
+)
+from tests.support.server_process import ServerProcess, command_from_start_file
+
+ZOO_DIR = SHARED_DIR / "legacy_zoo"
+# The harness checks that use the grant saved before the migration (README, "Legacy tokens").
+LEGACY_GRANT_CHECKS = ("hybrid.legacy_access", "introspect.legacy_opaque", "hybrid.legacy_refresh")
+
+
+def _zoo_servers() -> list[str]:
+    if not ZOO_DIR.is_dir():
+        return []
+    return sorted(folder.name for folder in ZOO_DIR.iterdir() if (folder / "START").is_file())
+
+
+def store_kind(server_folder: Path) -> str:
+    """``persistent`` if the server's README says its store survives restarts, else ``memory``."""
+    readme = server_folder / "README.md"
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    return "persistent" if re.search(r"store:\s*persistent", text, re.IGNORECASE) else "memory"
+
+
+@dataclass
+class ZooRun:
+    name: str
+    store: str
+    legacy_run: CommandResult
+    legacy_report: dict[str, Any]
+    migration: Migration
+    hybrid_run: CommandResult
+    hybrid_report: dict[str, Any]
+    server_log: str
+
+
+ZOO_SERVERS = _zoo_servers()
+ZOO_PARAMS: list[Any] = [*ZOO_SERVERS] or [pytest.param("", id="no-zoo")]
+
+
+@pytest.fixture(scope="module", params=ZOO_PARAMS)
+def zoo_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> ZooRun:
+    """One zoo server taken from legacy to hybrid, with both harness reports."""
+    name: str = request.param
+    if not name:
+        pytest.skip(f"no legacy zoo at {ZOO_DIR} (the shared folder beside the repository)")
+    if not harness_script().is_file():
+        pytest.skip(f"no acceptance harness at {harness_script()}")
+    workdir = tmp_path_factory.mktemp(f"zoo-{name}")
+    root = copy_tree(ZOO_DIR / name, workdir / name)
+    store = store_kind(root)
+    tokens_file = workdir / "legacy-tokens.json"
+    legacy_json = workdir / "legacy.json"
+    hybrid_json = workdir / "hybrid.json"
+    server = ServerProcess(command_from_start_file(root / "START"), cwd=root, log_dir=workdir)
+    try:
+        server.start()
+        legacy_run = run_harness(
+            "--base-url",
+            server.base_url,
+            "--phase",
+            "legacy",
+            "--save-tokens",
+            str(tokens_file),
+            "--store",
+            store,
+            "--json",
+            str(legacy_json),
+            cwd=workdir,
+        )
+        server.stop()
+        assert tokens_file.is_file(), f"the harness saved no tokens:\n{legacy_run.describe()}"
+        migration = migrate_to_hybrid(root, allow_dirty=True)
+        server.start()
+        hybrid_run = run_harness(
+            "--base-url",
+            server.base_url,
+            "--phase",
+            "hybrid",
+            "--legacy-tokens",
+            str(tokens_file),
+            "--json",
+            str(hybrid_json),
+            cwd=workdir,
+        )
+    finally:
+        server.stop()
+    assert hybrid_json.is_file(), f"the harness wrote no report:\n{hybrid_run.describe()}"
+    return ZooRun(
+        name=name,
+        store=store,
+        legacy_run=legacy_run,
+        legacy_report=read_json(legacy_json),
+        migration=migration,
+        hybrid_run=hybrid_run,
+        hybrid_report=read_json(hybrid_json),
+        server_log=server.log_text(),
+    )
+
+
+def _failure_message(phase: str, run: ZooRun, report: dict[str, Any], cli: CommandResult) -> str:
+    failures = failed_checks(report)
+    return (
+        f"{run.name} ({run.store} store), {phase} phase: {len(failures)} failed checks\n"
+        + "\n".join(f"  FAIL {failure}" for failure in failures)
+        + f"\n\nsummary: {report.get('summary')}\n\n{cli.describe(3000)}"
+        + f"\n--- server log (tail)\n{run.server_log[-3000:]}"
+    )
+
+
+def test_legacy_server_passes_the_legacy_phase(zoo_run: ZooRun) -> None:
+    """Before the migration the copied server passes the harness's legacy phase (the baseline)."""
+    report = zoo_run.legacy_report
+    message = _failure_message("legacy", zoo_run, report, zoo_run.legacy_run)
+    assert report.get("phase") == "legacy", message
+    assert not failed_checks(report), message
+
+
+def test_migrated_server_passes_the_hybrid_phase(zoo_run: ZooRun) -> None:
+    """After `migrate plan` and `apply` alone, the server passes every hybrid-phase check."""
+    report = zoo_run.hybrid_report
+    message = _failure_message("hybrid", zoo_run, report, zoo_run.hybrid_run)
+    assert report.get("phase") == "hybrid", message
+    assert report.get("summary", {}).get("pass", 0) > 0, message
+    assert not failed_checks(report), message
+
+
+def test_legacy_grant_was_checked_across_the_migration(zoo_run: ZooRun) -> None:
+    """With a persistent store, the hybrid run really exercised the pre-migration grant."""
+    if zoo_run.store != "persistent":
+        pytest.skip(f"{zoo_run.name} keeps tokens in memory: no grant survives the restart")
+    statuses = {
+        check.get("id"): str(check.get("status", "")).upper()
+        for check in zoo_run.hybrid_report.get("checks", [])
+    }
+    for check_id in LEGACY_GRANT_CHECKS:
+        assert statuses.get(check_id) == "PASS", (
+            _failure_message("hybrid", zoo_run, zoo_run.hybrid_report, zoo_run.hybrid_run)
+            + f"\n{check_id} is {statuses.get(check_id)}, not PASS"
+        )
