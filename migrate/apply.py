@@ -165,7 +165,15 @@ def _record(root: Path, plan: Plan, generated: bool) -> None:
         c.path: {"before": c.before, "after": c.after} for c in plan.changes
     }
     state.history.append(
-        Applied(plan.phase_from, plan.phase_to, __version__, time.time(), files, generated)
+        Applied(
+            plan.phase_from,
+            plan.phase_to,
+            __version__,
+            time.time(),
+            files,
+            generated,
+            plan.store_persistent,
+        )
     )
     state.phase = plan.phase_to
     _write_state(root, state)

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
-
 import click
 
 from migrate import __version__
+from migrate.final_cli import finalize_command, status_command
 from migrate.keys_cli import keys_group
 from migrate.phase_cli import apply_command, plan_command, rollback_command
-
-# Exit status of a command that exists in the interface but is not built yet.
-EXIT_NOT_AVAILABLE = 2
-# Unbuilt commands take any arguments, so callers learn "not available", not "bad usage".
-_ANY_ARGS = {"ignore_unknown_options": True, "allow_extra_args": True}
-
-
-def _not_available(name: str) -> NoReturn:
-    click.echo(f"migrate {name}: not available yet in oauth-migrate {__version__}.", err=True)
-    raise SystemExit(EXIT_NOT_AVAILABLE)
+from migrate.verify import verify_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,26 +20,9 @@ def cli() -> None:
 cli.add_command(plan_command)
 cli.add_command(apply_command)
 cli.add_command(rollback_command)
-
-
-@cli.command(context_settings=_ANY_ARGS)
-def status() -> None:
-    """Read the hybrid-period metrics and say whether finalize is safe."""
-    _not_available("status")
-
-
-@cli.command(context_settings=_ANY_ARGS)
-def finalize() -> None:
-    """Remove the opaque-token path: JWT only."""
-    _not_available("finalize")
-
-
-@cli.command(context_settings=_ANY_ARGS)
-def verify() -> None:
-    """Check a running server from outside, as a demanding client would."""
-    _not_available("verify")
-
-
+cli.add_command(status_command)
+cli.add_command(finalize_command)
+cli.add_command(verify_command)
 cli.add_command(keys_group)
 
 

@@ -35,6 +35,7 @@ migration = DeferredMigration(
     mode="{mode}",
     key_folder=str(STATE / "keys"),
     metrics_path=str(STATE / "metrics.sqlite3"),
+    denylist_path=str(STATE / "denylist.sqlite3"),
     mcp_path="{mcp_path}",
     lifetime={lifetime},
 )

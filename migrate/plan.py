@@ -48,6 +48,7 @@ class Plan:
     manual: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     generate_keys: bool = False
+    store_persistent: bool = True
     kit_version: str = __version__
     format: int = PLAN_FORMAT
 

@@ -100,6 +100,7 @@ def _report(plan: Plan, found: _Collected) -> None:
         )
         plan.findings.append(_finding("app", app.where, detail))
     store = describe_store(found.tree, found.gates)
+    plan.store_persistent = store.persistent
     plan.findings.append(_finding("store", store.where, store.text))
     plan.notes.append(store.hybrid_period)
     plan.manual += [_manual(m) for m in found.manual]
@@ -329,7 +330,8 @@ def _support_files(plan: Plan, root: Path, keep: set[str]) -> None:
     gitignore = root / ".gitignore"
     before = gitignore.read_text(encoding="utf-8") if gitignore.exists() else None
     plan.reads[".gitignore"] = digest(before) if before is not None else "absent"
-    lines = [f"/{emit.STATE_DIR}/keys/", f"/{emit.STATE_DIR}/metrics.sqlite3*"]
+    ignored = ("keys/", "metrics.sqlite3*", "denylist.sqlite3*")
+    lines = [f"/{emit.STATE_DIR}/{name}" for name in ignored]
     present = (before or "").splitlines()
     missing_lines = [line for line in lines if line not in present]
     if missing_lines:

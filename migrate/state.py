@@ -28,6 +28,7 @@ class Applied:
     at: float
     files: dict[str, dict[str, str | None]] = field(default_factory=dict)  # before/after
     keys_generated: bool = False
+    store_persistent: bool = True
 
 
 @dataclass

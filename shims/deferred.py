@@ -39,6 +39,7 @@ class DeferredMigration:
         mode: Mode,
         key_folder: str | None,
         metrics_path: str | None,
+        denylist_path: str | None = None,
         mcp_path: str = "/mcp",
         lifetime: int = 3600,
         environ: Mapping[str, str] | None = None,
@@ -46,6 +47,7 @@ class DeferredMigration:
         self.mode: Mode = mode
         self.key_folder = key_folder
         self.metrics_path = metrics_path
+        self.denylist_path = denylist_path
         self.mcp_path = "/" + mcp_path.strip("/")
         self.lifetime = lifetime
         self.environ = os.environ if environ is None else environ
@@ -70,6 +72,7 @@ class DeferredMigration:
             lifetime=self.lifetime,
             key_folder=self.key_folder,
             metrics_path=self.metrics_path,
+            denylist_path=self.denylist_path,
             environ=self.environ,
         )
         previous = self._runtime
@@ -121,6 +124,7 @@ class DeferredMigration:
         return self.runtime.mint_access_token(subject, client_id, scope, resource, lifetime)
 
     def resolve(self, token: str, legacy: Callable[[str], Any] | None = None, **kw: Any) -> Any:
+        """The legacy record for ``token`` (see :meth:`TokenGate.resolve`)."""
         return self.runtime.resolve(token, legacy, **kw)
 
     async def resolve_async(

@@ -126,12 +126,18 @@ class TokenGate(Generic[R]):
     # -- the three calls a legacy gate needs ----------------------------------------------
 
     def resolve(
-        self, token: str, legacy: Callable[[str], Any] | None = None, *, unknown: Any = _UNSET
+        self,
+        token: str,
+        legacy: Callable[[str], Any] | None = None,
+        *,
+        unknown: Any = _UNSET,
+        record: Callable[[VerifiedToken], Any] | None = None,
     ) -> Any:
         """The record for ``token``, or the legacy ``unknown`` answer.
 
         ``legacy`` is the legacy lookup as a function of the token. The first one given is
         kept (when none was configured) so introspection can look opaque tokens up too.
+        ``record`` builds the legacy record from a verified JWT (the final phase).
         """
         unknown = self.unknown if unknown is _UNSET else unknown
         if self.legacy_lookup is None and legacy is not None:
@@ -148,7 +154,7 @@ class TokenGate(Generic[R]):
             return self._accept_opaque(token, self._lookup(legacy)(token), unknown)
         if self.liveness == "legacy":
             return self._accept_live(verified, self._lookup(legacy)(token), unknown)
-        return self._accept_jwt(verified)
+        return self._accept_jwt(verified, record)
 
     async def resolve_async(
         self,
@@ -156,6 +162,7 @@ class TokenGate(Generic[R]):
         legacy: Callable[[str], Awaitable[Any] | Any] | None = None,
         *,
         unknown: Any = _UNSET,
+        record: Callable[[VerifiedToken], Any] | None = None,
     ) -> Any:
         """As :meth:`resolve`, for a legacy lookup that must be awaited."""
         unknown = self.unknown if unknown is _UNSET else unknown
@@ -175,7 +182,7 @@ class TokenGate(Generic[R]):
         if self.liveness == "legacy":
             record = await _maybe_await(self._lookup(legacy)(token))
             return self._accept_live(verified, record, unknown)
-        return self._accept_jwt(verified)
+        return self._accept_jwt(verified, record)
 
     def verify_jwt(self, token: str) -> VerifiedToken:
         """Verify a JWT fully (cache, denylist) without counting it; raises TokenRejected."""
@@ -281,13 +288,16 @@ class TokenGate(Generic[R]):
         self.metrics.validation("jwt", "accepted", "ok", verified.client_id)
         return record
 
-    def _accept_jwt(self, verified: VerifiedToken) -> Any:
+    def _accept_jwt(
+        self, verified: VerifiedToken, build: Callable[[VerifiedToken], Any] | None = None
+    ) -> Any:
         self.metrics.validation("jwt", "accepted", "ok", verified.client_id)
-        if self.to_record is None:
+        build = build or self.to_record
+        if build is None:
             return verified
         record = self._records.get(verified.token)
         if record is None:
-            record = self.to_record(verified)
+            record = build(verified)
             with self._cache_lock:
                 # Kept only beside its cache entry, so eviction drops it too.
                 if verified.token in self._cache:

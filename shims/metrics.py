@@ -26,6 +26,7 @@ scrape time, so the request path pays nothing for them). Counters are cumulative
 - `oauth_migrate_tokens_minted_total{kind}` (counter)
 - `oauth_migrate_last_opaque_accepted_timestamp_seconds` (gauge, Unix time; 0 when never)
 - `oauth_migrate_last_opaque_minted_timestamp_seconds` (gauge, Unix time; 0 when never)
+- `oauth_migrate_started_timestamp_seconds` (gauge, Unix time this process began counting)
 
 A client or a careless caller must not grow memory or label sets without bound: at most
 `max_clients` client ids and `max_reasons` reasons are kept per process, the rest are counted
@@ -294,6 +295,11 @@ class Metrics:
     def path(self) -> Path | None:
         """The SQLite file this process flushes to, if any."""
         return self._path
+
+    @property
+    def started(self) -> float:
+        """When this process started counting."""
+        return self._started
 
     @property
     def instance(self) -> str:
@@ -843,6 +849,11 @@ class _PrometheusCollector:
             "oauth_migrate_last_opaque_minted_timestamp_seconds",
             "Unix time an opaque access token was last minted; 0 when never.",
             value=snapshot.last_opaque_minted or 0.0,
+        )
+        yield core.GaugeMetricFamily(
+            "oauth_migrate_started_timestamp_seconds",
+            "Unix time this process started counting (the hybrid code began to run).",
+            value=self._metrics.started,
         )
 
 

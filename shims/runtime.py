@@ -90,7 +90,7 @@ class OAuthMigration:
             to_record=to_record,
             legacy_lookup=legacy_lookup,
             unknown=unknown,
-            denylist=Denylist(clock=clock),
+            denylist=Denylist(clock=clock, path=settings.denylist_path),
             metrics=self.metrics,
             legacy_client_id=legacy_client_id,
         )

@@ -30,6 +30,7 @@ class Settings:
     leeway: float = 30.0
     key_folder: str | None = None
     metrics_path: str | None = None
+    denylist_path: str | None = None
     metrics_route: bool = False
     jwks_max_age: int = 300
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ, repr=False)

@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -47,7 +48,11 @@ class TokenRejected(Exception):
 
 @dataclass(slots=True)
 class VerifiedToken:
-    """A token whose signature and claims passed, with the fields the gate reads often."""
+    """A token whose signature and claims passed, with the fields the gate reads often.
+
+    The properties give the claims in the shapes legacy records use, so a finalized gate
+    can rebuild its record in one readable expression (``exp_iso``, ``scopes``, ...).
+    """
 
     token: str
     claims: dict[str, Any]
@@ -56,6 +61,54 @@ class VerifiedToken:
     jti: str
     client_id: str
     subject: str
+
+    @property
+    def sub(self) -> str:
+        return self.subject
+
+    @property
+    def scope(self) -> str:
+        value = self.claims.get("scope", "")
+        return value if isinstance(value, str) else ""
+
+    @property
+    def scopes(self) -> list[str]:
+        return self.scope.split()
+
+    @property
+    def aud(self) -> str:
+        value = self.claims.get("aud")
+        return value if isinstance(value, str) else (value or [""])[0]
+
+    @property
+    def iat(self) -> int:
+        return int(self.claims["iat"])
+
+    @property
+    def exp_iso(self) -> str:
+        """``exp`` as an aware UTC ISO-8601 string."""
+        return datetime.fromtimestamp(self.exp, tz=UTC).isoformat()
+
+    @property
+    def exp_iso_naive(self) -> str:
+        """``exp`` as a naive local-time ISO-8601 string (``datetime.now().isoformat()``)."""
+        return datetime.fromtimestamp(self.exp).isoformat()
+
+    @property
+    def exp_datetime(self) -> datetime:
+        return datetime.fromtimestamp(self.exp, tz=UTC)
+
+    @property
+    def exp_datetime_naive(self) -> datetime:
+        return datetime.fromtimestamp(self.exp)
+
+    @property
+    def iat_iso(self) -> str:
+        return datetime.fromtimestamp(self.iat, tz=UTC).isoformat()
+
+    @property
+    def iat_iso_naive(self) -> str:
+        return datetime.fromtimestamp(self.iat).isoformat()
 
 
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")

@@ -4,7 +4,8 @@ Changes: ``record = <lookup>`` becomes
 ``record = oauth_migration.resolve(<token>, legacy=lambda t: <lookup with t>)``
 (``await oauth_migration.resolve_async(...)`` for an awaited lookup; ``unknown=KeyError``
 where the legacy code catches a ``KeyError``). A two-statement SQL lookup
-(``cur = db.execute(...)``; ``row = cur.fetchone()``) becomes one such call.
+(``cur = db.execute(...)``; ``row = cur.fetchone()``) becomes one such call, keeping
+the cursor line's comments.
 
 Why it is safe: opaque tokens still go through the very lookup the legacy code ran, with
 the same cleaned-up token. A JWT is verified first (RS256 pinned, RFC 9068 claims) and
@@ -42,6 +43,12 @@ class _Substitute(cst.CSTTransformer):
     def visit_Attribute(self, node: cst.Attribute) -> bool:
         # In ``db.execute`` only ``db`` is a variable.
         self.attribute_names.add(id(node.attr))
+        return True
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        # Nor is the keyword in ``find(token, db=db)``.
+        if node.keyword is not None:
+            self.attribute_names.add(id(node.keyword))
         return True
 
     def on_leave(  # type: ignore[override]  # libcst's generic signature, narrowed
@@ -93,5 +100,21 @@ def hybrid_gate(gate: BearerGate) -> FileEdits:
     new_value = resolve_call(lookup)
     edits.add(_assigned_value(lookup.statement), lambda node: new_value)
     if lookup.cursor is not None:
+        comments = _comments(lookup.cursor)
         edits.add(lookup.cursor, lambda node: cst.RemoveFromParent())
+        edits.add(lookup.statement, lambda node: _with_leading(node, comments))
     return edits
+
+
+def _comments(statement: cst.SimpleStatementLine) -> list[cst.EmptyLine]:
+    """The lines above a removed statement and its end-of-line comment, kept as lines."""
+    lines = list(statement.leading_lines)
+    comment = statement.trailing_whitespace.comment
+    if comment is not None:
+        lines.append(cst.EmptyLine(comment=comment))
+    return lines
+
+
+def _with_leading(node: cst.CSTNode, lines: list[cst.EmptyLine]) -> cst.CSTNode:
+    assert isinstance(node, cst.SimpleStatementLine)
+    return node.with_changes(leading_lines=[*lines, *node.leading_lines])

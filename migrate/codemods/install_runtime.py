@@ -1,7 +1,8 @@
 """Install the runtime on the application object: routes, discovery, the 401 challenge.
 
 Changes: one statement where the legacy code has finished building its app
-(before ``return app`` in a factory, else after the last module-level use of ``app``):
+(before the factory's ``return``, else after the last use of ``app`` before the server
+starts or the ``__main__`` block, blank lines added after a decorated route):
 ``oauth_migration.install_starlette(app, issuer=...)`` (Starlette and FastAPI) or
 ``oauth_migration.install_flask(app, issuer=...)``. It serves the JWKS, introspection and
 the RFC 9728 documents (root and path-inserted) unless the app already serves those paths,
@@ -11,8 +12,9 @@ Why it is safe: it only adds routes at paths the app does not serve and rewrites
 ``WWW-Authenticate`` header of 401 answers; the issuer it is given is the very expression
 the legacy metadata uses, evaluated where the app is complete.
 
-Refuses: an app built inside a branch, several candidate apps, or an issuer expression
-that cannot be evaluated where the app is built (manual steps).
+Refuses: an app built inside a branch (a script's ``if __name__ == "__main__":`` block
+aside), several candidate apps, or an issuer expression that cannot be evaluated where
+the app is built (manual steps).
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ def install_runtime(app: AppSite, issuer: Issuer) -> FileEdits:
     if app.migrated:
         return edits
     statement = install_statement(app, issuer)
+    if not app.before and isinstance(app.anchor, cst.FunctionDef | cst.ClassDef):
+        # After a decorated route (``@app.get``): the blank lines PEP 8 asks for.
+        blank = 2 if app.anchor in app.source.module.body else 1
+        statement = statement.with_changes(leading_lines=[cst.EmptyLine()] * blank)
 
     def insert(node: cst.CSTNode) -> cst.FlattenSentinel[cst.CSTNode]:
         return cst.FlattenSentinel([statement, node] if app.before else [node, statement])

@@ -2,10 +2,12 @@
 
 The runtime's routes (JWKS, introspection, RFC 9728 documents) and its 401-challenge fix
 are installed with one call on the application object, placed where the legacy code has
-finished building it: before ``return app`` in a factory, or after the last module-level
-statement that uses a module-level ``app``. The issuer must be known there, so the
-metadata's ``issuer`` expression is followed back to something that can be evaluated at
-that point: a module constant, or ``request.app.X`` / ``current_app.X`` read as ``app.X``.
+finished building it: before ``return app`` in a factory, or after the last statement that
+uses ``app`` before the server is started (``app.run()``, ``uvicorn.run(app)``) or the
+``if __name__ == "__main__":`` block, which may itself be where a script builds its app.
+The issuer must be known there, so the metadata's ``issuer`` expression is followed back
+to something that can be evaluated at that point: a module constant, or
+``request.app.X`` / ``current_app.X`` read as ``app.X``.
 """
 
 from __future__ import annotations
@@ -93,6 +95,21 @@ def _is_main_guard(statement: cst.CSTNode) -> bool:
     )
 
 
+# ``app.run()``, ``uvicorn.run(app)``, ``waitress.serve(app)``: the server starts and blocks.
+_SERVE_CALLS = frozenset({"run", "serve", "run_simple"})
+
+
+def _runs(statement: cst.CSTNode, variable: str) -> bool:
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    for small in statement.body:
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            name = dotted(small.value.func) or ""
+            if name.split(".")[-1] in _SERVE_CALLS and variable in names_in(small.value):
+                return True
+    return False
+
+
 def _anchor(
     body: list[cst.BaseStatement], created: cst.CSTNode, variable: str
 ) -> tuple[cst.BaseStatement, bool]:
@@ -107,11 +124,21 @@ def _anchor(
     start = next(i for i, s in enumerate(body) if s is created)
     anchor = body[start]
     for statement in body[start + 1 :]:
-        if _is_main_guard(statement):
-            break
+        if _is_main_guard(statement) or _runs(statement, variable):
+            break  # installing after the server started would never run
         if _mentions(statement, variable):
             anchor = statement
-    return anchor, False
+    # ``return ProxyFix(app)``: a call placed after it would never run, so it goes before.
+    return anchor, _leaves(anchor)
+
+
+def _leaves(statement: cst.CSTNode) -> bool:
+    """Whether ``statement`` may return (what ``def``, ``class`` and lambdas return aside)."""
+    if isinstance(statement, cst.Return):
+        return True
+    if isinstance(statement, cst.FunctionDef | cst.ClassDef | cst.Lambda):
+        return False
+    return any(_leaves(child) for child in statement.children)
 
 
 def _installed(body: list[cst.BaseStatement]) -> bool:
@@ -122,6 +149,23 @@ def _installed(body: list[cst.BaseStatement]) -> bool:
             ):
                 return True
     return False
+
+
+def _block(
+    source: SourceFile, created: cst.SimpleStatementLine, factory: cst.FunctionDef | None
+) -> list[cst.BaseStatement] | None:
+    """The statements the app is built among: a factory's, the module's, or those of the
+    module's ``if __name__ == "__main__":`` (where a script builds the app it runs)."""
+    if factory is not None:
+        block = list(factory.body.body) if isinstance(factory.body, cst.IndentedBlock) else []
+        return block if created in block else None
+    if created in source.module.body:
+        return list(source.module.body)
+    suite = source.parent(created)
+    guard = source.parent(suite) if isinstance(suite, cst.IndentedBlock) else None
+    if isinstance(suite, cst.IndentedBlock) and guard in source.module.body:
+        return list(suite.body) if guard is not None and _is_main_guard(guard) else None
+    return None
 
 
 def find_apps(tree: SourceTree) -> list[AppSite]:
@@ -135,16 +179,8 @@ def find_apps(tree: SourceTree) -> list[AppSite]:
             assert isinstance(node, cst.SimpleStatementLine)
             framework, variable = created
             factory = enclosing_function(source, node)
-            body: list[cst.BaseStatement] = (
-                (
-                    list(factory.body.body)
-                    if isinstance(factory.body, cst.IndentedBlock)
-                    else list(source.module.body)
-                )
-                if factory is not None
-                else list(source.module.body)
-            )
-            if node not in body:
+            body = _block(source, node, factory)
+            if body is None:
                 continue  # an app built inside a branch: not the one the server runs
             anchor, before = _anchor(body, node, variable)
             site = AppSite(source, framework, variable, node, factory, anchor, before)

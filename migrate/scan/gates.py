@@ -7,7 +7,11 @@ sometimes split in two statements (``cur = db.execute(...)``; ``row = cur.fetcho
 The finder takes the first such lookup in a function that handles bearer tokens, whose
 result the function then tests (``if record is None``) or whose ``KeyError`` it catches.
 The outermost lookup in the gate is wrapped, not the store's own function, so legacy
-clean-up (dropping expired entries) stays on the legacy path.
+clean-up (dropping expired entries) stays on the legacy path. The token may also come
+from a helper that takes it out of the header (``bearer_token(request)``, or
+``Depends(bearer_token)``). A gate that checks its token some other way (``token in
+VALID``, an untested ``...fetchone()[0]``, a walrus) is a manual step at that line; HTTP
+Basic (a token endpoint authenticating its client) is no bearer gate.
 """
 
 from __future__ import annotations
@@ -59,12 +63,55 @@ class BearerGate:
         return self.source.where(node)
 
 
-def _handles_bearer(source: SourceFile, function: cst.FunctionDef) -> bool:
+def _handles_bearer(source: SourceFile, function: cst.FunctionDef, tokens: set[str]) -> bool:
     code = source.code(function).lower()
-    return "bearer" in code or ".credentials" in code or "authorization" in code
+    if ".credentials" in code or _checks_scheme(function, "bearer"):
+        return True
+    if _reads_basic(function, tokens):
+        return False  # client authentication at a token endpoint, an admin console
+    return "bearer" in code or "authorization" in code
+
+
+def _checks_scheme(function: cst.FunctionDef, scheme: str) -> bool:
+    """``"Bearer"`` compared or cut off the header (not merely written, as a token endpoint
+    writes ``"token_type": "Bearer"``)."""
+    for node in walk(function.body):
+        if isinstance(node, cst.Comparison):
+            operands = [node.left, *(c.comparator for c in node.comparisons)]
+        elif isinstance(node, cst.Call) and (
+            dotted(node.func) == "len"
+            or isinstance(node.func, cst.Attribute)
+            and node.func.attr.value in _STRING_OPS | {"startswith"}
+        ):
+            operands = [a.value for a in node.args]
+        else:
+            continue
+        if any((string_value(e) or "").strip().lower() == scheme for e in operands):
+            return True
+    return False
+
+
+def _reads_basic(function: cst.FunctionDef, tokens: set[str]) -> bool:
+    """HTTP Basic: the scheme checked, or ``.username``/``.password`` read off the header."""
+    if _checks_scheme(function, "basic"):
+        return True
+    return any(
+        isinstance(node, cst.Attribute)
+        and node.attr.value in ("username", "password")
+        and isinstance(node.value, cst.Name)
+        and node.value.value in tokens
+        for node in walk(function.body)
+    )
 
 
 _HEADER_KEYS = ("authorization", "http_authorization")
+
+
+def _header_name(expr: cst.BaseExpression) -> str:
+    """A header name as text: ASGI scopes carry them as bytes (``b"authorization"``)."""
+    if isinstance(expr, cst.SimpleString) and isinstance(expr.evaluated_value, bytes):
+        return expr.evaluated_value.decode("latin-1").lower()
+    return (string_value(expr) or "").lower()
 
 
 def _reads_header(value: cst.BaseExpression) -> bool:
@@ -72,12 +119,12 @@ def _reads_header(value: cst.BaseExpression) -> bool:
     if isinstance(value, cst.Attribute):
         return value.attr.value in ("credentials", "authorization")
     if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.args:
-        header = string_value(value.args[0].value) or ""
-        return value.func.attr.value == "get" and header.lower() in _HEADER_KEYS
+        header = _header_name(value.args[0].value)
+        return value.func.attr.value == "get" and header in _HEADER_KEYS
     if isinstance(value, cst.Subscript) and len(value.slice) == 1:
         index = value.slice[0].slice
-        key = string_value(index.value) if isinstance(index, cst.Index) else None
-        return (key or "").lower() in _HEADER_KEYS
+        key = _header_name(index.value) if isinstance(index, cst.Index) else ""
+        return key in _HEADER_KEYS
     return False
 
 
@@ -87,27 +134,40 @@ _STRING_OPS = frozenset(
 )  # fmt: skip
 
 
-def _extracts(value: cst.BaseExpression, names: set[str]) -> bool:
+def _extracts(
+    value: cst.BaseExpression, names: set[str], extractors: frozenset[str] = frozenset()
+) -> bool:
     """Whether ``value`` only takes the token out of the header (no lookup yet)."""
     if _reads_header(value):
         return True
     if isinstance(value, cst.Name):
         return value.value in names
     if isinstance(value, cst.Attribute):
-        return _extracts(value.value, names)
+        return _extracts(value.value, names, extractors)
     if isinstance(value, cst.Subscript):
-        return _extracts(value.value, names)
+        return _extracts(value.value, names, extractors)
+    if isinstance(value, cst.Call) and _last_name(value.func) in extractors:
+        return True  # ``token = bearer_token(request)``
     if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
-        return value.func.attr.value in _STRING_OPS and _extracts(value.func.value, names)
+        return value.func.attr.value in _STRING_OPS and _extracts(
+            value.func.value, names, extractors
+        )
     if isinstance(value, cst.IfExp):
-        return _extracts(value.body, names) or _extracts(value.orelse, names)
+        return _extracts(value.body, names, extractors) or _extracts(
+            value.orelse, names, extractors
+        )
     if isinstance(value, cst.BooleanOperation):
-        return _extracts(value.left, names) or _extracts(value.right, names)
+        return _extracts(value.left, names, extractors) or _extracts(value.right, names, extractors)
     return False
 
 
-def _token_names(function: cst.FunctionDef) -> set[str]:
-    """Names holding the bearer token: taken out of the Authorization header, transitively."""
+def _last_name(expr: cst.BaseExpression) -> str:
+    return (dotted(expr) or "").rpartition(".")[2]
+
+
+def _token_names(function: cst.FunctionDef, extractors: frozenset[str] = frozenset()) -> set[str]:
+    """Names holding the bearer token: taken out of the Authorization header, transitively,
+    or given by a helper that does (``bearer_token(request)``, ``Depends(bearer_token)``)."""
     names: set[str] = set()
     for param in function.params.params:
         annotation = param.annotation.annotation if param.annotation else None
@@ -115,11 +175,19 @@ def _token_names(function: cst.FunctionDef) -> set[str]:
             cst.Module([]).code_for_node(annotation)
         ):
             names.add(param.name.value)
+        default = param.default
+        if (
+            isinstance(default, cst.Call)
+            and _last_name(default.func) in ("Depends", "Security")
+            and default.args
+            and _last_name(default.args[0].value) in extractors
+        ):
+            names.add(param.name.value)
     for statement in _statements(function):
         for small in statement.body:
             if not isinstance(small, cst.Assign | cst.AnnAssign) or small.value is None:
                 continue
-            if not _extracts(small.value, names):
+            if not _extracts(small.value, names, extractors):
                 continue
             targets = small.targets if isinstance(small, cst.Assign) else [small]
             for target in targets:
@@ -144,10 +212,15 @@ def _token_argument(expr: cst.BaseExpression, tokens: set[str]) -> cst.BaseExpre
         if _NOT_LOOKUPS.match(dotted(expr.func) or ""):
             return None
         for arg in expr.args:
-            if isinstance(arg.value, cst.Tuple | cst.List):
+            # SQL parameters: ``(token,)``, ``[token]`` or ``{"token": token}``
+            if isinstance(arg.value, cst.Tuple | cst.List | cst.Dict):
                 candidates += [e.value for e in arg.value.elements]
             else:
                 candidates.append(arg.value)
+        if not expr.args and isinstance(expr.func, cst.Attribute):
+            inner = expr.func.value  # ``db.execute(SELECT ..., (token,)).fetchone()``
+            if isinstance(inner, cst.Call):
+                return _token_argument(inner, tokens)
     elif isinstance(expr, cst.Subscript) and len(expr.slice) == 1:
         index = expr.slice[0].slice
         if isinstance(index, cst.Index):
@@ -257,15 +330,14 @@ def _accessors(
     return found
 
 
-def _find_lookup(source: SourceFile, function: cst.FunctionDef) -> Lookup | None:
-    lookup = _first_lookup(source, function)
+def _find_lookup(source: SourceFile, function: cst.FunctionDef, tokens: set[str]) -> Lookup | None:
+    lookup = _first_lookup(source, function, tokens)
     if lookup is not None:
-        lookup.accessors = _accessors(function, lookup, _token_names(function))
+        lookup.accessors = _accessors(function, lookup, tokens)
     return lookup
 
 
-def _first_lookup(source: SourceFile, function: cst.FunctionDef) -> Lookup | None:
-    tokens = _token_names(function)
+def _first_lookup(source: SourceFile, function: cst.FunctionDef, tokens: set[str]) -> Lookup | None:
     statements = _statements(function)
     for index, statement in enumerate(statements):
         pair = _cursor_pair(statements, index, tokens)
@@ -289,20 +361,95 @@ def _first_lookup(source: SourceFile, function: cst.FunctionDef) -> Lookup | Non
     return None
 
 
+_MARKERS = ("earer", "uthorization", ".credentials")
+
+
+def _extractors(tree: SourceTree) -> frozenset[str]:
+    """Helpers that return the bearer token they took out of the header (or None)."""
+    found = set()
+    for source in tree.with_text(*_MARKERS):
+        for node in walk(source.module):
+            if isinstance(node, cst.FunctionDef) and _returns_token(node):
+                found.add(node.name.value)
+    return frozenset(found)
+
+
+def _returns_token(function: cst.FunctionDef) -> bool:
+    tokens = _token_names(function)
+    given = [
+        value
+        for value in _returned(function.body)
+        if not (isinstance(value, cst.Name) and value.value == "None")
+    ]
+    return bool(given) and all(_extracts(value, tokens) for value in given)
+
+
+def _returned(node: cst.CSTNode) -> list[cst.BaseExpression]:
+    """The values a function's own ``return`` statements give (nested scopes aside)."""
+    if isinstance(node, cst.Return):
+        return [node.value] if node.value is not None else []
+    if isinstance(node, cst.FunctionDef | cst.ClassDef | cst.Lambda):
+        return []
+    return [value for child in node.children for value in _returned(child)]
+
+
 def find_gates(tree: SourceTree) -> tuple[list[BearerGate], list[Manual]]:
     gates: list[BearerGate] = []
     manual: list[Manual] = []
-    for source in tree.with_text("earer", "uthorization", ".credentials"):
+    extractors = _extractors(tree)
+    for source in tree.with_text(*_MARKERS):
         for node in walk(source.module):
-            if not isinstance(node, cst.FunctionDef) or not _handles_bearer(source, node):
+            if not isinstance(node, cst.FunctionDef):
                 continue
-            if any(_is_resolve(n) for n in walk(node.body)):
-                gates.append(BearerGate(source, node, None, migrated=True))
+            tokens = _token_names(node, extractors)
+            if not _handles_bearer(source, node, tokens):
                 continue
             inner = [n for n in walk(node.body) if isinstance(n, cst.FunctionDef)]
             if inner:
                 continue  # the innermost function that handles the token is the gate
-            lookup = _find_lookup(source, node)
+            if any(_is_resolve(n) for n in walk(node.body)):
+                gates.append(BearerGate(source, node, None, migrated=True))
+                continue
+            lookup = _find_lookup(source, node, tokens)
             if lookup is not None:
                 gates.append(BearerGate(source, node, lookup))
+                continue
+            # A helper that gave the token checked its Bearer scheme already.
+            helped = bool(tokens - _token_names(node))
+            use = _unisolated_use(source, node, tokens, helped)
+            if use is not None:
+                manual.append(_manual_gate(source, node, use))
     return gates, manual
+
+
+def _unisolated_use(
+    source: SourceFile, function: cst.FunctionDef, tokens: set[str], helped: bool
+) -> cst.CSTNode | None:
+    """Where a bearer gate checks its token in a way that cannot be wrapped: a membership
+    test (``token in VALID``), or a lookup whose result is not bound to a name and tested
+    (``g.user = db.execute(...).fetchone()[0]``)."""
+    bearer = helped or ".credentials" in source.code(function) or _checks_scheme(function, "bearer")
+    if not tokens or not bearer:
+        return None
+    for node in walk(function.body):
+        if (
+            isinstance(node, cst.Comparison)
+            and isinstance(node.comparisons[0].operator, cst.In | cst.NotIn)
+            and _carries_token(node.left, tokens)
+        ):
+            return node
+        if isinstance(node, cst.Call) and _token_argument(node, tokens) is not None:
+            return node
+    return None
+
+
+def _manual_gate(source: SourceFile, function: cst.FunctionDef, use: cst.CSTNode) -> Manual:
+    return Manual(
+        source.where(use),
+        f"a bearer-token lookup in {function.name.value}() bound to a name and tested "
+        "(`record = lookup(token)`, then `if record is None`) or caught (`except KeyError`); "
+        f"found `{source.code(use).strip()}`",
+        "bind the legacy lookup's result to a name that the gate tests, then write "
+        "`record = oauth_migration.resolve(token, legacy=lambda t: <the lookup of t>)`",
+        "Manual steps: gate",
+    )

@@ -4,7 +4,8 @@ The document is recognised by its content, not by names: a dict literal with an 
 and an ``authorization_endpoint`` or ``token_endpoint`` key. What the migration wraps is
 the expression where the whole document exists: the literal itself when it is returned,
 passed to a response helper or bound to a module constant; the ``return name`` of a
-function that builds the dict in several statements.
+function that builds the dict in several statements. A document written as keyword
+arguments (``dict(issuer=..., ...)``, ``jsonify(issuer=..., ...)``) is a manual step.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ WRAPPER = "authorization_server_metadata"
 @dataclass
 class MetadataProducer:
     source: SourceFile
-    literal: cst.Dict
+    literal: cst.Dict | cst.Call  # a call only for a keyword document wrapped by hand
     wrap: list[cst.BaseExpression]
     shape: str
     issuer: cst.BaseExpression | None
@@ -55,6 +56,36 @@ def _is_metadata(node: cst.CSTNode) -> bool:
         return False
     keys = literal_keys(node)
     return "issuer" in keys and not ENDPOINT_KEYS.isdisjoint(keys)
+
+
+def keyword_keys(node: cst.Call) -> dict[str, cst.BaseExpression]:
+    return {a.keyword.value: a.value for a in node.args if a.keyword is not None}
+
+
+def _is_keyword_metadata(node: cst.CSTNode) -> bool:
+    """``dict(issuer=..., token_endpoint=...)`` or ``jsonify(issuer=..., ...)``."""
+    if not isinstance(node, cst.Call):
+        return False
+    keys = keyword_keys(node)
+    return "issuer" in keys and not ENDPOINT_KEYS.isdisjoint(keys)
+
+
+def _keyword_manual(source: SourceFile, node: cst.Call) -> Manual:
+    callee = dotted(node.func) or source.code(node.func)
+    if callee == "dict":
+        todo = "wrap the finished dict: `oauth_migration.authorization_server_metadata(dict(...))`"
+    else:
+        todo = (
+            f"build the document as a dict literal and serve `{callee}("
+            'oauth_migration.authorization_server_metadata({"issuer": ..., ...}))`'
+        )
+    return Manual(
+        source.where(node),
+        f"an RFC 8414 metadata dict literal; found the document as keyword arguments "
+        f"to `{callee}(...)`",
+        todo,
+        "Manual steps: metadata",
+    )
 
 
 def _is_wrapped(source: SourceFile, node: cst.CSTNode) -> bool:
@@ -107,6 +138,18 @@ def find_metadata(tree: SourceTree) -> tuple[list[MetadataProducer], list[Manual
     manual: list[Manual] = []
     for source in tree.with_text("authorization_endpoint", "token_endpoint"):
         for node in walk(source.module):
+            if _is_keyword_metadata(node):
+                assert isinstance(node, cst.Call)
+                keys = keyword_keys(node)
+                if _is_wrapped(source, node):
+                    producers.append(
+                        MetadataProducer(
+                            source, node, [], "wrapped", keys["issuer"], set(keys), True
+                        )
+                    )
+                else:
+                    manual.append(_keyword_manual(source, node))
+                continue
             if not _is_metadata(node):
                 continue
             assert isinstance(node, cst.Dict)

@@ -198,11 +198,20 @@ def _record_claims(
     function: cst.FunctionDef, variable: str, visible: set[str]
 ) -> dict[str, cst.BaseExpression]:
     """Claims from where the legacy code writes the token's record next to the mint."""
+    # A dict literal is the record when it holds the token or is stored beside it in one
+    # statement: ``store[token] = {...}``, ``store.put(token, {...})``.
+    beside = {
+        id(node)
+        for statement in walk(function.body)
+        if isinstance(statement, cst.SimpleStatementLine) and variable in names_in(statement)
+        for node in walk(statement)
+        if isinstance(node, cst.Dict)
+    }
     for node in walk(function.body):
         fields: dict[str, cst.BaseExpression] = {}
         if isinstance(node, cst.Call):
             fields = _written_fields(node, variable)
-        elif isinstance(node, cst.Dict) and variable in names_in(node):
+        elif isinstance(node, cst.Dict) and (id(node) in beside or variable in names_in(node)):
             fields = {
                 key: e.value
                 for e in node.elements

@@ -109,6 +109,8 @@ def names_in(expr: cst.CSTNode) -> set[str]:
         return names_in(expr.value)
     if isinstance(expr, cst.Lambda):
         return set()  # a lambda's own names are not needed where it is written
+    if isinstance(expr, cst.Arg):
+        return names_in(expr.value)  # in ``f(db=db)`` the keyword is no variable
     found: set[str] = set()
     for child in expr.children:
         found |= names_in(child)

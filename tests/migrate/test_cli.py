@@ -1,4 +1,4 @@
-"""The command line's surface: help, version, and honest refusals of unbuilt commands."""
+"""The command line's surface: help and version."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from migrate import __version__
-from migrate.cli import EXIT_NOT_AVAILABLE, cli
+from migrate.cli import cli
 
 COMMANDS = ("plan", "apply", "status", "finalize", "rollback", "keys", "verify")
 
@@ -27,16 +27,6 @@ def test_version_prints_package_version() -> None:
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0
     assert __version__ in result.output
-
-
-@pytest.mark.parametrize("name", ["status", "finalize", "verify"])
-def test_unbuilt_command_exits_2_with_one_line(name: str) -> None:
-    """A command not built yet says so in one line and exits 2, with no fake output."""
-    result = CliRunner().invoke(cli, [name])
-    assert result.exit_code == EXIT_NOT_AVAILABLE == 2
-    assert result.output.strip().splitlines() == [
-        f"migrate {name}: not available yet in oauth-migrate {__version__}."
-    ]
 
 
 def test_python_dash_m_runs_the_cli() -> None:

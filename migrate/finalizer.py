@@ -1,0 +1,188 @@
+"""Build the hybrid -> final plan: JWT-only gates, revocation on delete, the final wiring.
+
+Same engine and plan format as `apply` (see :mod:`migrate.planner`): `finalize` writes it
+with :func:`migrate.apply.apply_plan`, and `rollback` returns to the hybrid phase.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+
+import libcst as cst
+
+from migrate import emit
+from migrate.codemods.edits import FileEdits, rewrite
+from migrate.codemods.final_gate import final_gate, find_hybrid_resolves
+from migrate.codemods.revoke_on_delete import revoke_on_delete
+from migrate.plan import FileChange, Plan, Step, digest
+from migrate.planner import PlanError
+from migrate.scan.deletes import Delete, find_deletes
+from migrate.scan.record_writes import RecordWrite, find_record_writes
+from migrate.scan.source import ParseFailure, SourceFile, SourceTree
+from migrate.scan.syntax import dotted, imported_names
+from migrate.state import read_state
+
+STEP_TITLES = {
+    "final-gate": "accept JWTs only; rebuild the legacy record from the claims",
+    "revoke-on-delete": "make the legacy delete paths revoke JWTs (jti denylist)",
+    "final-wiring": "switch the runtime package to the final phase (this kit's version)",
+}
+_LIFETIME = re.compile(r"lifetime=(\d+)")
+
+
+def plan_final(root: Path) -> Plan:
+    root = root.resolve()
+    state = read_state(root)
+    plan = Plan(str(root), state.phase, "final")
+    if state.phase == "final":
+        return plan
+    if state.phase != "hybrid":
+        raise PlanError(f"{root} is in the {state.phase} phase: run `migrate apply` first")
+    tree = SourceTree(root)
+    try:
+        writes, missing = find_record_writes(tree)
+        wiring = _wiring(tree)
+        by_step = _edits(plan, tree, writes, missing, wiring)
+    except ParseFailure as failure:
+        raise PlanError(str(failure)) from None
+    _changes(plan, tree, by_step, wiring)
+    return plan
+
+
+def _wiring(tree: SourceTree) -> Path:
+    found = sorted(tree.root.glob(f"**/{emit.PACKAGE}/wiring.py"))
+    if not found:
+        raise PlanError(f"no {emit.PACKAGE}/wiring.py under {tree.root}: was `apply` run here?")
+    return found[0]
+
+
+def _edits(
+    plan: Plan, tree: SourceTree, writes: list[RecordWrite], missing: list[str], wiring: Path
+) -> dict[str, dict[str, FileEdits]]:
+    by_step: dict[str, dict[str, FileEdits]] = {"final-gate": {}, "revoke-on-delete": {}}
+    gate_files = [s for s in tree.with_text("oauth_migration.resolve") if find_hybrid_resolves(s)]
+    for where in missing:
+        _manual(plan, where, "the record the mint writes (a constructor, dict or SQL INSERT)",
+                "pass `record=lambda c: <the legacy record built from c.sub, c.client_id, "
+                "c.scope, c.exp, ...>` to oauth_migration.resolve in the gate",
+                "Manual steps: finalize")  # fmt: skip
+    if gate_files and not writes:
+        return by_step
+    for source in gate_files:
+        edits = final_gate(source, writes[0])
+        edits.imports += _callee_imports(writes[0], source, tree)
+        by_step["final-gate"][source.rel] = edits
+    column = _token_column(writes[0]) if writes else None
+    deletes = find_deletes(tree, column)
+    for delete in deletes:
+        plan.findings.append({"kind": "delete", "where": delete.where, "detail": delete.detail})
+        if delete.key is None:
+            _manual(plan, delete.where, delete.detail,
+                    "before this delete, call `oauth_migration.revoke(<the access token>)` "
+                    "for the access token it removes", "Manual steps: revocation")  # fmt: skip
+    for rel in sorted({d.source.rel for d in deletes}):
+        edits = revoke_on_delete([d for d in deletes if d.source.rel == rel])
+        if edits.edits:
+            edits.imports.append(_import_line(wiring, tree.root, rel))
+            by_step["revoke-on-delete"][rel] = edits
+    return by_step
+
+
+def _runtime_files(plan: Plan, root: Path, wiring: Path) -> list[str]:
+    """The runtime package as this kit emits it, in the final phase (same lifetime)."""
+    package_dir = wiring.parent.parent.relative_to(root).as_posix()
+    package_dir = "" if package_dir == "." else package_dir
+    found = _LIFETIME.search(wiring.read_text(encoding="utf-8"))
+    lifetime = int(found.group(1)) if found else 3600
+    changed = []
+    for rel, text in emit.emitted_files(package_dir, mode="final", lifetime=lifetime).items():
+        path = root / rel
+        before = path.read_text(encoding="utf-8") if path.exists() else None
+        plan.reads[rel] = digest(before) if before is not None else "absent"
+        if before != text:
+            plan.changes.append(FileChange(rel, before, text, emitted=True))
+            changed.append(rel)
+    return changed
+
+
+def _manual(plan: Plan, where: str, expected: str, todo: str, guide: str) -> None:
+    plan.manual.append({"where": where, "expected": expected, "todo": todo, "guide": guide})
+
+
+def _token_column(write: RecordWrite) -> str | None:
+    if write.shape != "columns":
+        return None
+    for field in write.fields:
+        if cst.Module([]).code_for_node(field.value) == write.mint_variable:
+            return field.name
+    return None
+
+
+def _import_line(wiring: Path, root: Path, rel: str) -> str:
+    package_dir = wiring.parent.parent.relative_to(root).as_posix()
+    return emit.import_line("" if package_dir == "." else package_dir, rel)
+
+
+def _callee_imports(write: RecordWrite, gate: SourceFile, tree: SourceTree) -> list[str]:
+    """An import of the record's class into the gate's module, when it lacks one."""
+    if write.callee is None:
+        return []
+    head = (dotted(write.callee) or "").split(".")[0]
+    bound = set(imported_names(gate.module)) | {
+        s.name.value for s in gate.module.body if isinstance(s, cst.ClassDef | cst.FunctionDef)
+    }
+    if not head or head in bound:
+        return []
+    defining = _defining_module(write.source, head, tree)
+    if defining is None:
+        return []
+    here, there = PurePosixPath(gate.rel).parent, PurePosixPath(defining)
+    if there.parent == here:
+        return (
+            [f"from .{there.stem} import {head}"]
+            if here.parts
+            else [f"from {there.stem} import {head}"]
+        )
+    return [f"from {'.'.join(there.with_suffix('').parts)} import {head}"]
+
+
+def _defining_module(source: SourceFile, name: str, tree: SourceTree) -> str | None:
+    """The file that defines class ``name``: the mint's module or the one it imports from."""
+    if any(isinstance(s, cst.ClassDef) and s.name.value == name for s in source.module.body):
+        return source.rel
+    pattern = re.compile(rf"^class {re.escape(name)}\b", re.MULTILINE)
+    for rel, candidate in sorted(tree.files.items()):
+        if pattern.search(candidate.text):
+            return rel
+    return None
+
+
+def _changes(
+    plan: Plan, tree: SourceTree, by_step: dict[str, dict[str, FileEdits]], wiring: Path
+) -> None:
+    merged: dict[str, FileEdits] = {}
+    for files in by_step.values():
+        for rel, edits in files.items():
+            merged.setdefault(rel, FileEdits()).merge(edits)
+    for rel in sorted(merged):
+        source = tree.files[rel]
+        plan.reads[rel] = source.sha256
+        try:
+            after = rewrite(source.module, merged[rel])
+        except ValueError as problem:
+            raise PlanError(f"{rel}: {problem}") from None
+        if after != source.text:
+            plan.changes.append(FileChange(rel, source.text, after))
+    step_files: dict[str, list[str]] = {step: sorted(f) for step, f in by_step.items()}
+    step_files["final-wiring"] = _runtime_files(plan, tree.root, wiring)
+    for step_id, title in STEP_TITLES.items():
+        if step_files.get(step_id):
+            plan.steps.append(Step(step_id, title, "safe", step_files[step_id]))
+    for index, manual in enumerate(plan.manual, 1):
+        plan.steps.append(
+            Step(f"manual-{index}", manual["expected"], "manual", [manual["where"]], manual["todo"])
+        )
+
+
+__all__ = ["Delete", "plan_final"]

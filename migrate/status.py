@@ -1,0 +1,225 @@
+"""Is it safe to finalize? The hybrid period's evidence, and a verdict with its reason.
+
+Rules (STANDARDS.md, "The hybrid period and finalize"): no opaque access token minted for
+at least the longest opaque lifetime plus clock skew, counted from the LAST opaque mint
+(the moment the hybrid code first ran, or a later opaque mint the metrics recorded); and
+no opaque token accepted over the recent window. A store in memory lost every opaque
+token at the restart that deployed the hybrid code, so only the skew applies there.
+
+The evidence comes from the runtime's metrics file (one machine) or, with
+``--prometheus``, from the Prometheus HTTP API, summed over every replica it scrapes.
+``OAUTH_MIGRATE_NOW`` (Unix time) replaces the clock, for tests and demos only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migrate import emit
+from migrate.state import read_state
+from shims.metrics import Kind, MetricsUnavailable, Outcome, read_metrics
+
+SKEW = 60.0
+WINDOW = 3600.0
+ENV_NOW = "OAUTH_MIGRATE_NOW"
+_LIFETIME = re.compile(r"lifetime=(\d+)")
+
+
+class StatusError(Exception):
+    """No evidence could be read (no hybrid phase, no metrics, Prometheus unreachable)."""
+
+
+@dataclass
+class Evidence:
+    """What the hybrid servers reported, from the metrics file or Prometheus."""
+
+    started: float | None
+    last_opaque_minted: float | None
+    last_opaque_accepted: float | None
+    last_hour: dict[str, int] = field(default_factory=dict)
+    last_day: dict[str, int] = field(default_factory=dict)
+    opaque_clients: list[dict[str, Any]] = field(default_factory=list)
+    source: str = ""
+
+
+@dataclass
+class Status:
+    phase: str
+    persistent: bool
+    lifetime: int
+    evidence: Evidence
+    ready: bool
+    earliest: float | None
+    reason: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+
+def now() -> float:
+    override = os.environ.get(ENV_NOW)
+    return float(override) if override else time.time()
+
+
+def _stamp(value: float | None) -> str:
+    if value is None:
+        return "never"
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value))
+
+
+def file_evidence(root: Path, at: float) -> Evidence:
+    path = root / emit.STATE_DIR / "metrics.sqlite3"
+    try:
+        report = read_metrics(path, now=at)
+    except MetricsUnavailable as problem:
+        raise StatusError(f"{problem}: has the hybrid server run yet?") from None
+
+    def flat(counts: Mapping[tuple[Kind, Outcome], int]) -> dict[str, int]:
+        return {f"{kind} {outcome}": n for (kind, outcome), n in sorted(counts.items())}
+
+    clients = [
+        {"client_id": c.client_id, "count": c.count, "last_seen": c.last_seen}
+        for c in report.opaque_clients
+    ]
+    return Evidence(
+        report.first_seen,
+        report.last_opaque_minted,
+        report.last_opaque_accepted,
+        flat(report.last_hour),
+        flat(report.last_day),
+        clients,
+        str(path),
+    )
+
+
+def prometheus_evidence(url: str) -> Evidence:
+    def query(expression: str) -> list[dict[str, Any]]:
+        address = url.rstrip("/") + "/api/v1/query?" + urllib.parse.urlencode({"query": expression})
+        try:
+            with urllib.request.urlopen(address, timeout=10) as response:
+                body = json.load(response)
+        except (OSError, ValueError) as problem:
+            raise StatusError(f"Prometheus at {url}: {problem}") from None
+        if body.get("status") != "success":
+            raise StatusError(f"Prometheus at {url}: {body.get('error', 'query failed')}")
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
+
+    def scalar(expression: str) -> float | None:
+        rows = query(expression)
+        value = float(rows[0]["value"][1]) if rows else 0.0
+        return value or None
+
+    def window(span: str) -> dict[str, int]:
+        rows = query(
+            f"sum by (kind, outcome) (increase(oauth_migrate_token_validations_total[{span}]))"
+        )
+        return {
+            f"{r['metric']['kind']} {r['metric']['outcome']}": round(float(r["value"][1]))
+            for r in rows
+        }
+
+    clients = query(
+        "sum by (client_id) (increase("
+        'oauth_migrate_token_validations_by_client_total{kind="opaque"}[1d]))'
+    )
+    return Evidence(
+        scalar("min(oauth_migrate_started_timestamp_seconds)"),
+        scalar("max(oauth_migrate_last_opaque_minted_timestamp_seconds)"),
+        scalar("max(oauth_migrate_last_opaque_accepted_timestamp_seconds)"),
+        window("1h"),
+        window("1d"),
+        [
+            {"client_id": r["metric"].get("client_id", ""), "count": round(float(r["value"][1]))}
+            for r in clients
+            if float(r["value"][1]) > 0
+        ],
+        url,
+    )
+
+
+def _lifetime(root: Path) -> int:
+    for wiring in sorted(root.glob(f"**/{emit.PACKAGE}/wiring.py")):
+        found = _LIFETIME.search(wiring.read_text(encoding="utf-8"))
+        if found:
+            return int(found.group(1))
+    return 3600
+
+
+def status(root: Path, *, prometheus: str | None = None, at: float | None = None) -> Status:
+    root = root.resolve()
+    at = now() if at is None else at
+    state = read_state(root)
+    if state.phase != "hybrid":
+        raise StatusError(f"{root} is in the {state.phase} phase, not the hybrid one")
+    persistent = state.history[-1].store_persistent if state.history else True
+    evidence = prometheus_evidence(prometheus) if prometheus else file_evidence(root, at)
+    lifetime = _lifetime(root)
+    ready, earliest, reason = verdict(evidence, persistent, lifetime, at)
+    return Status(state.phase, persistent, lifetime, evidence, ready, earliest, reason)
+
+
+def verdict(
+    evidence: Evidence, persistent: bool, lifetime: int, at: float
+) -> tuple[bool, float | None, str]:
+    if evidence.started is None:
+        return False, None, "no hybrid server has reported yet: start it, then ask again"
+    last_mint = max(evidence.started, evidence.last_opaque_minted or 0.0)
+    wait = lifetime + SKEW if persistent else SKEW
+    earliest = last_mint + wait
+    reason = (
+        f"opaque tokens minted up to {_stamp(last_mint)} live until {_stamp(earliest)}"
+        if persistent
+        else f"the store is in memory: opaque tokens died at {_stamp(last_mint)}"
+    )
+    if evidence.last_opaque_accepted is not None:
+        quiet = evidence.last_opaque_accepted + WINDOW
+        if quiet > earliest:
+            earliest = quiet
+            reason = (
+                f"an opaque token was accepted at {_stamp(evidence.last_opaque_accepted)}; "
+                f"finalize needs {int(WINDOW)} s without one"
+            )
+    if at >= earliest:
+        return True, earliest, "no opaque token can still be alive or in use"
+    return False, earliest, reason
+
+
+def render_status(result: Status) -> str:
+    e = result.evidence
+    lines = [
+        f"phase: {result.phase}; store: {'persistent' if result.persistent else 'in memory'}; "
+        f"access-token lifetime {result.lifetime} s; evidence: {e.source}",
+        "validations, last hour: "
+        + (", ".join(f"{k} {v}" for k, v in e.last_hour.items()) or "none"),
+        "validations, last day:  "
+        + (", ".join(f"{k} {v}" for k, v in e.last_day.items()) or "none"),
+        f"hybrid code running since: {_stamp(e.started)}",
+        f"last opaque token minted: {_stamp(e.last_opaque_minted)} (none after the hybrid start "
+        "means the start is the last opaque mint)",
+        f"last opaque token accepted: {_stamp(e.last_opaque_accepted)}",
+    ]
+    if e.opaque_clients:
+        lines.append("clients still presenting opaque tokens:")
+        lines += [
+            f"  {c['client_id'] or '(unknown)'}: {c['count']}"
+            + (f", last seen {_stamp(c['last_seen'])}" if c.get("last_seen") else "")
+            for c in e.opaque_clients
+        ]
+    lines.append(
+        "live opaque tokens in the legacy store: not read (the store belongs to the server)"
+    )
+    if result.ready:
+        lines.append(f"verdict: ready ({result.reason})")
+    else:
+        lines.append(f"verdict: not ready, earliest at {_stamp(result.earliest)} ({result.reason})")
+    return "\n".join(lines) + "\n"

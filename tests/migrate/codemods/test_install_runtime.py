@@ -1,0 +1,105 @@
+"""install-runtime: one install call where the legacy code has finished building its app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pytest_snapshot.plugin import Snapshot
+
+from tests.migrate.codemods.cases import (
+    check_rewrite,
+    manual_in,
+    plan_case,
+    rewritten,
+    second_run,
+)
+
+GROUP = "install_runtime"
+REWRITES = (
+    "starlette_routes_mount",
+    "starlette_factory_add_route",
+    "fastapi_include_router",
+    "fastapi_decorators",
+    "flask_factory_blueprint",
+    "flask_add_url_rule",
+    "flask_main_guard",
+    "flask_module_run",
+    "factory_returning_wrapper",
+)
+
+
+def test_starlette_routes_list_with_mount(tmp_path: Path, snapshot: Snapshot) -> None:
+    """A module-level Starlette app gets the call after its last use, the issuer imported."""
+    check_rewrite(snapshot, GROUP, "starlette_routes_mount", tmp_path)
+
+
+def test_starlette_factory_with_add_route(tmp_path: Path, snapshot: Snapshot) -> None:
+    """A factory gets the call before ``return app``; ``request.app.X`` becomes ``app.X``."""
+    check_rewrite(snapshot, GROUP, "starlette_factory_add_route", tmp_path)
+
+
+def test_fastapi_app_including_routers(tmp_path: Path, snapshot: Snapshot) -> None:
+    """A FastAPI app gets the call after its ``include_router`` calls."""
+    check_rewrite(snapshot, GROUP, "fastapi_include_router", tmp_path)
+
+
+def test_fastapi_app_used_by_decorators(tmp_path: Path, snapshot: Snapshot) -> None:
+    """After the last decorated route, before the ``__main__`` block, with PEP 8 blank lines."""
+    check_rewrite(snapshot, GROUP, "fastapi_decorators", tmp_path)
+
+
+def test_flask_factory_registering_blueprints(tmp_path: Path, snapshot: Snapshot) -> None:
+    """A Flask factory gets ``install_flask`` before ``return app``, issuer from its config."""
+    check_rewrite(snapshot, GROUP, "flask_factory_blueprint", tmp_path)
+
+
+def test_flask_app_with_add_url_rule(tmp_path: Path, snapshot: Snapshot) -> None:
+    """A module-level Flask app gets the call after ``add_url_rule``, not in ``__main__``."""
+    check_rewrite(snapshot, GROUP, "flask_add_url_rule", tmp_path)
+
+
+def test_flask_app_built_in_main_guard(tmp_path: Path, snapshot: Snapshot) -> None:
+    """An app built in ``if __name__ == "__main__":`` gets the call before ``app.run()``."""
+    check_rewrite(snapshot, GROUP, "flask_main_guard", tmp_path)
+
+
+def test_flask_script_running_app_at_module_level(tmp_path: Path, snapshot: Snapshot) -> None:
+    """A module-level ``app.run()`` ends the search: the call goes before it, never after."""
+    check_rewrite(snapshot, GROUP, "flask_module_run", tmp_path)
+
+
+def test_factory_returning_a_wrapped_app(tmp_path: Path, snapshot: Snapshot) -> None:
+    """A factory ending in ``return ProxyFix(app)`` gets the call before the return."""
+    check_rewrite(snapshot, GROUP, "factory_returning_wrapper", tmp_path)
+
+
+def test_app_built_in_a_branch_is_manual(tmp_path: Path) -> None:
+    """An app built in ``if``/``else`` branches is not installed into; a step asks for it."""
+    plan = plan_case(GROUP, "app_in_branch", tmp_path)
+    assert rewritten(plan) == {}
+    assert [m["expected"] for m in plan.manual if "app object" in m["expected"]] == [
+        "exactly one Starlette, FastAPI or Flask app object; found 0"
+    ]
+
+
+def test_two_apps_are_manual(tmp_path: Path) -> None:
+    """With two candidate apps nothing is installed, and the step names both."""
+    plan = plan_case(GROUP, "two_apps", tmp_path)
+    assert rewritten(plan) == {}
+    assert [m["where"] for m in plan.manual if "app object" in m["expected"]] == [
+        "admin.py:3, public.py:12"
+    ]
+
+
+def test_issuer_known_only_per_request_is_manual(tmp_path: Path) -> None:
+    """An issuer read from the request cannot be given at install time: a manual step."""
+    plan = plan_case(GROUP, "issuer_from_request", tmp_path)
+    assert rewritten(plan) == {}
+    assert [m["where"] for m in manual_in(plan, "app.py")] == ["app.py:11"]
+
+
+@pytest.mark.parametrize("case", REWRITES)
+def test_second_run_changes_nothing(case: str, tmp_path: Path) -> None:
+    """Planning install-runtime again on its own output changes nothing."""
+    assert rewritten(second_run(GROUP, case, tmp_path)) == {}

@@ -1,0 +1,56 @@
+"""The verify command's surface: usage errors, an unreachable server, the public names."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import migrate.verify
+from tests.migrate.verify.support import failing, run_verify
+from tests.support.server_process import free_port
+
+
+def test_public_names_are_pinned() -> None:
+    """The package exports exactly its facade."""
+    assert migrate.verify.__all__ == [
+        "Check",
+        "Credentials",
+        "Status",
+        "run_checks",
+        "verify_command",
+    ]
+
+
+def test_url_that_is_not_http_is_a_usage_error() -> None:
+    """A URL without an http(s) scheme exits 2 with a usage message."""
+    result = run_verify("ftp://example.org")
+    assert result.exit_code == 2
+    assert "is not an http(s) URL" in result.output
+
+
+def test_client_id_without_secret_is_a_usage_error() -> None:
+    """--client-id alone exits 2: the two options go together."""
+    result = run_verify("http://127.0.0.1:1", "--client-id", "x")
+    assert result.exit_code == 2
+    assert "together" in result.output
+
+
+def test_unreachable_server_gives_fail_lines_and_exit_1() -> None:
+    """Nothing listening: FAIL lines for metadata, PRM and the challenge; exit 1."""
+    result = run_verify(f"http://127.0.0.1:{free_port()}", "--timeout", "2")
+    assert result.exit_code == 1
+    assert failing(result.output) == {"metadata", "prm", "challenge"}
+    assert "ConnectError" in result.output
+
+
+def test_unreachable_server_prints_no_traceback() -> None:
+    """`python -m migrate verify` on a dead port writes no traceback to stderr."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "migrate", "verify", f"http://127.0.0.1:{free_port()}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert proc.stdout.strip().splitlines()[-1].startswith("verify: 0 passed, 3 failed")
