@@ -9,7 +9,7 @@ import click
 from migrate.apply import ApplyRefused, apply_plan, check_plan
 from migrate.finalizer import plan_final
 from migrate.planner import PlanError
-from migrate.render import render_text
+from migrate.render import manual_steps_left, render_text
 from migrate.state import StateError
 from migrate.status import Status, StatusError, render_status, status
 
@@ -75,8 +75,8 @@ def finalize_command(
         raise SystemExit(refused.exit_code) from None
     result = apply_plan(plan, path)
     click.echo(f"wrote {len(result.written)} files; phase is now final")
-    for manual in plan.manual:
-        click.echo(f"manual step left: {manual['where']}: {manual['todo']}")
+    for line in manual_steps_left(plan):
+        click.echo(line)
 
 
 def _check_ready(path: Path, prometheus: str | None, force: bool) -> None:

@@ -9,7 +9,7 @@ import click
 from migrate.apply import ApplyRefused, apply_plan, check_plan, rollback
 from migrate.plan import Plan
 from migrate.planner import PlanError, plan_hybrid
-from migrate.render import render_text
+from migrate.render import manual_steps_left, render_text
 from migrate.state import StateError
 
 EXIT_NOTHING = 0
@@ -90,8 +90,8 @@ def apply_command(path: Path, plan_file: Path | None, allow_dirty: bool, yes: bo
     if result.keys_generated:
         click.echo("generated a signing key in .oauth-migration/keys (git-ignored)")
     click.echo(f"wrote {len(result.written)} files; phase is now {plan.phase_to}")
-    for manual in plan.manual:
-        click.echo(f"manual step left: {manual['where']}: {manual['todo']}")
+    for line in manual_steps_left(plan):
+        click.echo(line)
 
 
 @click.command("rollback")

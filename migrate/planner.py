@@ -268,7 +268,7 @@ def _file_changes(
             raise PlanError(f"{rel}: {problem}") from None
         plan.changes.append(FileChange(rel, source.text, after))
     for source in tree.files.values():
-        if source._wrapper is not None:  # parsed: the plan depends on its text
+        if source.parsed:  # the plan depends on its text
             plan.reads[source.rel] = source.sha256
     if edits and "emit-runtime" in keep:
         lifetime = _access_lifetime(tree)
@@ -282,7 +282,7 @@ def _file_changes(
 
 def _access_lifetime(tree: SourceTree) -> int:
     for source in tree.with_text("TTL", "LIFETIME", "ttl", "lifetime"):
-        for statement in source.module.body if source._wrapper is not None else []:
+        for statement in source.module.body if source.parsed else []:
             if not isinstance(statement, cst.SimpleStatementLine):
                 continue
             small = statement.body[0]

@@ -48,3 +48,23 @@ def render_text(plan: Plan) -> str:
     if diff:
         lines += ["", "Diff", diff.rstrip("\n")]
     return "\n".join(lines) + "\n"
+
+
+def after_write(where: str, plan: Plan) -> str:
+    """``file:line`` of the plan, moved to where that line is once the plan is written."""
+    path, _, number = where.rpartition(":")
+    change = next((c for c in plan.changes if c.path == path and c.before is not None), None)
+    if change is None or not number.isdigit():
+        return where
+    line = int(number) - 1
+    before = (change.before or "").splitlines()
+    matcher = difflib.SequenceMatcher(a=before, b=change.after.splitlines(), autojunk=False)
+    for tag, a1, a2, b1, _ in matcher.get_opcodes():
+        if a1 <= line < a2:
+            return f"{path}:{(b1 + line - a1 if tag == 'equal' else b1) + 1}"
+    return where
+
+
+def manual_steps_left(plan: Plan) -> list[str]:
+    """One line per manual step, with its place in the files as written."""
+    return [f"manual step left: {after_write(m['where'], plan)}: {m['todo']}" for m in plan.manual]

@@ -101,6 +101,22 @@ def file_evidence(root: Path, at: float) -> Evidence:
     )
 
 
+VALIDATIONS = "oauth_migrate_token_validations_total"
+OPAQUE_BY_CLIENT = (
+    'oauth_migrate_token_validations_by_client_total{kind="opaque",outcome="accepted"}'
+)
+
+
+def _growth(series: str, span: str) -> str:
+    """What a counter grew by over ``span``, in PromQL.
+
+    increase() drops a series' first sample, and a counter appears only at its first
+    count, so a replica that started inside the window would lose its traffic. The
+    difference with the value a window ago, or the whole value when there was none, keeps
+    it (a replica restarted inside the window is counted from its restart)."""
+    return f"((({series}) - ({series} offset {span})) or ({series}))"
+
+
 def prometheus_evidence(url: str) -> Evidence:
     def query(expression: str) -> list[dict[str, Any]]:
         address = url.rstrip("/") + "/api/v1/query?" + urllib.parse.urlencode({"query": expression})
@@ -120,18 +136,13 @@ def prometheus_evidence(url: str) -> Evidence:
         return value or None
 
     def window(span: str) -> dict[str, int]:
-        rows = query(
-            f"sum by (kind, outcome) (increase(oauth_migrate_token_validations_total[{span}]))"
-        )
+        rows = query("sum by (kind, outcome) " + _growth(VALIDATIONS, span))
         return {
             f"{r['metric']['kind']} {r['metric']['outcome']}": round(float(r["value"][1]))
             for r in rows
         }
 
-    clients = query(
-        "sum by (client_id) (increase("
-        'oauth_migrate_token_validations_by_client_total{kind="opaque"}[1d]))'
-    )
+    clients = query("sum by (client_id) " + _growth(OPAQUE_BY_CLIENT, "1d"))
     return Evidence(
         scalar("min(oauth_migrate_started_timestamp_seconds)"),
         scalar("max(oauth_migrate_last_opaque_minted_timestamp_seconds)"),

@@ -79,6 +79,18 @@ def field_of(record: Any, name: str) -> Any:
         return None
 
 
+CLIENT_FIELDS = ("client_id", "client", "cid", "clientid", "app_id")
+
+
+def client_id_of(record: Any) -> str | None:
+    """The client a legacy record names, under the usual field names (for metrics)."""
+    for name in CLIENT_FIELDS:
+        value = field_of(record, name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
 def _rejection(unknown: Any) -> Any:
     # Legacy lookups that raise for an unknown token (``TOKENS[token]``) get the same raise.
     if isinstance(unknown, BaseException) or (
@@ -115,7 +127,7 @@ class TokenGate(Generic[R]):
         self.liveness: Liveness = liveness if mode == "hybrid" else "denylist"
         self.denylist = denylist if denylist is not None else Denylist(clock=verifier.clock)
         self.metrics: ValidationCounter = metrics if metrics is not None else _NoMetrics()
-        self.legacy_client_id = legacy_client_id or (lambda record: field_of(record, "client_id"))
+        self.legacy_client_id = legacy_client_id or client_id_of
         self.cache_size = cache_size
         self._cache: dict[str, VerifiedToken] = {}
         self._records: dict[str, R] = {}

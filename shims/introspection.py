@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
-from .gate import TokenGate, field_of
+from .gate import TokenGate, client_id_of, field_of
 from .minting import scope_string
 from .verifier import TokenRejected, VerifiedToken, looks_like_jwt
 
@@ -100,7 +100,7 @@ def describe_legacy_record(record: Any) -> dict[str, Any]:
     scope = _first(record, ("scope", "scopes"))
     return {
         "sub": _first(record, ("sub", "user_id", "user", "username", "subject", "uid", "owner")),
-        "client_id": _first(record, ("client_id", "client", "cid", "clientid", "app_id")),
+        "client_id": client_id_of(record),
         "scope": scope_string(scope) if scope is not None else None,
         "exp": _epoch(_first(record, ("exp", "expires_at", "expires", "expiry"))),
     }

@@ -21,7 +21,7 @@ Prometheus (optional; `prometheus_collector()` and `render_prometheus()` read th
 scrape time, so the request path pays nothing for them). Counters are cumulative per process:
 
 - `oauth_migrate_token_validations_total{kind,outcome,reason}` (counter)
-- `oauth_migrate_token_validations_by_client_total{kind,client_id}` (counter; `client_id=""`
+- `oauth_migrate_token_validations_by_client_total{kind,outcome,client_id}` (counter; `client_id=""`
   when the token's record names no client)
 - `oauth_migrate_tokens_minted_total{kind}` (counter)
 - `oauth_migrate_last_opaque_accepted_timestamp_seconds` (gauge, Unix time; 0 when never)
@@ -52,6 +52,7 @@ import atexit
 import importlib
 import logging
 import os
+import signal
 import socket
 import sqlite3
 import threading
@@ -61,7 +62,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Any, Final, Literal, TypeVar, cast
 
 __all__ = [
@@ -124,7 +125,7 @@ class MetricsSnapshot:
     """This process's cumulative totals since it started counting."""
 
     validations: Mapping[tuple[Kind, Outcome, str], int]
-    by_client: Mapping[tuple[Kind, str | None], int]
+    by_client: Mapping[tuple[Kind, Outcome, str | None], int]
     jwt_minted: int
     opaque_minted: int
     last_opaque_minted: float | None
@@ -274,7 +275,7 @@ class Metrics:
         self._clients: set[str] = set()
         self._reasons: set[str] = set()
         self._validations: dict[tuple[Kind, Outcome, str], int] = {}
-        self._by_client: dict[tuple[Kind, str | None], int] = {}
+        self._by_client: dict[tuple[Kind, Outcome, str | None], int] = {}
         self._minted: dict[Kind, int] = {"jwt": 0, "opaque": 0}
         self._last_opaque_minted: float | None = None
         self._last_opaque_accepted: float | None = None
@@ -400,6 +401,7 @@ class Metrics:
             if not self._atexit_registered:
                 atexit.register(self.close)
                 self._atexit_registered = True
+                _flush_on_sigterm(self)
 
     def close(self) -> None:
         """Stop the flusher thread and flush one last time. Counting still works after."""
@@ -469,7 +471,7 @@ class Metrics:
         for (kind, outcome, reason, client_id), tally in pending.items():
             by_reason = (kind, outcome, reason)
             self._validations[by_reason] = self._validations.get(by_reason, 0) + tally.count
-            by_client = (kind, client_id)
+            by_client = (kind, outcome, client_id)
             self._by_client[by_client] = self._by_client.get(by_client, 0) + tally.count
             if kind == "opaque" and outcome == "accepted":
                 last = self._last_opaque_accepted
@@ -822,12 +824,12 @@ class _PrometheusCollector:
         yield validations
         by_client = core.CounterMetricFamily(
             "oauth_migrate_token_validations_by_client_total",
-            "Bearer tokens validated, by token kind and client id.",
-            labels=("kind", "client_id"),
+            "Bearer tokens validated, by token kind, outcome and client id.",
+            labels=("kind", "outcome", "client_id"),
         )
         labelled = sorted(
-            ((kind, client_id or ""), count)
-            for (kind, client_id), count in snapshot.by_client.items()
+            ((kind, outcome, client_id or ""), count)
+            for (kind, outcome, client_id), count in snapshot.by_client.items()
         )
         for labels, count in labelled:
             by_client.add_metric(labels, count)
@@ -855,6 +857,30 @@ class _PrometheusCollector:
             "Unix time this process started counting (the hybrid code began to run).",
             value=self._metrics.started,
         )
+
+
+def _flush_on_sigterm(metrics: Metrics) -> None:
+    """Flush before a SIGTERM ends the process: Python runs no atexit hook then, and
+    servers are stopped that way (systemd, containers). The handler in place is kept and
+    called after; a server installing its own handler later restores ours when it exits,
+    as uvicorn does. Only the main thread may set handlers: elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def flush_then_continue(signum: int, frame: FrameType | None) -> None:
+        # In a thread, with a time limit: the signal may have interrupted the main thread
+        # while it held the counters' lock, and waiting for it here would never end.
+        flusher = threading.Thread(target=metrics.close, daemon=True)
+        flusher.start()
+        flusher.join(timeout=2.0)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, flush_then_continue)
 
 
 def render_prometheus(metrics: Metrics) -> bytes | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from migrate.scan.metadata import MetadataProducer
-from migrate.scan.source import SourceFile, SourceTree
+from migrate.scan.source import SourceFile, SourceTree, children
 from migrate.scan.syntax import (
     assigned_names,
     dotted,
@@ -138,7 +138,7 @@ def _leaves(statement: cst.CSTNode) -> bool:
         return True
     if isinstance(statement, cst.FunctionDef | cst.ClassDef | cst.Lambda):
         return False
-    return any(_leaves(child) for child in statement.children)
+    return any(_leaves(child) for child in children(statement))
 
 
 def _installed(body: list[cst.BaseStatement]) -> bool:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from migrate.scan.findings import Manual
-from migrate.scan.source import SourceFile, SourceTree
+from migrate.scan.source import SourceFile, SourceTree, children
 from migrate.scan.syntax import dotted, names_in, string_value, walk
 
 RESOLVE_CALLS = frozenset({"resolve", "resolve_async"})
@@ -63,13 +63,27 @@ class BearerGate:
         return self.source.where(node)
 
 
+def _words(function: cst.FunctionDef) -> str:
+    """The function's names, attribute names and string literals, lower-cased: what its
+    code mentions, without generating its code (a finder runs this on every function)."""
+    parts = []
+    for node in walk(function):
+        if isinstance(node, cst.Name):
+            parts.append(node.value)
+        elif isinstance(node, cst.Attribute):
+            parts.append("." + node.attr.value)
+        elif isinstance(node, cst.SimpleString):
+            parts.append(node.value)
+    return " ".join(parts).lower()
+
+
 def _handles_bearer(source: SourceFile, function: cst.FunctionDef, tokens: set[str]) -> bool:
-    code = source.code(function).lower()
-    if ".credentials" in code or _checks_scheme(function, "bearer"):
+    words = _words(function)
+    if ".credentials" in words or _checks_scheme(function, "bearer"):
         return True
     if _reads_basic(function, tokens):
         return False  # client authentication at a token endpoint, an admin console
-    return "bearer" in code or "authorization" in code
+    return "bearer" in words or "authorization" in words
 
 
 def _checks_scheme(function: cst.FunctionDef, scheme: str) -> bool:
@@ -375,13 +389,15 @@ def _extractors(tree: SourceTree) -> frozenset[str]:
 
 
 def _returns_token(function: cst.FunctionDef) -> bool:
-    tokens = _token_names(function)
     given = [
         value
         for value in _returned(function.body)
         if not (isinstance(value, cst.Name) and value.value == "None")
     ]
-    return bool(given) and all(_extracts(value, tokens) for value in given)
+    if not given:
+        return False
+    tokens = _token_names(function)
+    return all(_extracts(value, tokens) for value in given)
 
 
 def _returned(node: cst.CSTNode) -> list[cst.BaseExpression]:
@@ -390,7 +406,7 @@ def _returned(node: cst.CSTNode) -> list[cst.BaseExpression]:
         return [node.value] if node.value is not None else []
     if isinstance(node, cst.FunctionDef | cst.ClassDef | cst.Lambda):
         return []
-    return [value for child in node.children for value in _returned(child)]
+    return [value for child in children(node) for value in _returned(child)]
 
 
 def find_gates(tree: SourceTree) -> tuple[list[BearerGate], list[Manual]]:

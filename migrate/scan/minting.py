@@ -158,9 +158,9 @@ def _is_access(function: cst.FunctionDef, labels: list[str], variable: cst.Name 
 def _visible_names(source: SourceFile, function: cst.FunctionDef, mint: cst.CSTNode) -> list[str]:
     """Parameters, then names bound by statements of ``function`` before the mint."""
     names = parameters(function)
-    line = source.line(mint)
+    rank = source.order(mint)
     for node in walk(function.body):
-        if isinstance(node, cst.SimpleStatementLine) and source.line(node) < line:
+        if isinstance(node, cst.SimpleStatementLine) and source.order(node) < rank:
             names += sorted(assigned_names(node))
     return names
 

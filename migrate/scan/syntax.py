@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import libcst as cst
 import libcst.matchers as m
 
-from migrate.scan.source import SourceFile
+from migrate.scan.source import SourceFile, children, indexed_walk
 
 
 def dotted(expr: cst.BaseExpression) -> str | None:
@@ -85,8 +85,12 @@ def parameters(function: cst.FunctionDef) -> list[str]:
 
 def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """Every node under ``node``, itself included, in source order."""
+    indexed = indexed_walk(node)
+    if indexed is not None:
+        yield from indexed
+        return
     yield node
-    for child in node.children:
+    for child in children(node):
         yield from walk(child)
 
 
@@ -112,7 +116,7 @@ def names_in(expr: cst.CSTNode) -> set[str]:
     if isinstance(expr, cst.Arg):
         return names_in(expr.value)  # in ``f(db=db)`` the keyword is no variable
     found: set[str] = set()
-    for child in expr.children:
+    for child in children(expr):
         found |= names_in(child)
     return found
 

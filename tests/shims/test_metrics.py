@@ -75,14 +75,19 @@ def test_counts_validations_by_kind_outcome_and_reason(clock: Clock) -> None:
 
 
 def test_counts_validations_by_kind_and_client(clock: Clock) -> None:
-    """validation() counts each (kind, client_id), with None for an unknown client."""
+    """validation() counts each (kind, outcome, client_id), with None for an unknown client."""
     m = Metrics(clock=clock)
     m.validation("opaque", "accepted", "ok", "c1")
     m.validation("opaque", "rejected", "expired", "c1")
     m.validation("jwt", "accepted", "ok", "c1")
     m.validation("opaque", "rejected", "unknown")
 
-    assert m.snapshot().by_client == {("opaque", "c1"): 2, ("jwt", "c1"): 1, ("opaque", None): 1}
+    assert m.snapshot().by_client == {
+        ("opaque", "accepted", "c1"): 1,
+        ("opaque", "rejected", "c1"): 1,
+        ("jwt", "accepted", "c1"): 1,
+        ("opaque", "rejected", None): 1,
+    }
 
 
 def test_snapshot_remembers_last_opaque_acceptance_and_mint(clock: Clock) -> None:
@@ -574,9 +579,9 @@ def test_client_ids_past_the_cap_count_as_other(clock: Clock) -> None:
         m.validation("opaque", "accepted", "ok", client)
 
     assert m.snapshot().by_client == {
-        ("opaque", "c1"): 2,
-        ("opaque", "c2"): 1,
-        ("opaque", OVERFLOW_LABEL): 2,
+        ("opaque", "accepted", "c1"): 2,
+        ("opaque", "accepted", "c2"): 1,
+        ("opaque", "accepted", OVERFLOW_LABEL): 2,
     }
 
 
@@ -598,7 +603,7 @@ def test_long_client_ids_are_cut(clock: Clock) -> None:
     m = Metrics(clock=clock)
     m.validation("opaque", "accepted", "ok", "x" * 10_000)
 
-    assert m.snapshot().by_client == {("opaque", "x" * 200): 1}
+    assert m.snapshot().by_client == {("opaque", "accepted", "x" * 200): 1}
 
 
 def test_unknown_kind_is_refused(clock: Clock) -> None:
@@ -625,8 +630,10 @@ def test_prometheus_text_has_every_metric_and_value(clock: Clock) -> None:
     for line in (
         'oauth_migrate_token_validations_total{kind="opaque",outcome="accepted",reason="ok"} 1.0',
         'oauth_migrate_token_validations_total{kind="jwt",outcome="rejected",reason="expired"} 1.0',
-        'oauth_migrate_token_validations_by_client_total{client_id="c1",kind="opaque"} 1.0',
-        'oauth_migrate_token_validations_by_client_total{client_id="",kind="jwt"} 1.0',
+        "oauth_migrate_token_validations_by_client_total"
+        '{client_id="c1",kind="opaque",outcome="accepted"} 1.0',
+        "oauth_migrate_token_validations_by_client_total"
+        '{client_id="",kind="jwt",outcome="rejected"} 1.0',
         'oauth_migrate_tokens_minted_total{kind="jwt"} 1.0',
         'oauth_migrate_tokens_minted_total{kind="opaque"} 1.0',
         "oauth_migrate_last_opaque_accepted_timestamp_seconds 1.8e+09",

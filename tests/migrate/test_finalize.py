@@ -1,0 +1,297 @@
+"""`migrate finalize`: readiness, the plan, idempotence, refusals, manual steps, rollback.
+
+Each test migrates a fresh copy to the hybrid phase in process (`apply` through click's
+runner) and, where readiness matters, writes the metrics file a hybrid server that ran
+would have left (:func:`tests.migrate.lifecycle_support.record_hybrid_run`). No server
+is started: the whole life cycle with servers is in ``test_lifecycle.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+import migrate.final_cli
+from migrate.apply import ApplyRefused, check_plan
+from migrate.cli import cli
+from migrate.finalizer import plan_final
+from migrate.status import ENV_NOW, SKEW
+from migrate.status import status as real_status
+from tests.migrate.e2e_support import FIXTURE_SERVERS, SHARED_DIR, copy_tree
+from tests.migrate.lifecycle_support import record_hybrid_run, snapshot, snapshot_difference
+from tests.migrate.tree_support import copy_sample
+
+LIFETIME = 3600
+ZOO_HOOK = SHARED_DIR / "legacy_zoo" / "flask_sqlite_hook"
+
+
+def _stamp(at: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+
+
+def run(*args: str, at: float | None = None) -> Result:
+    """``migrate ARGS`` in process; ``at`` sets OAUTH_MIGRATE_NOW (unset otherwise)."""
+    env: Mapping[str, str | None] = {ENV_NOW: None if at is None else repr(at)}
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def phase_of(root: Path) -> str:
+    data: dict[str, Any] = json.loads((root / ".oauth-migration" / "state.json").read_text())
+    return str(data["phase"])
+
+
+def to_hybrid(root: Path) -> Path:
+    applied = run("apply", str(root), "--yes", "--allow-dirty")
+    assert applied.exit_code == 0, applied.output
+    assert phase_of(root) == "hybrid"
+    return root
+
+
+@pytest.fixture
+def hybrid(tmp_path: Path) -> Path:
+    """A copy of the sample in the hybrid phase, with no metrics yet."""
+    return to_hybrid(copy_sample(tmp_path / "project"))
+
+
+@pytest.fixture
+def ran(hybrid: Path) -> float:
+    """The hybrid sample's metrics, as if its server started now; the earliest ready time."""
+    started = time.time()
+    record_hybrid_run(hybrid, started=started, opaque=[(started + 1, "client-a")])
+    return started + LIFETIME + SKEW
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
+
+
+# -- the plan --------------------------------------------------------------------------
+
+
+def test_plan_only_shows_the_diff_and_changes_nothing(hybrid: Path) -> None:
+    """`finalize --plan-only` prints the hybrid -> final diff, exits 2 and writes nothing."""
+    before = snapshot(hybrid)
+    result = run("finalize", str(hybrid), "--plan-only")
+    assert result.exit_code == 2, result.output
+    out = result.stdout
+    assert "(hybrid -> final)" in out
+    assert "final-gate" in out and "revoke-on-delete" in out and "final-wiring" in out
+    assert "--- a/sample_legacy/auth.py" in out
+    assert "-        record = oauth_migration.resolve(token, legacy=lambda t:" in out
+    assert "+        record = oauth_migration.resolve(token, record=lambda c:" in out
+    assert "+            oauth_migration.revoke(token)" in out
+    assert snapshot_difference(before, snapshot(hybrid)) == []
+    assert phase_of(hybrid) == "hybrid"
+
+
+# -- readiness -------------------------------------------------------------------------
+
+
+def test_finalize_refuses_before_ready_with_the_earliest_time(hybrid: Path, ran: float) -> None:
+    """Without --force and before the earliest time, finalize exits 3, names it, writes nothing."""
+    before = snapshot(hybrid)
+    result = run("finalize", str(hybrid))
+    assert result.exit_code == 3, result.output
+    assert f"verdict: not ready, earliest at {_stamp(ran)}" in result.stderr
+    assert "migrate finalize: refusing, status is not ready" in result.stderr
+    assert "client-a: 1" in result.stderr
+    assert snapshot_difference(before, snapshot(hybrid)) == []
+    assert phase_of(hybrid) == "hybrid"
+
+
+def test_finalize_refuses_without_metrics(hybrid: Path) -> None:
+    """With no metrics file there is no evidence: exit 1, pointing at --force."""
+    before = snapshot(hybrid)
+    result = run("finalize", str(hybrid))
+    assert result.exit_code == 1, result.output
+    assert "has the hybrid server run yet" in result.stderr
+    assert "--force" in result.stderr
+    assert snapshot_difference(before, snapshot(hybrid)) == []
+
+
+def test_force_finalizes_before_ready_and_says_what_it_risks(hybrid: Path, ran: float) -> None:
+    """--force finalizes before the earliest time, warning that opaque tokens will get 401."""
+    result = run("finalize", str(hybrid), "--force")
+    assert result.exit_code == 0, result.output
+    assert "warning: finalizing before status is ready" in result.stderr
+    assert "clients seen with them: client-a" in result.stderr
+    assert phase_of(hybrid) == "final"
+
+
+def test_finalize_when_ready_enters_the_final_phase(hybrid: Path, ran: float) -> None:
+    """Past the earliest time finalize writes the JWT-only gate and final wiring, phase final."""
+    result = run("finalize", str(hybrid), at=ran + 1)
+    assert result.exit_code == 0, result.output
+    assert "phase is now final" in result.stdout
+    assert phase_of(hybrid) == "final"
+    auth = (hybrid / "sample_legacy" / "auth.py").read_text()
+    assert "oauth_migration.resolve(token, record=lambda c:" in auth
+    assert "legacy=" not in auth
+    wiring = (hybrid / "sample_legacy" / "oauth_migration" / "wiring.py").read_text()
+    assert 'mode="final"' in wiring
+
+
+# -- idempotence and rollback ----------------------------------------------------------
+
+
+def test_second_finalize_has_nothing_to_do(hybrid: Path, ran: float) -> None:
+    """A second finalize says there is nothing to finalize, exits 0 and changes no byte."""
+    assert run("finalize", str(hybrid), at=ran + 1).exit_code == 0
+    before = snapshot(hybrid)
+    again = run("finalize", str(hybrid), at=ran + 1)
+    assert again.exit_code == 0, again.output
+    assert "nothing to finalize" in again.stdout
+    plan_only = run("finalize", str(hybrid), "--plan-only")
+    assert plan_only.exit_code == 0, plan_only.output
+    assert snapshot_difference(before, snapshot(hybrid)) == []
+    assert phase_of(hybrid) == "final"
+
+
+def test_rollback_after_finalize_restores_the_hybrid_bytes(hybrid: Path, ran: float) -> None:
+    """`rollback` after finalize returns every file and the state to their hybrid bytes."""
+    before = snapshot(hybrid)
+    assert run("finalize", str(hybrid), at=ran + 1).exit_code == 0
+    assert snapshot_difference(before, snapshot(hybrid)), "finalize changed nothing"
+    result = run("rollback", str(hybrid))
+    assert result.exit_code == 0, result.output
+    assert "phase is now hybrid" in result.stdout
+    assert snapshot_difference(before, snapshot(hybrid)) == []
+
+
+def test_finalize_in_the_legacy_phase_is_refused(tmp_path: Path) -> None:
+    """finalize on a tree never applied exits 1 and says to run apply first."""
+    root = copy_sample(tmp_path / "project")
+    result = run("finalize", str(root), "--force")
+    assert result.exit_code == 1, result.output
+    assert "run `migrate apply` first" in result.stderr
+    assert not (root / ".oauth-migration").exists()
+
+
+# -- refusals like apply's -------------------------------------------------------------
+
+
+def test_finalize_refuses_a_dirty_git_tree(hybrid: Path, ran: float) -> None:
+    """Over uncommitted changes finalize exits 3 naming them; --allow-dirty goes ahead."""
+    _git(hybrid, "init", "-q")
+    _git(hybrid, "add", "-A")
+    _git(hybrid, "commit", "-q", "-m", "hybrid")
+    notes = hybrid / "NOTES.txt"
+    notes.write_text("uncommitted\n", encoding="utf-8")
+    before = snapshot(hybrid)
+    result = run("finalize", str(hybrid), at=ran + 1)
+    assert result.exit_code == 3, result.output
+    assert "uncommitted changes" in result.stderr and "NOTES.txt" in result.stderr
+    assert snapshot_difference(before, snapshot(hybrid)) == []
+    assert phase_of(hybrid) == "hybrid"
+    allowed = run("finalize", str(hybrid), "--allow-dirty", at=ran + 1)
+    assert allowed.exit_code == 0, allowed.output
+    assert phase_of(hybrid) == "final"
+
+
+def test_finalize_refuses_a_tree_edited_after_planning(
+    hybrid: Path, ran: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file edited between the plan and the write (here: during the readiness check) -> exit 4."""
+    auth = hybrid / "sample_legacy" / "auth.py"
+
+    def status_while_someone_edits(*args: Any, **kwargs: Any) -> Any:
+        auth.write_text(auth.read_text() + "\n# edited meanwhile\n", encoding="utf-8")
+        return real_status(*args, **kwargs)
+
+    monkeypatch.setattr(migrate.final_cli, "status", status_while_someone_edits)
+    before = snapshot(hybrid)
+    result = run("finalize", str(hybrid), at=ran + 1)
+    assert result.exit_code == 4, result.output
+    assert "sample_legacy/auth.py" in result.stderr and "plan again" in result.stderr
+    after = snapshot(hybrid)
+    assert snapshot_difference(before, after) == ["changed: sample_legacy/auth.py"]
+    assert phase_of(hybrid) == "hybrid"
+
+
+def test_stale_final_plan_is_refused(hybrid: Path) -> None:
+    """check_plan refuses a finalize plan whose input file changed since (exit 4)."""
+    plan = plan_final(hybrid)
+    store = hybrid / "sample_legacy" / "store.py"
+    store.write_text(store.read_text() + "\n# edited\n", encoding="utf-8")
+    with pytest.raises(ApplyRefused, match="sample_legacy/store.py") as refused:
+        check_plan(plan, hybrid, allow_dirty=True)
+    assert refused.value.exit_code == 4
+
+
+# -- manual steps ----------------------------------------------------------------------
+
+DELETE_BY_TOKEN = 'db.execute("DELETE FROM tokens WHERE token = ?", (row["access_token"],))'
+DELETE_BY_USER = 'db.execute("DELETE FROM tokens WHERE username = ?", (row["username"],))'
+
+
+@pytest.fixture
+def delete_by_user(tmp_path: Path) -> Path:
+    """flask_blueprint whose refresh rotation deletes the user's access tokens by username."""
+    root = copy_tree(FIXTURE_SERVERS / "flask_blueprint", tmp_path / "server")
+    oauth = root / "fieldnotes" / "oauth.py"
+    text = oauth.read_text(encoding="utf-8")
+    assert text.count(DELETE_BY_TOKEN) == 1
+    oauth.write_text(text.replace(DELETE_BY_TOKEN, DELETE_BY_USER), encoding="utf-8")
+    return to_hybrid(root)
+
+
+def _line_of(path: Path, fragment: str) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    found = [number for number, line in enumerate(lines, 1) if fragment in line]
+    assert len(found) == 1, (fragment, found)
+    return found[0]
+
+
+def test_delete_keyed_by_another_column_is_a_manual_step(delete_by_user: Path) -> None:
+    """A DELETE keyed by username, not the access token, is listed as a manual step."""
+    oauth = delete_by_user / "fieldnotes" / "oauth.py"
+    where = f"fieldnotes/oauth.py:{_line_of(oauth, DELETE_BY_USER)}"
+    result = run("finalize", str(delete_by_user), "--plan-only")
+    assert result.exit_code == 2, result.output
+    assert "Manual steps" in result.stdout
+    assert f"{where}: DELETE keyed by username, not by the access token (token)" in result.stdout
+    assert "call `oauth_migration.revoke(<the access token>)`" in result.stdout
+    assert "Manual steps: revocation" in result.stdout
+
+
+def test_finalize_reports_the_manual_step_it_left(delete_by_user: Path) -> None:
+    """finalize writes the rest, leaves that delete alone and names it as a manual step left."""
+    started = time.time()
+    record_hybrid_run(delete_by_user, started=started)
+    oauth = delete_by_user / "fieldnotes" / "oauth.py"
+    result = run("finalize", str(delete_by_user), at=started + LIFETIME + SKEW)
+    assert result.exit_code == 0, result.output
+    line = _line_of(oauth, DELETE_BY_USER)
+    assert (
+        f"manual step left: fieldnotes/oauth.py:{line}: before this delete, call "
+        "`oauth_migration.revoke(<the access token>)`"
+    ) in result.stdout
+    lines = oauth.read_text(encoding="utf-8").splitlines()
+    assert "oauth_migration.revoke(" not in lines[line - 2], lines[line - 3 : line]
+    # The refresh-token delete keyed by the token column is still rewritten automatically.
+    assert "oauth_migration.revoke(rt)" in lines[_line_of(oauth, "DELETE FROM refresh_tokens") - 2]
+
+
+@pytest.mark.skipif(not ZOO_HOOK.is_dir(), reason=f"{ZOO_HOOK} is absent (no ../shared)")
+def test_zoo_delete_by_refresh_token_is_a_manual_step(tmp_path: Path) -> None:
+    """flask_sqlite_hook's rotation deletes by refresh_token: finalize lists a manual step."""
+    root = to_hybrid(copy_tree(ZOO_HOOK, tmp_path / "server"))
+    result = run("finalize", str(root), "--plan-only")
+    assert result.exit_code == 2, result.output
+    line = _line_of(root / "mcpserver" / "oauth.py", "DELETE FROM tokens WHERE refresh_token")
+    assert (
+        f"mcpserver/oauth.py:{line}: DELETE keyed by refresh_token, not by the access token"
+    ) in result.stdout
+    assert "Manual steps: revocation" in result.stdout
