@@ -4,12 +4,17 @@ For every server folder in ``shared/legacy_zoo`` (beside the repository), a modu
 fixture copies it into a temporary folder, starts it from its START command, runs the
 harness in the legacy phase (saving a grant), stops it, runs ``migrate plan`` and
 ``migrate apply --yes --allow-dirty`` with no hand edits, starts it again on the same store
-and port, and runs the harness in the hybrid phase with the saved grant.
+and port, and runs the harness in the hybrid phase with the saved grant; then stops it,
+runs ``migrate finalize`` (the hybrid server's metrics decide; ``OAUTH_MIGRATE_NOW`` moves
+the clock past the opaque tokens' lifetime), starts it again and runs the harness in the
+final phase with a second grant saved before the migration and never refreshed.
 """
 
 from __future__ import annotations
 
 import re
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,11 +25,13 @@ from tests.migrate.e2e_support import (
     SHARED_DIR,
     CommandResult,
     Migration,
+    clean_env,
     copy_tree,
     failed_checks,
     harness_script,
     migrate_to_hybrid,
     read_json,
+    run_command,
     run_harness,
 )
 from tests.support.server_process import ServerProcess, command_from_start_file
@@ -56,6 +63,9 @@ class ZooRun:
     migration: Migration
     hybrid_run: CommandResult
     hybrid_report: dict[str, Any]
+    finalize_run: CommandResult
+    final_run: CommandResult
+    final_report: dict[str, Any]
     server_log: str
 
 
@@ -75,8 +85,10 @@ def zoo_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     root = copy_tree(ZOO_DIR / name, workdir / name)
     store = store_kind(root)
     tokens_file = workdir / "legacy-tokens.json"
+    final_tokens = workdir / "legacy-tokens-final.json"
     legacy_json = workdir / "legacy.json"
     hybrid_json = workdir / "hybrid.json"
+    final_json = workdir / "final.json"
     server = ServerProcess(command_from_start_file(root / "START"), cwd=root, log_dir=workdir)
     try:
         server.start()
@@ -93,6 +105,11 @@ def zoo_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             str(legacy_json),
             cwd=workdir,
         )
+        # A second grant, never refreshed, for the final phase (harness README, "Run").
+        run_harness(
+            "--base-url", server.base_url, "--phase", "legacy", "--save-tokens",
+            str(final_tokens), "--store", store, cwd=workdir,
+        )  # fmt: skip
         server.stop()
         assert tokens_file.is_file(), f"the harness saved no tokens:\n{legacy_run.describe()}"
         migration = migrate_to_hybrid(root, allow_dirty=True)
@@ -108,6 +125,13 @@ def zoo_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             str(hybrid_json),
             cwd=workdir,
         )
+        server.stop()
+        finalize_run = finalize(root)
+        server.start()
+        final_run = run_harness(
+            "--base-url", server.base_url, "--phase", "final", "--legacy-tokens",
+            str(final_tokens), "--json", str(final_json), cwd=workdir,
+        )  # fmt: skip
     finally:
         server.stop()
     assert hybrid_json.is_file(), f"the harness wrote no report:\n{hybrid_run.describe()}"
@@ -119,7 +143,20 @@ def zoo_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         migration=migration,
         hybrid_run=hybrid_run,
         hybrid_report=read_json(hybrid_json),
+        finalize_run=finalize_run,
+        final_run=final_run,
+        final_report=read_json(final_json) if final_json.is_file() else {},
         server_log=server.log_text(),
+    )
+
+
+def finalize(root: Path) -> CommandResult:
+    """`migrate finalize`, the clock moved past every opaque token's lifetime."""
+    later = str(int(time.time()) + 2 * 3600)
+    return run_command(
+        [sys.executable, "-m", "migrate", "finalize", str(root), "--allow-dirty"],
+        cwd=root.parent,
+        env=clean_env({"OAUTH_MIGRATE_NOW": later}),
     )
 
 
@@ -163,3 +200,17 @@ def test_legacy_grant_was_checked_across_the_migration(zoo_run: ZooRun) -> None:
             _failure_message("hybrid", zoo_run, zoo_run.hybrid_report, zoo_run.hybrid_run)
             + f"\n{check_id} is {statuses.get(check_id)}, not PASS"
         )
+
+
+def test_finalize_succeeds_on_the_hybrid_servers_evidence(zoo_run: ZooRun) -> None:
+    """`migrate finalize` accepts the hybrid server's metrics once the clock is past them."""
+    assert zoo_run.finalize_run.returncode == 0, zoo_run.finalize_run.describe()
+
+
+def test_finalized_server_passes_the_final_phase(zoo_run: ZooRun) -> None:
+    """After `migrate finalize` alone, the server passes every final-phase check."""
+    report = zoo_run.final_report
+    message = _failure_message("final", zoo_run, report, zoo_run.final_run)
+    assert report.get("phase") == "final", message
+    assert report.get("summary", {}).get("pass", 0) > 0, message
+    assert not failed_checks(report), message
