@@ -29,7 +29,7 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 from .client_probe import PROBE_PREFIX
 from .denylist import Denylist
 from .keys import KeyRing
-from .verifier import JwtVerifier, TokenRejected, VerifiedToken, looks_like_jwt
+from .verifier import JwtVerifier, TokenRejected, VerifiedToken, is_jwt_shaped
 
 R = TypeVar("R")
 Mode = Literal["hybrid", "final"]
@@ -245,7 +245,7 @@ class TokenGate(Generic[R]):
         """None for a token that is not JWT-shaped; raises TokenRejected for a bad JWT."""
         if len(token) > self.verifier.max_length:
             raise TokenRejected("too_long")
-        if not looks_like_jwt(token, self.verifier.known_headers):
+        if not is_jwt_shaped(token.split("."), self.verifier.known_headers):
             return None
         verified = self.verifier.verify(token)
         if verified.jti in self.denylist:
