@@ -18,6 +18,7 @@ from migrate.codemods.hybrid_gate import hybrid_gate
 from migrate.codemods.install_runtime import install_runtime
 from migrate.codemods.mint_jwt import mint_jwt
 from migrate.codemods.wrap_metadata import wrap_metadata
+from migrate.dependencies import dependency_file
 from migrate.plan import FileChange, Plan, Step, digest
 from migrate.scan.apps import AppSite, find_apps, resolve_issuer
 from migrate.scan.findings import Manual
@@ -299,32 +300,8 @@ def _access_lifetime(tree: SourceTree) -> int:
 def _support_files(plan: Plan, root: Path, keep: set[str]) -> None:
     if not plan.changes:
         return
-    requirements = root / "requirements.txt"
-    if "requirements" not in keep:
-        pass
-    elif requirements.exists():
-        text = requirements.read_text(encoding="utf-8")
-        plan.reads["requirements.txt"] = digest(text)
-        missing = [
-            r
-            for r in emit.RUNTIME_REQUIREMENTS
-            if r.split("[")[0].split(">")[0] not in text.lower()
-        ]
-        if missing:
-            joined = text if text.endswith("\n") or not text else text + "\n"
-            after = joined + "# oauth-migrate runtime\n" + "".join(f"{r}\n" for r in missing)
-            plan.changes.append(FileChange("requirements.txt", text, after))
-    else:
-        plan.manual.append(
-            _manual(
-                Manual(
-                    "requirements.txt",
-                    "a requirements.txt to add the runtime's dependencies to; none found",
-                    "add " + " and ".join(emit.RUNTIME_REQUIREMENTS) + " to your dependencies",
-                    "Manual steps: dependencies",
-                )
-            )
-        )
+    if "requirements" in keep:
+        _requirements(plan, root)
     if "gitignore" not in keep:
         return
     gitignore = root / ".gitignore"
@@ -347,6 +324,27 @@ def _support_files(plan: Plan, root: Path, keep: set[str]) -> None:
         plan.changes.append(FileChange(".gitignore", before, after))
 
 
+def _requirements(plan: Plan, root: Path) -> None:
+    found = dependency_file(root)
+    if found is None:
+        plan.manual.append(
+            _manual(
+                Manual(
+                    "requirements.txt",
+                    "a requirements.txt, or a pyproject.toml with [project] dependencies, "
+                    "to add the runtime's dependencies to; none found",
+                    "add " + " and ".join(emit.RUNTIME_REQUIREMENTS) + " to your dependencies",
+                    "Manual steps: dependencies",
+                )
+            )
+        )
+        return
+    name, before, after = found
+    plan.reads[name] = digest(before)
+    if after != before:
+        plan.changes.append(FileChange(name, before, after))
+
+
 def _has_keys(root: Path) -> bool:
     try:
         KeyRing.from_folder(root / emit.STATE_DIR / "keys")
@@ -358,7 +356,9 @@ def _has_keys(root: Path) -> bool:
 def _steps(plan: Plan, by_step: dict[str, dict[str, FileEdits]], keep: set[str]) -> list[Step]:
     files = {step: sorted(by_file) for step, by_file in by_step.items()}
     files["emit-runtime"] = [c.path for c in plan.changes if c.emitted]
-    files["requirements"] = [c.path for c in plan.changes if c.path == "requirements.txt"]
+    files["requirements"] = [
+        c.path for c in plan.changes if c.path in ("requirements.txt", "pyproject.toml")
+    ]
     files["gitignore"] = [c.path for c in plan.changes if c.path == ".gitignore"]
     steps = []
     if plan.generate_keys:
