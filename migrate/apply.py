@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from migrate import __version__, emit
-from migrate.plan import FileChange, Plan, stale_files
+from migrate.plan import FileChange, Plan, read_exact, stale_files
 from migrate.state import STATE_FILE, Applied, State, read_state, state_path
 from shims.keys import KeyFolder
 
@@ -38,6 +38,7 @@ class ApplyRefused(Exception):
 EXIT_DIRTY = 3
 EXIT_STALE = 4
 EXIT_EDITED = 5
+EXIT_BLOCKED = 6
 
 
 @dataclass
@@ -61,13 +62,23 @@ def dirty_files(root: Path) -> list[str]:
 
 
 def check_plan(plan: Plan, root: Path, allow_dirty: bool) -> None:
+    if plan.blocked_by:
+        raise ApplyRefused(
+            "the runtime cannot be installed automatically, and the code changes would "
+            "stop the server without it; do this first, then plan again: "
+            + "; ".join(plan.blocked_by),
+            EXIT_BLOCKED,
+        )
     if plan.kit_version != __version__:
         raise ApplyRefused(
             f"the plan was made by oauth-migrate {plan.kit_version}, this is {__version__}: "
             "plan again",
             EXIT_STALE,
         )
-    changed = stale_files(plan, root)
+    _check_paths(plan, root)
+    changed = stale_files(plan, root) + [
+        c.path for c in plan.changes if _current(root / c.path) != c.before
+    ]
     if changed:
         raise ApplyRefused(
             "the tree changed since the plan was made: " + ", ".join(changed) + "; plan again",
@@ -81,6 +92,18 @@ def check_plan(plan: Plan, root: Path, allow_dirty: bool) -> None:
         )
 
 
+def _check_paths(plan: Plan, root: Path) -> None:
+    """Every file a plan writes lies inside the tree it was made for (a plan is a file a
+    person can edit: it must not be a way to write elsewhere)."""
+    root = root.resolve()
+    if Path(plan.root).resolve() != root:
+        raise ApplyRefused(f"the plan was made for {plan.root}, not {root}", EXIT_STALE)
+    for change in plan.changes:
+        target = (root / change.path).resolve()
+        if Path(change.path).is_absolute() or not target.is_relative_to(root):
+            raise ApplyRefused(f"the plan writes outside {root}: {change.path}", EXIT_STALE)
+
+
 def apply_plan(plan: Plan, root: Path, *, write_hook: WriteHook | None = None) -> ApplyResult:
     """Write ``plan`` (already checked) into ``root``; all or nothing."""
     root = root.resolve()
@@ -92,8 +115,7 @@ def apply_plan(plan: Plan, root: Path, *, write_hook: WriteHook | None = None) -
         KeyFolder(keys_dir).generate()
         generated = True
     try:
-        _write_all(root, plan.changes, write_hook)
-        _record(root, plan, generated)
+        _write_all(root, [*plan.changes, _state_change(root, plan, generated)], write_hook)
     except BaseException:
         if generated:
             shutil.rmtree(keys_dir, ignore_errors=True)
@@ -159,7 +181,8 @@ def _remove_empty(folder: Path) -> None:
         folder.rmdir()
 
 
-def _record(root: Path, plan: Plan, generated: bool) -> None:
+def _state_change(root: Path, plan: Plan, generated: bool) -> FileChange:
+    """The state file as one more write of the plan, so it lands with the rest or not."""
     state = read_state(root)
     files: dict[str, dict[str, str | None]] = {
         c.path: {"before": c.before, "after": c.after} for c in plan.changes
@@ -176,7 +199,9 @@ def _record(root: Path, plan: Plan, generated: bool) -> None:
         )
     )
     state.phase = plan.phase_to
-    _write_state(root, state)
+    path = state_path(root)
+    before = read_exact(path) if path.exists() else None
+    return FileChange(path.relative_to(root).as_posix(), before, state.to_json())
 
 
 def _write_state(root: Path, state: State) -> None:
@@ -220,9 +245,11 @@ def rollback(root: Path) -> Applied:
 
 def _current(path: Path) -> str | None:
     try:
-        return path.read_text(encoding="utf-8")
+        return read_exact(path)
     except FileNotFoundError:
         return None
+    except (UnicodeDecodeError, IsADirectoryError):
+        return "\0unreadable"
 
 
 def _remove_emptied_dirs(root: Path, created: list[str]) -> None:

@@ -67,7 +67,7 @@ def dependency_file(root: Path) -> tuple[str, str, str] | None:
     ):
         path = root / name
         if path.is_file():
-            text = path.read_text(encoding="utf-8")
+            text = path.read_bytes().decode("utf-8")
             after = extend(text)
             if after is not None:
                 return name, text, after

@@ -15,9 +15,11 @@ from migrate import emit
 from migrate.codemods.edits import FileEdits, rewrite
 from migrate.codemods.final_gate import final_gate, find_hybrid_resolves
 from migrate.codemods.revoke_on_delete import revoke_on_delete
-from migrate.plan import FileChange, Plan, Step, digest
+from migrate.plan import FileChange, Plan, Step, digest, read_exact
 from migrate.planner import PlanError
 from migrate.scan.deletes import Delete, find_deletes
+from migrate.scan.gates import find_gates
+from migrate.scan.minting import find_mints
 from migrate.scan.record_writes import RecordWrite, find_record_writes
 from migrate.scan.source import ParseFailure, SourceFile, SourceTree
 from migrate.scan.syntax import dotted, imported_names
@@ -41,6 +43,7 @@ def plan_final(root: Path) -> Plan:
         raise PlanError(f"{root} is in the {state.phase} phase: run `migrate apply` first")
     tree = SourceTree(root)
     try:
+        _require_hybrid_code(tree)
         writes, missing = find_record_writes(tree)
         wiring = _wiring(tree)
         by_step = _edits(plan, tree, writes, missing, wiring)
@@ -48,6 +51,23 @@ def plan_final(root: Path) -> Plan:
         raise PlanError(str(failure)) from None
     _changes(plan, tree, by_step, wiring)
     return plan
+
+
+def _require_hybrid_code(tree: SourceTree) -> None:
+    """Finalize only a tree whose every access-token mint and bearer gate calls the
+    runtime: an opaque mint left behind would lock every client out once JWTs alone
+    pass, and status cannot see such mints (only the runtime counts)."""
+    mints, manual_mints = find_mints(tree)
+    gates, manual_gates = find_gates(tree)
+    left = [m.where for m in mints if not m.migrated] + [m.where for m in manual_mints]
+    left += [g.where for g in gates if not g.migrated] + [m.where for m in manual_gates]
+    if not any(m.migrated for m in mints):
+        left.append("(no access-token mint calls oauth_migration.mint_access_token)")
+    if left:
+        raise PlanError(
+            "finalize needs every access-token mint and bearer gate migrated first; "
+            "still legacy: " + ", ".join(left) + " (see `migrate plan`)"
+        )
 
 
 def _wiring(tree: SourceTree) -> Path:
@@ -98,7 +118,7 @@ def _runtime_files(plan: Plan, root: Path, wiring: Path) -> list[str]:
     changed = []
     for rel, text in emit.emitted_files(package_dir, mode="final", lifetime=lifetime).items():
         path = root / rel
-        before = path.read_text(encoding="utf-8") if path.exists() else None
+        before = read_exact(path) if path.exists() else None
         plan.reads[rel] = digest(before) if before is not None else "absent"
         if before != text:
             plan.changes.append(FileChange(rel, before, text, emitted=True))

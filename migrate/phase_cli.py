@@ -8,7 +8,7 @@ import click
 
 from migrate.apply import ApplyRefused, apply_plan, check_plan, rollback
 from migrate.plan import Plan
-from migrate.planner import PlanError, plan_hybrid
+from migrate.planner import PlanError, check_selection, plan_hybrid
 from migrate.render import manual_steps_left, render_text
 from migrate.state import StateError
 
@@ -27,6 +27,7 @@ step_options = [
 
 def _plan(path: Path, only: tuple[str, ...], skip: tuple[str, ...]) -> Plan:
     try:
+        check_selection(only, skip)
         return plan_hybrid(path, only, skip)
     except (PlanError, StateError) as problem:
         raise click.ClickException(str(problem)) from None
@@ -49,11 +50,19 @@ def plan_command(
     if out is not None:
         out.write_text(plan.to_json(), encoding="utf-8")
     click.echo(plan.to_json() if fmt == "json" else render_text(plan), nl=False)
+    if not plan.pending and _found_nothing(plan):
+        click.echo(f"migrate plan: no OAuth server code found under {path}", err=True)
+        raise SystemExit(EXIT_ERROR)
     raise SystemExit(EXIT_PENDING if plan.pending else EXIT_NOTHING)
 
 
+def _found_nothing(plan: Plan) -> bool:
+    """No metadata, mint, gate or app at all: the wrong folder, not a finished migration."""
+    return all(finding["kind"] == "store" for finding in plan.findings)
+
+
 @click.command("apply")
-@path_argument
+@click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--plan",
     "plan_file",
@@ -62,7 +71,7 @@ def plan_command(
 )
 @click.option("--allow-dirty", is_flag=True, help="Apply over uncommitted changes.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def apply_command(path: Path, plan_file: Path | None, allow_dirty: bool, yes: bool) -> None:
+def apply_command(path: Path | None, plan_file: Path | None, allow_dirty: bool, yes: bool) -> None:
     """Enter the hybrid phase: issue JWTs, accept both kinds of token.
 
     Exit 3: uncommitted changes; 4: stale plan; 1: other errors.
@@ -70,12 +79,17 @@ def apply_command(path: Path, plan_file: Path | None, allow_dirty: bool, yes: bo
     if plan_file is not None:
         try:
             plan = Plan.from_json(plan_file.read_text(encoding="utf-8"))
-        except (ValueError, TypeError, KeyError) as problem:
+        except (ValueError, UnicodeDecodeError) as problem:
             raise click.ClickException(f"{plan_file}: {problem}") from None
-        path = Path(plan.root)
+        # A PATH given with --plan must be the tree the plan was made for (check_plan).
+        path = Path(plan.root) if path is None else path
     else:
+        path = Path(".") if path is None else path
         plan = _plan(path, (), ())
     if not plan.pending:
+        if _found_nothing(plan):
+            click.echo(f"migrate apply: no OAuth server code found under {path}", err=True)
+            raise SystemExit(EXIT_ERROR)
         click.echo("nothing to apply: the tree is already in the hybrid phase")
         return
     try:

@@ -49,6 +49,8 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     generate_keys: bool = False
     store_persistent: bool = True
+    # Manual steps without which the written code could not run: apply refuses then.
+    blocked_by: list[str] = field(default_factory=list)
     kit_version: str = __version__
     format: int = PLAN_FORMAT
 
@@ -61,12 +63,23 @@ class Plan:
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
-        data: dict[str, Any] = json.loads(text)
-        if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
-            raise ValueError("not an oauth-migrate plan file of a known format")
-        data["steps"] = [Step(**s) for s in data["steps"]]
-        data["changes"] = [FileChange(**c) for c in data["changes"]]
-        return cls(**data)
+        """A saved plan; ValueError for anything that is not one, whatever was edited."""
+        try:
+            data: dict[str, Any] = json.loads(text)
+            if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
+                raise ValueError("not an oauth-migrate plan file of a known format")
+            data["steps"] = [Step(**s) for s in data["steps"]]
+            data["changes"] = [FileChange(**c) for c in data["changes"]]
+            plan = cls(**data)
+        except (TypeError, KeyError, AttributeError) as problem:
+            raise ValueError(f"malformed plan file ({problem})") from None
+        _check_types(plan)
+        return plan
+
+
+def read_exact(path: Path) -> str:
+    """A text file as it is on disk: no newline translation (CRLF files stay CRLF)."""
+    return path.read_bytes().decode("utf-8")
 
 
 def digest(text: str) -> str:
@@ -79,9 +92,25 @@ def stale_files(plan: Plan, root: Path) -> list[str]:
     for rel, expected in sorted(plan.reads.items()):
         path = root / rel
         try:
-            current = digest(path.read_text(encoding="utf-8")) if path.exists() else "absent"
+            current = digest(read_exact(path)) if path.exists() else "absent"
         except (OSError, UnicodeDecodeError):
             current = "unreadable"
         if current != expected:
             changed.append(rel)
     return changed
+
+
+def _check_types(plan: Plan) -> None:
+    ok = (
+        isinstance(plan.root, str)
+        and isinstance(plan.reads, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in plan.reads.items())
+        and all(
+            isinstance(c.path, str)
+            and isinstance(c.after, str)
+            and (c.before is None or isinstance(c.before, str))
+            for c in plan.changes
+        )
+    )
+    if not ok:
+        raise ValueError("malformed plan file (wrong types)")

@@ -19,7 +19,7 @@ from migrate.codemods.install_runtime import install_runtime
 from migrate.codemods.mint_jwt import mint_jwt
 from migrate.codemods.wrap_metadata import wrap_metadata
 from migrate.dependencies import dependency_file
-from migrate.plan import FileChange, Plan, Step, digest
+from migrate.plan import FileChange, Plan, Step, digest, read_exact
 from migrate.scan.apps import AppSite, find_apps, resolve_issuer
 from migrate.scan.findings import Manual
 from migrate.scan.gates import BearerGate, find_gates
@@ -85,7 +85,17 @@ def plan_hybrid(root: Path, only: Iterable[str] = (), skip: Iterable[str] = ()) 
         _support_files(plan, root, keep)
     plan.generate_keys = "keys" in keep and bool(edits) and not _has_keys(root)
     plan.steps = _steps(plan, by_step, keep)
+    _blockers(plan, by_step)
     return plan
+
+
+def _blockers(plan: Plan, by_step: dict[str, dict[str, FileEdits]]) -> None:
+    """Code that calls the runtime is useless, and breaks the server, until the runtime is
+    installed on the app: a manual install step blocks the apply of every code change."""
+    calls_runtime = any(by_step.get(step) for step in ("mint-jwt", "hybrid-gate"))
+    install_manual = [m for m in plan.manual if m["guide"].endswith("installing the runtime")]
+    if calls_runtime and install_manual and not by_step.get("install-runtime"):
+        plan.blocked_by = [f"{m['where']}: {m['expected']}" for m in install_manual]
 
 
 def _report(plan: Plan, found: _Collected) -> None:
@@ -169,11 +179,30 @@ def _edits(plan: Plan, found: _Collected) -> dict[str, dict[str, FileEdits]]:
     return by_step
 
 
+CODE_STEPS = frozenset({"wrap-metadata", "mint-jwt", "hybrid-gate", "install-runtime"})
+# Code that calls the runtime needs the package, its key and its install on the app.
+RUNTIME_STEPS = frozenset({"keys", "emit-runtime", "install-runtime"})
+
+
 def _kept_steps(only: set[str], skip: set[str]) -> set[str]:
     unknown = (only | skip) - set(STEP_TITLES)
     if unknown:
         raise PlanError(f"unknown step id(s): {', '.join(sorted(unknown))}")
     return {s for s in STEP_TITLES if (not only or s in only) and s not in skip}
+
+
+def check_selection(only: Iterable[str], skip: Iterable[str]) -> None:
+    """Refuse a selection of steps that leaves code calling a runtime that is not there.
+
+    The engine plans any selection (tests look at one codemod at a time); the commands
+    that write into a user's tree call this first."""
+    keep = _kept_steps(set(only), set(skip))
+    if keep & CODE_STEPS and not keep >= RUNTIME_STEPS:
+        missing = ", ".join(sorted(RUNTIME_STEPS - keep))
+        raise PlanError(
+            f"the selected steps call the runtime and need {missing} too: the server "
+            "would not start without them"
+        )
 
 
 def _by_file(by_step: dict[str, dict[str, FileEdits]]) -> dict[str, FileEdits]:
@@ -275,7 +304,7 @@ def _file_changes(
         lifetime = _access_lifetime(tree)
         for rel, text in emit.emitted_files(package_dir, mode="hybrid", lifetime=lifetime).items():
             existing = tree.root / rel
-            before = existing.read_text(encoding="utf-8") if existing.exists() else None
+            before = read_exact(existing) if existing.exists() else None
             if before != text:
                 plan.changes.append(FileChange(rel, before, text, emitted=True))
             plan.reads[rel] = digest(before) if before is not None else "absent"
@@ -305,7 +334,7 @@ def _support_files(plan: Plan, root: Path, keep: set[str]) -> None:
     if "gitignore" not in keep:
         return
     gitignore = root / ".gitignore"
-    before = gitignore.read_text(encoding="utf-8") if gitignore.exists() else None
+    before = read_exact(gitignore) if gitignore.exists() else None
     plan.reads[".gitignore"] = digest(before) if before is not None else "absent"
     ignored = ("keys/", "metrics.sqlite3*", "denylist.sqlite3*")
     lines = [f"/{emit.STATE_DIR}/{name}" for name in ignored]

@@ -32,6 +32,9 @@ def render_text(plan: Plan) -> str:
         lines.append(f"  {index:>2}. {step.id:<16} {step.safety:<7} {step.title}")
         if step.safety == "safe":
             lines += [f"        {path}" for path in step.files]
+    if plan.blocked_by:
+        lines += ["", "Apply is blocked until these manual steps are done (then plan again)"]
+        lines += [f"  {item}" for item in plan.blocked_by]
     if plan.manual:
         lines += ["", "Manual steps (apply will not do these)"]
         for manual in plan.manual:

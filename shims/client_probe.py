@@ -90,10 +90,14 @@ class _Cache:
 
 def _decide(client_id: str, secret: str) -> Generator[ProbeRequest, Answer, bool]:
     """Yields the token requests to send, receives their answers, returns the verdict."""
+    if not secret:
+        return False
     right, wrong = requests_for(client_id, secret), requests_for(client_id, _wrong(secret))
     for good, bad in zip(right, wrong, strict=True):
-        if accepted((yield good)):
-            return not accepted((yield bad))
+        # The same answer to the right and a wrong secret says nothing about the secret
+        # (this way of sending it is not read, or the client is public): try the next.
+        if accepted((yield good)) and not accepted((yield bad)):
+            return True
     return False
 
 

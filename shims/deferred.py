@@ -18,6 +18,7 @@ from typing import Any
 from .discovery import augment_metadata
 from .gate import Mode
 from .introspection import ClientAuthenticator
+from .records import Row
 from .runtime import OAuthMigration
 from .settings import Settings
 
@@ -54,6 +55,7 @@ class DeferredMigration:
         self.scopes: tuple[str, ...] = ()
         self.token_endpoint = "/token"
         self.authenticate_client: ClientAuthenticator | None = None
+        self.any_client = False
         self._runtime: OAuthMigration | None = None
 
     # -- configuration -------------------------------------------------------------------
@@ -79,6 +81,7 @@ class DeferredMigration:
         self._runtime = OAuthMigration(
             settings, authenticate_client=self._authenticate, legacy_lookup=_lookup_of(previous)
         )
+        self._runtime.introspector.any_client = self.any_client
         return self._runtime
 
     @property
@@ -93,9 +96,15 @@ class DeferredMigration:
         assert self._runtime is not None
         return self._runtime
 
-    def authenticate_clients_with(self, authenticate: ClientAuthenticator) -> None:
-        """Use the server's own client registry for introspection callers."""
+    def authenticate_clients_with(
+        self, authenticate: ClientAuthenticator, *, any_token: bool = False
+    ) -> None:
+        """Use the server's own check for introspection callers; ``any_token`` lets them
+        introspect every client's tokens (resource servers), not only their own."""
         self.authenticate_client = authenticate
+        self.any_client = any_token
+        if self._runtime is not None:
+            self._runtime.introspector.any_client = any_token
 
     def _authenticate(self, client_id: str, secret: str) -> bool:
         check = self.authenticate_client
@@ -131,6 +140,11 @@ class DeferredMigration:
         self, token: str, legacy: Callable[[str], Any] | None = None, **kw: Any
     ) -> Any:
         return await self.runtime.resolve_async(token, legacy, **kw)
+
+    @staticmethod
+    def row(columns: Mapping[str, Any]) -> Row:
+        """A legacy database row rebuilt from claims, in the gate's SELECT order."""
+        return Row(columns)
 
     def revoke(self, token: str) -> bool:
         return self.runtime.revoke(token)

@@ -103,7 +103,17 @@ def describe_legacy_record(record: Any) -> dict[str, Any]:
         "client_id": client_id_of(record),
         "scope": scope_string(scope) if scope is not None else None,
         "exp": _epoch(_first(record, ("exp", "expires_at", "expires", "expiry"))),
+        "iat": _epoch(_first(record, ("iat", "issued_at", "created", "created_at"))),
     }
+
+
+def _dead(record: Any) -> bool:
+    """A legacy record the lookup returned although the legacy gate would refuse it: a
+    revoked flag, or a token of another kind (a refresh token)."""
+    if field_of(record, "revoked") is True:
+        return True
+    kind = _first(record, ("kind", "type", "token_type"))
+    return isinstance(kind, str) and kind.lower() not in ("access", "access_token", "bearer")
 
 
 class Introspector:
@@ -123,6 +133,8 @@ class Introspector:
         self.issuer = issuer
         self.resource = resource
         self.describe_legacy = describe_legacy
+        # True when the host vouches for its introspection callers (resource servers).
+        self.any_client = False
 
     def handle(
         self,
@@ -136,7 +148,7 @@ class Introspector:
         token = form.get("token")
         if not token:
             return Reply(400, {"error": "invalid_request"}, dict(NO_STORE))
-        return Reply(200, self.introspect(token), dict(NO_STORE))
+        return Reply(200, self._for_caller(credentials[0], self.introspect(token)), dict(NO_STORE))
 
     async def handle_async(
         self,
@@ -161,7 +173,8 @@ class Introspector:
         token = form.get("token")
         if not token:
             return Reply(400, {"error": "invalid_request"}, dict(NO_STORE))
-        return Reply(200, await self.introspect_async(token), dict(NO_STORE))
+        answer = await self.introspect_async(token)
+        return Reply(200, self._for_caller(credentials[0], answer), dict(NO_STORE))
 
     def introspect(self, token: str) -> dict[str, Any]:
         try:
@@ -220,7 +233,17 @@ class Introspector:
             log.exception("client authentication raised; refusing")
             return False
 
+    def _for_caller(self, caller: str, answer: dict[str, Any]) -> dict[str, Any]:
+        """Another client's token is inactive to the caller unless every client may see
+        every token: with open dynamic registration anyone is a client, and introspection
+        must not become an oracle on other people's tokens (RFC 7662 §4)."""
+        if self.any_client or not answer.get("active") or answer.get("client_id") == caller:
+            return answer
+        return dict(INACTIVE)
+
     def _opaque(self, record: Any) -> dict[str, Any]:
+        if _dead(record):
+            return dict(INACTIVE)
         described = dict(self.describe_legacy(record) or {})
         exp = described.get("exp")
         if exp is not None and exp <= self.gate.verifier.clock():

@@ -86,3 +86,26 @@ def record_factory(
         return build(**{name: get(verified) for name, get in getters.items()})
 
     return to_record
+
+
+class Row(tuple[Any, ...]):
+    """A database row rebuilt from claims: read by position, like a plain sqlite3 row,
+    or by column name, like ``sqlite3.Row`` (``row["user_id"]``, ``row.keys()``)."""
+
+    _names: tuple[str, ...]
+
+    def __new__(cls, columns: Mapping[str, Any]) -> Row:
+        row = super().__new__(cls, tuple(columns.values()))
+        row._names = tuple(columns)
+        return row
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            try:
+                return tuple.__getitem__(self, self._names.index(key))
+            except ValueError:
+                raise IndexError(f"no such column: {key}") from None
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)

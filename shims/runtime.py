@@ -38,7 +38,7 @@ from .keys import MANIFEST, KeyProblem, KeyRing, KeysUnavailable
 from .metrics import Metrics
 from .minting import TokenMinter
 from .settings import Settings
-from .verifier import JwtVerifier, VerifiedToken
+from .verifier import JwtVerifier, VerifiedToken, looks_like_jwt
 
 log = logging.getLogger("oauth_migration")
 
@@ -120,6 +120,10 @@ class OAuthMigration:
         lifetime: int | None = None,
     ) -> str:
         """A signed RFC 9068 access token; raises KeysUnavailable without a signing key."""
+        for name, value in (("subject", subject), ("client_id", client_id)):
+            # Anything else would be str()-ed into a claim every holder of the token reads.
+            if not isinstance(value, str | int) or isinstance(value, bool):
+                raise TypeError(f"{name} must be a string or an integer, not {type(value)}")
         self._maybe_recheck_keys()
         minted = self.minter.mint(
             subject=str(subject),
@@ -132,7 +136,7 @@ class OAuthMigration:
         return minted.token
 
     def resolve(self, token: str, legacy: Callable[[str], Any] | None = None, **kw: Any) -> Any:
-        self._require_keys()
+        self._require_keys_for(token)
         return self.gate.resolve(token, legacy, **kw)
 
     def bearer_record(self, token: str) -> Any:
@@ -159,7 +163,7 @@ class OAuthMigration:
     async def resolve_async(
         self, token: str, legacy: Callable[[str], Any] | None = None, **kw: Any
     ) -> Any:
-        self._require_keys()
+        self._require_keys_for(token)
         return await self.gate.resolve_async(token, legacy, **kw)
 
     def revoke(self, token: str) -> bool:
@@ -211,6 +215,12 @@ class OAuthMigration:
     def _maybe_recheck_keys(self) -> None:
         if self.clock() - self._keys_checked >= KEY_RECHECK_SECONDS:
             self.reload_keys()
+
+    def _require_keys_for(self, token: str) -> None:
+        """Keys are needed for JWTs only: a missing key must not stop opaque tokens in the
+        hybrid phase (a deploy from git ships no key file)."""
+        if self._key_error is not None and (self.settings.mode == "final" or looks_like_jwt(token)):
+            self._require_keys()
 
     def _require_keys(self) -> None:
         if self._key_error is not None and not self.reload_keys():

@@ -28,7 +28,7 @@ from migrate.codemods import RUNTIME_NAME
 from migrate.codemods.edits import FileEdits
 from migrate.scan.record_writes import Field, RecordWrite
 from migrate.scan.source import SourceFile
-from migrate.scan.syntax import dotted, walk
+from migrate.scan.syntax import dotted, string_value, walk
 
 EXPIRY = re.compile(r"^(exp|expires?(_at|_on)?|expiry|expiration|valid_until|not_after)$", re.I)
 ISSUED = re.compile(r"^(iat|issued(_at)?|created(_at)?)$", re.I)
@@ -122,13 +122,48 @@ def record_expression(write: RecordWrite) -> cst.BaseExpression:
     return cst.Call(write.callee, args)
 
 
+_SELECT = re.compile(r"^\s*select\s+(.+?)\s+from\s", re.IGNORECASE | re.DOTALL)
+
+
+def selected_columns(call: cst.Call) -> list[str] | None:
+    """The columns of the SELECT in a hybrid gate's legacy lookup, in order."""
+    for node in walk(call):
+        text = string_value(node) if isinstance(node, cst.BaseExpression) else None
+        found = _SELECT.match(text or "")
+        if found and found.group(1).strip() != "*":
+            return [c.strip().split()[-1].split(".")[-1] for c in found.group(1).split(",")]
+    return None
+
+
+def row_expression(write: RecordWrite, columns: list[str]) -> cst.BaseExpression:
+    """``oauth_migration.row({...})``: the SELECT's columns in order, read by name or index."""
+    values = {f.name: claim_value(f, write) for f in write.fields if f.name}
+    elements = [
+        cst.DictElement(cst.SimpleString(json.dumps(c)), values.get(c, cst.Name("None")))
+        for c in columns
+    ]
+    return cst.Call(
+        cst.Attribute(cst.Name(RUNTIME_NAME), cst.Name("row")), [cst.Arg(cst.Dict(elements))]
+    )
+
+
+def _builder(write: RecordWrite, call: cst.Call) -> cst.Lambda:
+    columns = selected_columns(call) if write.shape == "columns" else None
+    if write.shape == "columns":
+        columns = columns or [f.name for f in write.fields if f.name]
+        body = row_expression(write, columns)
+    else:
+        body = record_expression(write)
+    return cst.Lambda(cst.Parameters([cst.Param(cst.Name("c"))]), body)
+
+
 def final_gate(source: SourceFile, write: RecordWrite) -> FileEdits:
     edits = FileEdits()
-    builder = cst.Lambda(cst.Parameters([cst.Param(cst.Name("c"))]), record_expression(write))
     no_space = cst.AssignEqual(
         whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
     )
     for call in find_hybrid_resolves(source):
+        builder = _builder(write, call)
         kept = [a for a in call.args if a.keyword is None or a.keyword.value != "legacy"]
         record = cst.Arg(builder, keyword=cst.Name("record"), equal=no_space)
         edits.add(call, _constant(call.with_changes(args=[*kept, record])))

@@ -262,7 +262,7 @@ def find_mints(tree: SourceTree) -> tuple[list[MintSite], list[Manual]]:
                 continue
             site = MintSite(source, root, function)
             visible = _visible_names(source, function, root)
-            site.claims = claim_sources(visible)
+            site.claims = _scalars_only(function, claim_sources(visible))
             if variable is not None:
                 known = set(visible) | set(imports) | _module_names(source.module)
                 recorded = _record_claims(function, variable.value, known)
@@ -273,6 +273,32 @@ def find_mints(tree: SourceTree) -> tuple[list[MintSite], list[Manual]]:
                 continue
             sites.append(site)
     return _one_per_function(sites, manual)
+
+
+def _used_as_object(function: cst.FunctionDef, name: str) -> bool:
+    """``user["id"]`` or ``user.id`` somewhere: ``user`` is a record, not the id itself."""
+    for node in walk(function.body):
+        if isinstance(node, cst.Subscript | cst.Attribute):
+            inner = node.value
+            if isinstance(inner, cst.Name) and inner.value == name:
+                return True
+    return False
+
+
+def _scalars_only(
+    function: cst.FunctionDef, claims: dict[str, cst.BaseExpression]
+) -> dict[str, cst.BaseExpression]:
+    """Drop a subject or client candidate that is an object: its ``str()`` would put a
+    whole record (perhaps personal data) into a token anyone can read."""
+    return {
+        role: value
+        for role, value in claims.items()
+        if not (
+            role in ("subject", "client_id")
+            and isinstance(value, cst.Name)
+            and _used_as_object(function, value.value)
+        )
+    }
 
 
 def _module_names(module: cst.Module) -> set[str]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from migrate.scan.source import SourceFile, SourceTree
-from migrate.scan.syntax import dotted, enclosing_function, string_value, walk
+from migrate.scan.syntax import dotted, enclosing, enclosing_function, string_value, walk
 
 MINT_CALL = "mint_access_token"
 _INSERT = re.compile(
@@ -59,6 +59,23 @@ class RecordWrite:
 
 def _code(node: cst.CSTNode) -> str:
     return cst.Module([]).code_for_node(node)
+
+
+_RESPONSE_KEYS = frozenset({"token_type", "expires_in"})
+_RESPONSE_CALL = re.compile(r"response|jsonify", re.IGNORECASE)
+
+
+def _is_response(node: cst.CSTNode) -> bool:
+    """The token endpoint's answer (RFC 6749 §5.1 keys, a response helper): it holds the
+    token too, but it is not the record the gate reads back."""
+    if isinstance(node, cst.Dict):
+        keys = {string_value(e.key) for e in node.elements if isinstance(e, cst.DictElement)}
+        return not _RESPONSE_KEYS.isdisjoint(keys)
+    if isinstance(node, cst.Call):
+        keywords = {a.keyword.value for a in node.args if a.keyword is not None}
+        name = (dotted(node.func) or "").split(".")[-1]
+        return bool(_RESPONSE_CALL.search(name)) or not _RESPONSE_KEYS.isdisjoint(keywords)
+    return False
 
 
 def _is_mint(node: cst.CSTNode) -> bool:
@@ -182,6 +199,8 @@ def _write_for(tree: SourceTree, source: SourceFile, mint: cst.Call) -> RecordWr
             return _write(source, mint, found, variable)
     for node in walk(function.body):
         found = None
+        if _is_response(node):
+            continue
         if isinstance(node, cst.Assign) and len(node.targets) >= 1:
             target = node.targets[0].target
             if isinstance(target, cst.Subscript) and len(target.slice) == 1:
@@ -209,6 +228,12 @@ def _write(
     if found is None:
         return None
     shape, fields, callee, keywords = found
+    if callee is not None and dotted(callee) in ("cls", "self.__class__"):
+        # A classmethod building its own class: the gate must name the class itself.
+        owner = enclosing(source, mint, (cst.ClassDef,))
+        callee = cst.Name(owner.name.value) if isinstance(owner, cst.ClassDef) else None
+        if callee is None:
+            return None
     arguments = {a.keyword.value: _code(a.value) for a in mint.args if a.keyword is not None}
     return RecordWrite(source, mint, shape, fields, callee, keywords, arguments, variable)
 

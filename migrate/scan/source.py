@@ -194,7 +194,7 @@ class SourceTree:
         for path in self._walk():
             rel = path.relative_to(self.root).as_posix()
             try:
-                text = path.read_text(encoding="utf-8")
+                text = path.read_bytes().decode("utf-8")
             except (OSError, UnicodeDecodeError):
                 self.unreadable.append(rel)
                 continue

@@ -210,7 +210,11 @@ class Verification:
 
     def introspect_as(self, endpoint: str, caller: Credentials) -> None:
         if self.claims is not None and self.grant is not None:
-            answer = introspect(self.http, endpoint, self.grant.access_token, caller)
+            # The token's own client: a server may (and the kit's runtime does) hide a
+            # token from other clients, since open registration makes anyone a client.
+            own = self.grant.client
+            asker = own if own.client_secret is not None else caller
+            answer = introspect(self.http, endpoint, self.grant.access_token, asker)
             self.checks.append(token_checks.introspection_of_token(answer, self.claims))
         else:
             self.skip(INTROSPECTION_CHECKS[:1], "no JWT access token (token.format)")

@@ -175,3 +175,63 @@ def test_rollback_without_apply_says_so(project: Path) -> None:
 def test_apply_refused_carries_its_exit_code() -> None:
     """ApplyRefused keeps the exit status the CLI reports."""
     assert ApplyRefused("stale", 4).exit_code == 4
+
+
+def test_plan_for_another_tree_is_refused(project: Path, tmp_path: Path) -> None:
+    """apply --plan with a PATH other than the plan's tree is refused (exit 4)."""
+    plan_file = tmp_path / "plan.json"
+    run("plan", str(project), "--out", str(plan_file))
+    other = copy_sample(tmp_path / "other")
+    before = tree_bytes(other)
+    result = run("apply", str(other), "--plan", str(plan_file))
+    assert result.exit_code == 4
+    assert tree_bytes(other) == before
+
+
+def test_plan_writing_outside_the_tree_is_refused(project: Path, tmp_path: Path) -> None:
+    """A plan edited to write outside its tree is refused (exit 4), and nothing is written."""
+    plan_file = tmp_path / "plan.json"
+    run("plan", str(project), "--out", str(plan_file))
+    data = json.loads(plan_file.read_text())
+    data["changes"].append({"path": "../escaped.py", "before": None, "after": "x = 1\n"})
+    plan_file.write_text(json.dumps(data))
+    result = run("apply", "--plan", str(plan_file))
+    assert result.exit_code == 4
+    assert not (tmp_path / "escaped.py").exists()
+
+
+def test_tampered_plan_types_are_a_clear_error(project: Path, tmp_path: Path) -> None:
+    """A plan file with wrong types exits 1 with one line, not a traceback."""
+    plan_file = tmp_path / "plan.json"
+    run("plan", str(project), "--out", str(plan_file))
+    data = json.loads(plan_file.read_text())
+    data["reads"] = []
+    plan_file.write_text(json.dumps(data))
+    result = run("apply", "--plan", str(plan_file))
+    assert result.exit_code == 1
+    assert "malformed plan file" in result.output
+
+
+def test_failed_state_write_undoes_the_whole_apply(project: Path) -> None:
+    """When the state file cannot be written, every file written before is restored."""
+    before = tree_bytes(project)
+    plan = plan_hybrid(project)
+
+    def fail_on_state(path: str) -> None:
+        if path.endswith("state.json"):
+            raise OSError("disk full (injected)")
+
+    with pytest.raises(OSError, match="injected"):
+        apply_plan(plan, project, write_hook=fail_on_state)
+    assert tree_bytes(project) == before
+
+
+def test_crlf_files_roll_back_byte_for_byte(project: Path) -> None:
+    """Files with CRLF line endings keep them through apply and rollback."""
+    auth = project / "sample_legacy" / "auth.py"
+    auth.write_bytes(auth.read_bytes().replace(b"\n", b"\r\n"))
+    before = tree_bytes(project)
+    assert run("apply", str(project), "--yes").exit_code == 0
+    assert b"\r\n" in auth.read_bytes()
+    assert run("rollback", str(project)).exit_code == 0
+    assert tree_bytes(project) == before

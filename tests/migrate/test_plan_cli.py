@@ -74,10 +74,21 @@ def test_json_plan_has_steps_with_ids_and_safety(project: Path) -> None:
     assert all(s["safety"] in ("safe", "manual") for s in data["steps"])
 
 
-def test_only_keeps_one_step(project: Path) -> None:
-    """--only hybrid-gate changes the gate's file and no other server file."""
-    data = json.loads(run("plan", str(project), "--format", "json", "--only", "hybrid-gate").output)
-    assert [c["path"] for c in data["changes"]] == ["sample_legacy/auth.py"]
+def test_only_keeps_the_selected_steps(project: Path) -> None:
+    """--only the gate (with the runtime it needs) leaves the mint and metadata alone."""
+    only = ["--only", "hybrid-gate", "--only", "keys", "--only", "emit-runtime"]
+    data = json.loads(
+        run("plan", str(project), "--format", "json", *only, "--only", "install-runtime").output
+    )
+    server_files = sorted(c["path"] for c in data["changes"] if "oauth_migration" not in c["path"])
+    assert server_files == ["sample_legacy/app.py", "sample_legacy/auth.py"]
+
+
+def test_selection_without_the_runtime_is_refused(project: Path) -> None:
+    """--only hybrid-gate alone would not start: the plan refuses and names what is missing."""
+    result = run("plan", str(project), "--only", "hybrid-gate")
+    assert result.exit_code == 1
+    assert "emit-runtime" in result.output
 
 
 def test_skip_leaves_a_step_out(project: Path) -> None:
@@ -131,8 +142,9 @@ def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_tree_without_a_server_lists_manual_steps(tmp_path: Path) -> None:
-    """A tree with no OAuth code plans nothing and says what it expected to find."""
+    """A tree with no OAuth code is an error (exit 1) that says what it expected to find."""
     (tmp_path / "tool.py").write_text("print('hello')\n", encoding="utf-8")
     result = run("plan", str(tmp_path))
-    assert result.exit_code == 0
+    assert result.exit_code == 1
+    assert "no OAuth server code found" in result.output
     assert "none found" in result.output

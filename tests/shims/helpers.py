@@ -105,8 +105,12 @@ def make_gate(
     return TokenGate(make_verifier(ring, clock), mode=mode, **kw)
 
 
-def make_introspector(gate: TokenGate[Any]) -> Introspector:
-    return Introspector(gate, static_clients(CLIENTS), issuer=ISSUER, resource=RESOURCE)
+def make_introspector(gate: TokenGate[Any], any_client: bool = True) -> Introspector:
+    """An introspector; by default its callers may see every client's tokens (the tests
+    of the same-client rule turn that off)."""
+    introspector = Introspector(gate, static_clients(CLIENTS), issuer=ISSUER, resource=RESOURCE)
+    introspector.any_client = any_client
+    return introspector
 
 
 def settings(**kw: Any) -> Settings:
@@ -124,4 +128,6 @@ def make_migration(
     if store is not None:
         kw.setdefault("legacy_lookup", store.lookup)
     kw.setdefault("authenticate_client", static_clients(CLIENTS))
-    return OAuthMigration(settings(**chosen), keyring=ring, **kw)
+    migration = OAuthMigration(settings(**chosen), keyring=ring, **kw)
+    migration.introspector.any_client = True  # the same-client rule is tested on its own
+    return migration

@@ -47,9 +47,33 @@ class LegacyToken:
 
 def _introspector(ring: KeyRing, mode: str = "final", **kw: Any) -> Introspector:
     gate = make_gate(ring, mode, unknown=None, **kw)
-    return Introspector(
+    introspector = Introspector(
         gate, static_clients({CLIENT_ID: CLIENT_SECRET}), issuer=ISSUER, resource=RESOURCE
     )
+    introspector.any_client = True  # the same-client rule has its own tests below
+    return introspector
+
+
+def test_another_clients_token_is_inactive_to_the_caller(ring: KeyRing, forge: Forge) -> None:
+    """A caller introspecting a token issued to another client gets {"active": false}."""
+    introspector = _introspector(ring)
+    introspector.any_client = False
+    token = forge.valid(client_id="someone-else")
+    reply = introspector.handle(
+        None, {"token": token, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    )
+    assert reply.body == {"active": False}
+
+
+def test_own_token_is_active_to_the_caller(ring: KeyRing, forge: Forge) -> None:
+    """A caller introspecting a token issued to itself gets the full answer."""
+    introspector = _introspector(ring)
+    introspector.any_client = False
+    token = forge.valid(client_id=CLIENT_ID)
+    reply = introspector.handle(
+        None, {"token": token, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    )
+    assert reply.body["active"] is True
 
 
 # -- client authentication (unit) ---------------------------------------------------------

@@ -343,4 +343,14 @@ def test_runtime_reports_broken_keys_as_unavailable(
     folder = _folder_with(tmp_path, b"\xff" + _pkcs8(sample_key).encode("ascii"))
     migration = make_migration(key_folder=str(folder), store=LegacyStore())
     with pytest.raises(KeysUnavailable):
-        migration.resolve("any-token")
+        migration.resolve("eyJhbGciOiJSUzI1NiJ9.e30.c2ln")
+
+
+def test_opaque_tokens_pass_without_keys_in_the_hybrid_phase(
+    tmp_path: Path, sample_key: rsa.RSAPrivateKey
+) -> None:
+    """A missing or broken key stops JWTs (503), not the legacy opaque tokens."""
+    folder = _folder_with(tmp_path, b"\xff" + _pkcs8(sample_key).encode("ascii"))
+    record = {"user_id": "ada", "client_id": "c"}
+    migration = make_migration(key_folder=str(folder), store=LegacyStore({"opaque-1": record}))
+    assert migration.resolve("opaque-1") == record

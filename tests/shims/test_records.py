@@ -137,22 +137,25 @@ def test_field_of_reads_attributes_or_items(record: Any, expected: Any) -> None:
     [
         (
             {"user_id": "u", "client": "c", "scopes": ["a", "b"], "expires_at": 4102444800},
-            {"sub": "u", "client_id": "c", "scope": "a b", "exp": 4102444800},
+            {"sub": "u", "client_id": "c", "scope": "a b", "exp": 4102444800, "iat": None},
         ),
         (
             SimpleNamespace(
                 username="u", client_id="c", scope="a  b", expiry="2100-01-01T00:00:00+00:00"
             ),
-            {"sub": "u", "client_id": "c", "scope": "a b", "exp": 4102444800},
+            {"sub": "u", "client_id": "c", "scope": "a b", "exp": 4102444800, "iat": None},
         ),
         (
             {"subject": "u", "expires": datetime(2100, 1, 1, tzinfo=UTC)},
-            {"sub": "u", "client_id": None, "scope": None, "exp": 4102444800},
+            {"sub": "u", "client_id": None, "scope": None, "exp": 4102444800, "iat": None},
         ),
-        ({"sub": "u", "exp": True}, {"sub": "u", "client_id": None, "scope": None, "exp": None}),
+        (
+            {"sub": "u", "exp": True},
+            {"sub": "u", "client_id": None, "scope": None, "exp": None, "iat": None},
+        ),
         (
             {"sub": "u", "exp": "not a date"},
-            {"sub": "u", "client_id": None, "scope": None, "exp": None},
+            {"sub": "u", "client_id": None, "scope": None, "exp": None, "iat": None},
         ),
     ],
 )
