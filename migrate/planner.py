@@ -90,9 +90,10 @@ def plan_hybrid(root: Path, only: Iterable[str] = (), skip: Iterable[str] = ()) 
 
 
 def _blockers(plan: Plan, by_step: dict[str, dict[str, FileEdits]]) -> None:
-    """Code that calls the runtime is useless, and breaks the server, until the runtime is
-    installed on the app: a manual install step blocks the apply of every code change."""
-    calls_runtime = any(by_step.get(step) for step in ("mint-jwt", "hybrid-gate"))
+    """Code that calls the runtime breaks the server until the runtime is installed on the
+    app, and wrapped metadata would advertise a JWKS and introspection nothing serves: a
+    manual install step blocks the apply of every code change."""
+    calls_runtime = any(by_step.get(step) for step in ("wrap-metadata", "mint-jwt", "hybrid-gate"))
     install_manual = [m for m in plan.manual if m["guide"].endswith("installing the runtime")]
     if calls_runtime and install_manual and not by_step.get("install-runtime"):
         plan.blocked_by = [f"{m['where']}: {m['expected']}" for m in install_manual]
@@ -270,7 +271,7 @@ def _require_pieces(plan: Plan, found: _Collected) -> None:
                         "(whole tree)",
                         f"{what}; none found",
                         f"see the MIGRATION.md section for the {kind} and make that change by hand",
-                        f"Manual steps: {kind}",
+                        "Manual steps: " + {"mint": "minting"}.get(kind, kind),
                     )
                 )
             )

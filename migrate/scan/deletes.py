@@ -16,7 +16,15 @@ from dataclasses import dataclass
 import libcst as cst
 
 from migrate.scan.source import SourceFile, SourceTree
-from migrate.scan.syntax import dotted, enclosing, enclosing_statement, string_value, walk
+from migrate.scan.syntax import (
+    dotted,
+    enclosing,
+    enclosing_function,
+    enclosing_statement,
+    parameters,
+    string_value,
+    walk,
+)
 
 _STORE = re.compile(r"token|session", re.IGNORECASE)
 _DELETE = re.compile(r"^\s*delete\s+from\s+(\w+)\s+where\s+(\w+)\s*=\s*\?\s*;?\s*$", re.IGNORECASE)
@@ -65,6 +73,31 @@ def _sql_delete(
     return key, f"DELETE FROM {found.group(1)}"
 
 
+def _underlying(
+    source: SourceFile, node: cst.CSTNode, key: cst.BaseExpression | None
+) -> cst.BaseExpression | None:
+    """The token behind a derived store key: ``k = token_key(token)`` stores under a hash,
+    but the denylist needs the token itself, here the function's parameter ``token``."""
+    function = enclosing_function(source, node)
+    if not isinstance(key, cst.Name) or function is None:
+        return key
+    params = set(parameters(function))
+    for statement in walk(function.body):
+        if not isinstance(statement, cst.Assign) or len(statement.targets) != 1:
+            continue
+        target, value = statement.targets[0].target, statement.value
+        if (
+            isinstance(target, cst.Name)
+            and target.value == key.value
+            and isinstance(value, cst.Call)
+        ):
+            given = [a.value for a in value.args if isinstance(a.value, cst.Name)]
+            inputs = [v for v in given if v.value in params]
+            if len(inputs) == 1 and len(value.args) == 1:
+                return inputs[0]
+    return key
+
+
 def find_deletes(tree: SourceTree, token_column: str | None) -> list[Delete]:
     deletes: list[Delete] = []
     for source in tree.with_text(".pop(", "del ", "DELETE", "delete"):
@@ -82,5 +115,6 @@ def find_deletes(tree: SourceTree, token_column: str | None) -> list[Delete]:
                 continue
             statement = enclosing_statement(source, node)
             if statement is not None:
-                deletes.append(Delete(source, statement, found[0], found[1]))
+                key = _underlying(source, node, found[0])
+                deletes.append(Delete(source, statement, key, found[1]))
     return deletes

@@ -78,8 +78,43 @@ class MintSite:
         return self.source.where(self.expression)
 
 
-def _is_primitive(node: cst.CSTNode, imports: dict[str, str]) -> bool:
-    return isinstance(node, cst.Call) and qualified(node.func, imports) in PRIMITIVES
+def _is_primitive(
+    node: cst.CSTNode, imports: dict[str, str], helpers: frozenset[str] = frozenset()
+) -> bool:
+    if not isinstance(node, cst.Call):
+        return False
+    name = qualified(node.func, imports) or ""
+    return name in PRIMITIVES or name.split(".")[-1] in helpers
+
+
+def mint_helpers(tree: SourceTree) -> frozenset[str]:
+    """Functions that only return a fresh random access token (``new_access_token()``):
+    their call sites are the mints, where the user, client and scope are in scope."""
+    found = set()
+    markers = ("token_urlsafe", "token_hex", "token_bytes", "urandom", "uuid4", "uuid1")
+    for source in tree.with_text(*markers):
+        imports = imported_names(source.module)
+        for node in walk(source.module):
+            if not isinstance(node, cst.FunctionDef) or not _access_label(node.name.value):
+                continue
+            returns = [n for n in walk(node.body) if isinstance(n, cst.Return) and n.value]
+            if returns and all(_returns_random(source, r, imports) for r in returns):
+                found.add(node.name.value)
+    return frozenset(found)
+
+
+def _access_label(name: str) -> bool:
+    return _ACCESS.search(name) is not None and _OTHER.search(name) is None
+
+
+def _returns_random(source: SourceFile, ret: cst.Return, imports: dict[str, str]) -> bool:
+    assert ret.value is not None
+    return any(
+        isinstance(n, cst.Call)
+        and _is_primitive(n, imports)
+        and _climb(source, n, imports) is ret.value
+        for n in walk(ret.value)
+    )
 
 
 def _climb(
@@ -236,8 +271,9 @@ def _already_minting(node: cst.CSTNode) -> bool:
 def find_mints(tree: SourceTree) -> tuple[list[MintSite], list[Manual]]:
     sites: list[MintSite] = []
     manual: list[Manual] = []
+    helpers = mint_helpers(tree)
     markers = ("token_urlsafe", "token_hex", "token_bytes", "urandom", "uuid4", "uuid1", MINT_CALL)
-    for source in tree.with_text(*markers):
+    for source in tree.with_text(*markers, *(f"{h}(" for h in helpers)):
         if "access" not in source.text:
             continue
         imports = imported_names(source.module)
@@ -249,7 +285,7 @@ def find_mints(tree: SourceTree) -> tuple[list[MintSite], list[Manual]]:
                     assert isinstance(node, cst.Call)
                     sites.append(MintSite(source, node, function, migrated=True))
                 continue
-            if not _is_primitive(node, imports):
+            if not _is_primitive(node, imports, helpers):
                 continue
             assert isinstance(node, cst.Call)
             root = _climb(source, node, imports)
