@@ -5,7 +5,8 @@ and an ``authorization_endpoint`` or ``token_endpoint`` key. What the migration 
 the expression where the whole document exists: the literal itself when it is returned,
 passed to a response helper or bound to a module constant; the ``return name`` of a
 function that builds the dict in several statements. A document written as keyword
-arguments (``dict(issuer=..., ...)``, ``jsonify(issuer=..., ...)``) is a manual step.
+arguments to a response helper (``jsonify(issuer=..., ...)``) is a manual step;
+``dict(issuer=..., ...)`` counts as a literal.
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ def _is_keyword_metadata(node: cst.CSTNode) -> bool:
     return "issuer" in keys and not ENDPOINT_KEYS.isdisjoint(keys)
 
 
+def _is_dict_call(node: cst.CSTNode) -> bool:
+    return isinstance(node, cst.Call) and dotted(node.func) == "dict"
+
+
 def _keyword_manual(source: SourceFile, node: cst.Call) -> Manual:
     callee = dotted(node.func) or source.code(node.func)
     if callee == "dict":
@@ -113,7 +118,9 @@ def _returns_of(function: cst.FunctionDef, name: str) -> tuple[list[cst.BaseExpr
     return found, wrapped
 
 
-def _placement(source: SourceFile, literal: cst.Dict) -> tuple[str, list[cst.BaseExpression]]:
+def _placement(
+    source: SourceFile, literal: cst.Dict | cst.Call
+) -> tuple[str, list[cst.BaseExpression]]:
     parent = source.parent(literal)
     if isinstance(parent, cst.Return):
         return "function-return", [literal]
@@ -138,7 +145,7 @@ def find_metadata(tree: SourceTree) -> tuple[list[MetadataProducer], list[Manual
     manual: list[Manual] = []
     for source in tree.with_text("authorization_endpoint", "token_endpoint"):
         for node in walk(source.module):
-            if _is_keyword_metadata(node):
+            if _is_keyword_metadata(node) and not _is_dict_call(node):
                 assert isinstance(node, cst.Call)
                 keys = keyword_keys(node)
                 if _is_wrapped(source, node):
@@ -150,10 +157,13 @@ def find_metadata(tree: SourceTree) -> tuple[list[MetadataProducer], list[Manual
                 else:
                     manual.append(_keyword_manual(source, node))
                 continue
-            if not _is_metadata(node):
+            if _is_keyword_metadata(node):
+                assert isinstance(node, cst.Call)
+                keys = keyword_keys(node)  # dict(issuer=..., ...): the same as a literal
+            elif isinstance(node, cst.Dict) and _is_metadata(node):
+                keys = literal_keys(node)
+            else:
                 continue
-            assert isinstance(node, cst.Dict)
-            keys = literal_keys(node)
             if _is_wrapped(source, node):
                 producers.append(
                     MetadataProducer(source, node, [], "wrapped", keys["issuer"], set(keys), True)

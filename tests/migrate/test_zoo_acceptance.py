@@ -1,4 +1,5 @@
-"""The legacy zoo through the kit, judged by the shared acceptance harness.
+"""The legacy zoo (and our fixture servers in other styles) through the kit, judged by the
+shared acceptance harness.
 
 For every server folder in ``shared/legacy_zoo`` (beside the repository), a module-scoped
 fixture copies it into a temporary folder, starts it from its START command, runs the
@@ -41,10 +42,21 @@ ZOO_DIR = SHARED_DIR / "legacy_zoo"
 LEGACY_GRANT_CHECKS = ("hybrid.legacy_access", "introspect.legacy_opaque", "hybrid.legacy_refresh")
 
 
+# Our own fixture servers in other styles, judged the same way (the harness is shared too).
+FIXTURE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "servers"
+FIXTURES_JUDGED = ("fastapi_router", "flask_blueprint", "fastapi_asyncrepo", "flask_methodview")
+
+
 def _zoo_servers() -> list[str]:
-    if not ZOO_DIR.is_dir():
-        return []
-    return sorted(folder.name for folder in ZOO_DIR.iterdir() if (folder / "START").is_file())
+    found = [f"fixture:{name}" for name in FIXTURES_JUDGED]
+    if ZOO_DIR.is_dir():
+        found += sorted(f.name for f in ZOO_DIR.iterdir() if (f / "START").is_file())
+    return found
+
+
+def _server_folder(name: str) -> Path:
+    fixture = name.removeprefix("fixture:")
+    return FIXTURE_DIR / fixture if fixture != name else ZOO_DIR / name
 
 
 def store_kind(server_folder: Path) -> str:
@@ -79,10 +91,12 @@ def zoo_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     name: str = request.param
     if not name:
         pytest.skip(f"no legacy zoo at {ZOO_DIR} (the shared folder beside the repository)")
+    folder = _server_folder(name)
+    name = folder.name
     if not harness_script().is_file():
         pytest.skip(f"no acceptance harness at {harness_script()}")
     workdir = tmp_path_factory.mktemp(f"zoo-{name}")
-    root = copy_tree(ZOO_DIR / name, workdir / name)
+    root = copy_tree(folder, workdir / name)
     store = store_kind(root)
     tokens_file = workdir / "legacy-tokens.json"
     final_tokens = workdir / "legacy-tokens-final.json"
