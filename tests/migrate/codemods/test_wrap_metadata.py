@@ -69,12 +69,19 @@ def test_issuer_without_endpoints_is_not_metadata(tmp_path: Path) -> None:
     assert manual_in(plan, "issuer_without_endpoints.py") == []
 
 
-@pytest.mark.parametrize("case", ["dict_keyword_call", "jsonify_keywords"])
-def test_keyword_document_is_manual(case: str, tmp_path: Path) -> None:
-    """A document written as keyword arguments is not rewritten but reported at its line."""
-    plan = plan_case(GROUP, case, tmp_path)
+def test_keyword_document_to_a_response_is_manual(tmp_path: Path) -> None:
+    """``jsonify(issuer=..., ...)`` is not rewritten but reported at its line."""
+    plan = plan_case(GROUP, "jsonify_keywords", tmp_path)
     assert rewritten(plan) == {}
-    assert len(manual_in(plan, f"{case}.py")) == 1
+    assert len(manual_in(plan, "jsonify_keywords.py")) == 1
+
+
+def test_dict_keyword_call_is_wrapped(tmp_path: Path) -> None:
+    """``return dict(issuer=..., ...)`` is wrapped like a dict literal."""
+    plan = plan_case(GROUP, "dict_keyword_call", tmp_path)
+    after = rewritten(plan)["dict_keyword_call.py"]
+    assert "return oauth_migration.authorization_server_metadata(dict(" in after
+    assert manual_in(plan, "dict_keyword_call.py") == []
 
 
 def test_dict_stored_on_app_state_is_manual(tmp_path: Path) -> None:

@@ -51,13 +51,12 @@ def test_dicts_without_endpoints_are_ignored(tmp_path: Path) -> None:
     assert find_metadata(source_tree(GROUP, "issuer_without_endpoints", tmp_path)) == ([], [])
 
 
-def test_dict_keyword_call_is_a_located_manual_step(tmp_path: Path) -> None:
-    """``dict(issuer=..., ...)`` is reported at its line with the wrap to write by hand."""
+def test_dict_keyword_call_is_a_producer(tmp_path: Path) -> None:
+    """``dict(issuer=..., ...)`` is the document, with its issuer, like a literal."""
     producers, manual = find_metadata(source_tree(GROUP, "dict_keyword_call", tmp_path))
-    assert producers == []
-    assert [m.where for m in manual] == ["dict_keyword_call.py:6"]
-    assert "keyword arguments to `dict(...)`" in manual[0].expected
-    assert "`oauth_migration.authorization_server_metadata(dict(...))`" in manual[0].todo
+    assert manual == []
+    assert [p.shape for p in producers] == ["function-return"]
+    assert producers[0].source.code(producers[0].issuer) == "base"
 
 
 def test_jsonify_keywords_is_a_located_manual_step(tmp_path: Path) -> None:
