@@ -6,7 +6,6 @@ This is the one engine behind `migrate plan` and `migrate apply`: both call
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
@@ -23,12 +22,13 @@ from migrate.plan import FileChange, Plan, Step, digest, read_exact
 from migrate.scan.apps import AppSite, find_apps, resolve_issuer
 from migrate.scan.findings import Manual
 from migrate.scan.gates import BearerGate, find_gates
+from migrate.scan.lifetime import access_lifetime
 from migrate.scan.metadata import MetadataProducer, find_metadata
 from migrate.scan.minting import MintSite, find_mints
 from migrate.scan.source import ParseFailure, SourceTree
 from migrate.scan.stores import describe_store
 from migrate.state import read_state
-from shims.keys import KeyRing, KeysUnavailable
+from shims.keys import KeyProblem, KeyRing, KeysUnavailable
 
 STEP_TITLES = {
     "keys": "generate the RS256 signing key (kept out of version control)",
@@ -40,7 +40,6 @@ STEP_TITLES = {
     "requirements": "add pyjwt[crypto] and cryptography to the requirements",
     "gitignore": "keep the private key and metrics out of version control",
 }
-_TTL_NAME = re.compile(r"access.*(ttl|lifetime|expir)", re.IGNORECASE)
 
 
 class PlanError(Exception):
@@ -302,7 +301,7 @@ def _file_changes(
         if source.parsed:  # the plan depends on its text
             plan.reads[source.rel] = source.sha256
     if edits and "emit-runtime" in keep:
-        lifetime = _access_lifetime(tree)
+        lifetime = _access_lifetime(plan, tree)
         for rel, text in emit.emitted_files(package_dir, mode="hybrid", lifetime=lifetime).items():
             existing = tree.root / rel
             before = read_exact(existing) if existing.exists() else None
@@ -311,20 +310,18 @@ def _file_changes(
             plan.reads[rel] = digest(before) if before is not None else "absent"
 
 
-def _access_lifetime(tree: SourceTree) -> int:
-    for source in tree.with_text("TTL", "LIFETIME", "ttl", "lifetime"):
-        for statement in source.module.body if source.parsed else []:
-            if not isinstance(statement, cst.SimpleStatementLine):
-                continue
-            small = statement.body[0]
-            if (
-                isinstance(small, cst.Assign)
-                and isinstance(small.targets[0].target, cst.Name)
-                and _TTL_NAME.search(small.targets[0].target.value)
-                and isinstance(small.value, cst.Integer)
-            ):
-                return int(small.value.value)
-    return 3600
+def _access_lifetime(plan: Plan, tree: SourceTree) -> int:
+    found = access_lifetime(tree)
+    if found is None:
+        plan.notes.append(
+            "Access-token lifetime: not found in the code; 3600 s assumed for the JWTs and "
+            "for `migrate status`. If the legacy tokens live longer, set "
+            "OAUTH_MIGRATE_TOKEN_LIFETIME or edit lifetime= in oauth_migration/wiring.py."
+        )
+        return 3600
+    seconds, where = found
+    plan.findings.append(_finding("lifetime", where, f"access tokens live {seconds} s"))
+    return seconds
 
 
 def _support_files(plan: Plan, root: Path, keep: set[str]) -> None:
@@ -376,11 +373,14 @@ def _requirements(plan: Plan, root: Path) -> None:
 
 
 def _has_keys(root: Path) -> bool:
+    folder = root / emit.STATE_DIR / "keys"
     try:
-        KeyRing.from_folder(root / emit.STATE_DIR / "keys")
+        ring = KeyRing.from_folder(folder)
     except KeysUnavailable:
         return False
-    return True
+    except KeyProblem as problem:
+        raise PlanError(f"{problem}; repair or remove {folder}") from None
+    return bool(ring.keys)
 
 
 def _steps(plan: Plan, by_step: dict[str, dict[str, FileEdits]], keep: set[str]) -> list[Step]:
