@@ -3,9 +3,8 @@
 A JWT that never reaches the legacy store would silently survive revocation; the legacy
 delete paths (refresh rotation, ``/revoke``) feed this list instead. With a ``path`` the
 list is also kept in a small SQLite file, so a restart does not bring revoked tokens back
-and replicas sharing the file see each other's revocations when they (re)load it.
-Membership is a dict lookup: the file is read at start-up and written on revocation only,
-never on the request path.
+and workers or replicas sharing the file see each other's revocations within a second.
+Membership is a dict lookup; the file's mtime is looked at no more than once a second.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from contextlib import closing
 from pathlib import Path
 
 log = logging.getLogger("oauth_migration.denylist")
+RELOAD_SECONDS = 1.0
 
 
 class Denylist:
@@ -32,11 +32,30 @@ class Denylist:
         self._lock = threading.Lock()
         self._clock = clock
         self._path = Path(path) if path is not None else None
+        self._next_check = 0.0
+        self._stamp = 0
         if self._path is not None:
             self._load()
 
     def __contains__(self, jti: object) -> bool:
+        if self._path is not None:
+            self._maybe_reload()
         return jti in self._until
+
+    def _maybe_reload(self) -> None:
+        # Other workers sharing the file revoke too: look at its mtime at most once a
+        # second (a clock read per request, a stat per second, a read when it changed).
+        now = time.monotonic()
+        if now < self._next_check:
+            return
+        self._next_check = now + RELOAD_SECONDS
+        try:
+            stamp = os.stat(self._path).st_mtime_ns if self._path is not None else 0
+        except OSError:
+            return
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self._load()
 
     def __len__(self) -> int:
         return len(self._until)

@@ -129,11 +129,20 @@ class OAuthMigration:
             subject=str(subject),
             client_id=str(client_id),
             scope=scope,
-            audience=resource or None,
+            audience=self._audience(resource),
             lifetime=lifetime,
         )
         self.metrics.jwt_minted(str(client_id))
         return minted.token
+
+    def _audience(self, resource: Any) -> Any:
+        """This server's resource in any spelling (a final slash) becomes the canonical one,
+        so the token the client asked for works here; another resource is kept as asked."""
+        if isinstance(resource, str) and resource:
+            trimmed = resource.rstrip("/")
+            if trimmed in self.settings.accepted_audiences:
+                return trimmed
+        return resource or None
 
     def resolve(self, token: str, legacy: Callable[[str], Any] | None = None, **kw: Any) -> Any:
         self._require_keys_for(token)

@@ -41,7 +41,11 @@ class Settings:
 
     @property
     def accepted_audiences(self) -> tuple[str, ...]:
-        return self.audiences or (self.resource.rstrip("/"),)
+        """The resource and this server's base URL: clients ask for either as the RFC 8707
+        ``resource`` (the mint writes them without a final slash)."""
+        if self.audiences:
+            return self.audiences
+        return tuple(dict.fromkeys((self.resource.rstrip("/"), self.issuer.rstrip("/"))))
 
     def with_environment(self) -> Settings:
         """These settings, overridden by ``OAUTH_MIGRATE_*`` variables where set."""

@@ -66,3 +66,14 @@ def test_reconfiguring_keeps_the_learned_legacy_lookup(key_folder: Path) -> None
     migration.resolve("opaque", legacy=lambda t: None)
     rebuilt = migration.configure("https://b.test")
     assert rebuilt.gate.legacy_lookup is not None
+
+
+def test_resource_spelled_with_a_final_slash_mints_a_usable_token(key_folder: Path) -> None:
+    """A client asking for `.../mcp/` or the base URL gets a token this server accepts."""
+    import jwt
+
+    migration = deferred(key_folder, {ENV_ISSUER: "https://as.example.test"})
+    for asked in ("https://as.example.test/mcp/", "https://as.example.test/"):
+        token = migration.mint_access_token("ada", "client", "mcp", resource=asked)
+        assert jwt.decode(token, options={"verify_signature": False})["aud"] == asked.rstrip("/")
+        assert migration.resolve(token, legacy=lambda t: {"user": "ada"}) == {"user": "ada"}
