@@ -19,6 +19,10 @@ PERSISTENT_MARKERS = {
     "pickle file": ("pickle.dump",),
     "JSON file": ("json.dump(",),
     "SQLAlchemy database": ("create_engine(",),
+    "shelve/dbm file": ("shelve.open(", "dbm.open("),
+    "Redis": ("Redis(", "redis.from_url(", "aioredis"),
+    "MongoDB": ("MongoClient(",),
+    "PostgreSQL/MySQL": ("psycopg", "asyncpg", "pymysql", "mysql.connector"),
 }
 
 
