@@ -8,6 +8,7 @@ the target's ``.oauth-migration/`` and the phase (``hybrid`` or ``final``).
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import PurePosixPath
 
@@ -70,6 +71,21 @@ def emitted_files(package_dir: str, *, mode: str, lifetime: int = 3600) -> dict[
     files = {str(base / name): text for name, text in shim_files().items()}
     files[str(base / "wiring.py")] = wiring(package_dir, mode=mode, lifetime=lifetime)
     return files
+
+
+_LIFETIME = re.compile(r"lifetime=(\d+)")
+
+
+def wiring_lifetime(text: str) -> int:
+    """The access-token lifetime a generated wiring.py holds (3600 when it holds none)."""
+    found = _LIFETIME.search(text)
+    return int(found.group(1)) if found else 3600
+
+
+def package_dir_of(wiring_rel: str) -> str:
+    """The folder holding the runtime package, from its wiring.py path ("" for the root)."""
+    parent = PurePosixPath(wiring_rel).parent.parent.as_posix()
+    return "" if parent == "." else parent
 
 
 def import_line(package_dir: str, rel: str) -> str:

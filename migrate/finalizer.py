@@ -17,7 +17,7 @@ from migrate.codemods.final_gate import final_gate, find_hybrid_resolves
 from migrate.codemods.revoke_on_delete import revoke_on_delete
 from migrate.plan import FileChange, Plan, Step, digest, read_exact
 from migrate.planner import PlanError
-from migrate.scan.deletes import Delete, find_deletes
+from migrate.scan.deletes import find_deletes
 from migrate.scan.gates import find_gates
 from migrate.scan.minting import find_mints
 from migrate.scan.record_writes import RecordWrite, find_record_writes
@@ -30,7 +30,6 @@ STEP_TITLES = {
     "revoke-on-delete": "make the legacy delete paths revoke JWTs (jti denylist)",
     "final-wiring": "switch the runtime package to the final phase (this kit's version)",
 }
-_LIFETIME = re.compile(r"lifetime=(\d+)")
 
 
 def plan_final(root: Path) -> Plan:
@@ -45,7 +44,7 @@ def plan_final(root: Path) -> Plan:
     try:
         _require_hybrid_code(tree)
         writes, missing = find_record_writes(tree)
-        wiring = _wiring(tree)
+        wiring = _wiring(root, state.wiring)
         by_step = _edits(plan, tree, writes, missing, wiring)
     except ParseFailure as failure:
         raise PlanError(str(failure)) from None
@@ -70,10 +69,10 @@ def _require_hybrid_code(tree: SourceTree) -> None:
         )
 
 
-def _wiring(tree: SourceTree) -> Path:
-    found = sorted(tree.root.glob(f"**/{emit.PACKAGE}/wiring.py"))
+def _wiring(root: Path, recorded: str | None) -> Path:
+    found = [root / recorded] if recorded and (root / recorded).exists() else []
     if not found:
-        raise PlanError(f"no {emit.PACKAGE}/wiring.py under {tree.root}: was `apply` run here?")
+        raise PlanError(f"no {emit.PACKAGE}/wiring.py under {root}: was `apply` run here?")
     return found[0]
 
 
@@ -111,10 +110,8 @@ def _edits(
 
 def _runtime_files(plan: Plan, root: Path, wiring: Path) -> list[str]:
     """The runtime package as this kit emits it, in the final phase (same lifetime)."""
-    package_dir = wiring.parent.parent.relative_to(root).as_posix()
-    package_dir = "" if package_dir == "." else package_dir
-    found = _LIFETIME.search(wiring.read_text(encoding="utf-8"))
-    lifetime = int(found.group(1)) if found else 3600
+    package_dir = emit.package_dir_of(wiring.relative_to(root).as_posix())
+    lifetime = emit.wiring_lifetime(read_exact(wiring))
     changed = []
     for rel, text in emit.emitted_files(package_dir, mode="final", lifetime=lifetime).items():
         path = root / rel
@@ -140,8 +137,7 @@ def _token_column(write: RecordWrite) -> str | None:
 
 
 def _import_line(wiring: Path, root: Path, rel: str) -> str:
-    package_dir = wiring.parent.parent.relative_to(root).as_posix()
-    return emit.import_line("" if package_dir == "." else package_dir, rel)
+    return emit.import_line(emit.package_dir_of(wiring.relative_to(root).as_posix()), rel)
 
 
 def _callee_imports(write: RecordWrite, gate: SourceFile, tree: SourceTree) -> list[str]:
@@ -203,6 +199,3 @@ def _changes(
         plan.steps.append(
             Step(f"manual-{index}", manual["expected"], "manual", [manual["where"]], manual["todo"])
         )
-
-
-__all__ = ["Delete", "plan_final"]

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from migrate.emit import STATE_DIR
+from migrate.emit import PACKAGE, STATE_DIR
 
 STATE_FILE = "state.json"
 
@@ -38,6 +38,16 @@ class State:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @property
+    def wiring(self) -> str | None:
+        """Where apply wrote the runtime's wiring.py (relative), as the history records it."""
+        suffix = f"{PACKAGE}/wiring.py"
+        for applied in self.history:
+            for rel in applied.files:
+                if rel == suffix or rel.endswith("/" + suffix):
+                    return rel
+        return None
 
 
 def state_path(root: Path) -> Path:

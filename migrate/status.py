@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 import urllib.parse
 import urllib.request
@@ -25,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from migrate import emit
+from migrate.plan import read_exact
 from migrate.state import read_state
 from shims.metrics import Kind, MetricsUnavailable, Outcome, read_metrics
 
 SKEW = 60.0
 WINDOW = 3600.0
 ENV_NOW = "OAUTH_MIGRATE_NOW"
-_LIFETIME = re.compile(r"lifetime=(\d+)")
 
 
 class StatusError(Exception):
@@ -158,14 +157,6 @@ def prometheus_evidence(url: str) -> Evidence:
     )
 
 
-def _lifetime(root: Path) -> int:
-    for wiring in sorted(root.glob(f"**/{emit.PACKAGE}/wiring.py")):
-        found = _LIFETIME.search(wiring.read_text(encoding="utf-8"))
-        if found:
-            return int(found.group(1))
-    return 3600
-
-
 def status(root: Path, *, prometheus: str | None = None, at: float | None = None) -> Status:
     root = root.resolve()
     at = now() if at is None else at
@@ -174,7 +165,8 @@ def status(root: Path, *, prometheus: str | None = None, at: float | None = None
         raise StatusError(f"{root} is in the {state.phase} phase, not the hybrid one")
     persistent = state.history[-1].store_persistent if state.history else True
     evidence = prometheus_evidence(prometheus) if prometheus else file_evidence(root, at)
-    lifetime = _lifetime(root)
+    wiring = root / state.wiring if state.wiring else None
+    lifetime = emit.wiring_lifetime(read_exact(wiring)) if wiring and wiring.exists() else 3600
     ready, earliest, reason = verdict(evidence, persistent, lifetime, at)
     return Status(state.phase, persistent, lifetime, evidence, ready, earliest, reason)
 

@@ -1,4 +1,4 @@
-"""What finders report: located facts, and the manual steps they could not turn into code."""
+"""What finders report when they cannot turn a finding into code: a manual step."""
 
 from __future__ import annotations
 
@@ -20,11 +20,3 @@ class Manual:
             f"    do by hand: {self.todo}\n"
             f"    see MIGRATION.md, {self.guide}"
         )
-
-
-@dataclass(frozen=True)
-class Note:
-    """A fact the plan reports without changing code (store kind, defects found, ...)."""
-
-    where: str
-    text: str

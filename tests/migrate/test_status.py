@@ -51,16 +51,19 @@ def make_tree(
 ) -> Path:
     """A tree in ``phase`` as `apply` leaves it, as far as `status` reads it."""
     history = []
+    wiring_rel = f"app/{emit.PACKAGE}/wiring.py"
+    written = emit.wiring("app", mode="hybrid", lifetime=lifetime)
+    files: dict[str, dict[str, str | None]] = {wiring_rel: {"before": None, "after": written}}
     if phase != "legacy":
-        history.append(Applied("legacy", "hybrid", __version__, T0 - 60, {}, True, persistent))
+        history.append(Applied("legacy", "hybrid", __version__, T0 - 60, files, True, persistent))
     if phase == "final":
         history.append(Applied("hybrid", "final", __version__, T0, {}, False, persistent))
     path = state_path(root)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(State(phase, history).to_json(), encoding="utf-8")
-    wiring = root / "app" / emit.PACKAGE / "wiring.py"
+    wiring = root / wiring_rel
     wiring.parent.mkdir(parents=True)
-    wiring.write_text(emit.wiring("app", mode="hybrid", lifetime=lifetime), encoding="utf-8")
+    wiring.write_text(written, encoding="utf-8")
     return root
 
 

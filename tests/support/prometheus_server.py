@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from tests.support.server_process import free_port
+from tests.support.server_process import free_port, stop_process
 
 T = TypeVar("T")
 
@@ -169,17 +169,9 @@ class PrometheusServer:
 
     def stop(self) -> None:
         """Terminate Prometheus (SIGTERM), then kill it if it does not exit in time."""
-        process = self._process
-        if process is None:
-            return
-        self._process = None
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        process, self._process = self._process, None
+        if process is not None:
+            stop_process(process, STOP_TIMEOUT)
 
     def log_text(self, limit: int = 8000) -> str:
         if not self.log_path.exists():

@@ -48,6 +48,18 @@ def command_from_start_file(start_file: Path) -> list[str]:
     return argv
 
 
+def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM, then SIGKILL when ``process`` has not exited within ``timeout`` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class ServerProcess:
     """One server subprocess: start, wait until ready, stop, restart on the same port."""
 
@@ -148,17 +160,9 @@ class ServerProcess:
 
     def stop(self) -> None:
         """Terminate the server (SIGTERM), then kill it if it does not exit in time."""
-        process = self._process
-        if process is None:
-            return
-        self._process = None
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        process, self._process = self._process, None
+        if process is not None:
+            stop_process(process, self.stop_timeout)
 
     def restart(self) -> None:
         """Stop and start again with the same port and environment."""
