@@ -34,6 +34,8 @@ class FileChange:
     before: str | None  # None: the file is created
     after: str
     emitted: bool = False  # part of the runtime package: listed in the plan, not dumped
+    # The source's declared encoding (PEP 263): the file is written back in it.
+    encoding: str = "utf-8"
 
 
 @dataclass
