@@ -1,44 +1,42 @@
 """Write a plan into the target, all or nothing, and undo it byte for byte.
 
-Every new text is first written to a temporary file beside its target; only then are the
-temporary files moved into place, one ``os.replace`` each. A failure at any point puts back
-what was already replaced, removes what was created and leaves the tree as it was. The
-state file is written last, with the before and after text of every file, which is what
-`rollback` restores.
+Both directions go through one journaled transaction (:mod:`migrate.journal`): the files,
+the state file and the key folder land together or not at all, whether the command fails,
+is interrupted (Ctrl-C, SIGTERM) or is killed (the next command undoes the rest). The
+state file records the before and after text of every file, which is what `rollback`
+restores; every path a plan or a state file names must resolve inside the tree.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import subprocess
-import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from migrate import __version__, emit
-from migrate.plan import FileChange, Plan, read_exact, stale_files
+from migrate import __version__, emit, journal
+from migrate.exit_codes import Exit, MigrateError
+from migrate.journal import Hook, Write
+from migrate.plan import FileChange, Plan, stale_files
 from migrate.state import STATE_FILE, Applied, State, read_state, state_path
 from shims.keys import KeyFolder
 
-WriteHook = Callable[[str], None]
+WriteHook = Hook
 
 
-class ApplyRefused(Exception):
+class ApplyRefused(MigrateError):
     """Apply did nothing: a dirty tree, a stale plan, a plan of another kit version."""
 
     def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+        super().__init__(message, Exit(exit_code))
 
 
-EXIT_DIRTY = 3
-EXIT_STALE = 4
-EXIT_EDITED = 5
-EXIT_BLOCKED = 6
+EXIT_DIRTY = int(Exit.DIRTY)
+EXIT_STALE = int(Exit.STALE)
+EXIT_EDITED = int(Exit.EDITED)
+EXIT_BLOCKED = int(Exit.BLOCKED)
 
 
 @dataclass
@@ -77,8 +75,9 @@ def check_plan(plan: Plan, root: Path, allow_dirty: bool) -> None:
         )
     _check_paths(plan, root)
     changed = stale_files(plan, root) + [
-        c.path for c in plan.changes if _current(root / c.path) != c.before
+        c.path for c in plan.changes if _current(root, c.path, c.encoding) != c.before
     ]
+    changed = sorted(set(changed))
     if changed:
         raise ApplyRefused(
             "the tree changed since the plan was made: " + ", ".join(changed) + "; plan again",
@@ -98,94 +97,64 @@ def _check_paths(plan: Plan, root: Path) -> None:
     root = root.resolve()
     if Path(plan.root).resolve() != root:
         raise ApplyRefused(f"the plan was made for {plan.root}, not {root}", EXIT_STALE)
-    for change in plan.changes:
-        target = (root / change.path).resolve()
-        if Path(change.path).is_absolute() or not target.is_relative_to(root):
-            raise ApplyRefused(f"the plan writes outside {root}: {change.path}", EXIT_STALE)
+    try:
+        journal.check_state_dirs(root)
+    except journal.WriteError as refused:
+        raise ApplyRefused(str(refused), int(Exit.ERROR)) from None
+    try:
+        for change in plan.changes:
+            journal.resolve_inside(root, change.path)
+    except journal.WriteError as refused:
+        raise ApplyRefused(f"the plan writes outside {root}: {refused}", EXIT_STALE) from None
+    phase = read_state(root).phase
+    if plan.phase_from != phase:
+        raise ApplyRefused(
+            f"the plan starts from the {plan.phase_from} phase, the tree is in the {phase} "
+            "phase: plan again",
+            EXIT_STALE,
+        )
 
 
 def apply_plan(plan: Plan, root: Path, *, write_hook: WriteHook | None = None) -> ApplyResult:
-    """Write ``plan`` (already checked) into ``root``; all or nothing."""
+    """Write ``plan`` (already checked) into ``root``: all or nothing, journaled."""
     root = root.resolve()
-    state_dir = root / emit.STATE_DIR
-    had_state_dir = state_dir.exists()
-    keys_dir = state_dir / "keys"
-    generated = False
-    if plan.generate_keys and not (keys_dir / "manifest.json").exists():
-        KeyFolder(keys_dir).generate()
-        generated = True
+    keys_dir = root / emit.STATE_DIR / "keys"
+    generate = plan.generate_keys and not (keys_dir / "manifest.json").exists()
+    writes = [_write(change) for change in plan.changes]
+    writes.append(_state_write(root, plan, generate))
+    _transaction(root, writes, "create" if generate else None, write_hook)
+    return ApplyResult([c.path for c in plan.changes], generate)
+
+
+def _generate(folder: Path) -> None:
+    KeyFolder(folder).generate()
+
+
+def _write(change: FileChange) -> Write:
+    return Write(change.path, change.before, change.after, change.encoding)
+
+
+def _transaction(
+    root: Path,
+    writes: list[Write],
+    keys: journal.KeysAction,
+    hook: WriteHook | None,
+) -> None:
+    """journal.run, with an OS failure (read-only tree, full disk) as one clear line."""
     try:
-        _write_all(root, [*plan.changes, _state_change(root, plan, generated)], write_hook)
-    except BaseException:
-        if generated:
-            shutil.rmtree(keys_dir, ignore_errors=True)
-        if not had_state_dir:
-            _remove_empty(state_dir)
-        raise
-    return ApplyResult([c.path for c in plan.changes], generated)
+        journal.run(root, writes, keys=keys, make_keys=_generate, hook=hook)
+    except OSError as problem:
+        where = problem.filename or root
+        raise MigrateError(
+            f"cannot write {where}: {problem.strerror or problem}; nothing was changed"
+        ) from None
 
 
-def _write_all(root: Path, changes: list[FileChange], hook: WriteHook | None) -> None:
-    staged: list[tuple[FileChange, Path]] = []
-    created_dirs: list[Path] = []
-    replaced: list[FileChange] = []
-    try:
-        for change in changes:
-            target = root / change.path
-            created_dirs += _make_parents(target.parent)
-            staged.append((change, _stage(target, change.after)))
-        for change, temporary in staged:
-            if hook is not None:
-                hook(change.path)
-            os.replace(temporary, root / change.path)
-            replaced.append(change)
-    except BaseException:
-        for change in reversed(replaced):
-            _restore(root / change.path, change.before)
-        for _, temporary in staged:
-            temporary.unlink(missing_ok=True)
-        for folder in reversed(created_dirs):
-            _remove_empty(folder)
-        raise
-
-
-def _make_parents(folder: Path) -> list[Path]:
-    missing = []
-    current = folder
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    return list(reversed(missing))
-
-
-def _stage(target: Path, text: str) -> Path:
-    mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-        out.write(text)
-    os.chmod(name, mode)
-    return Path(name)
-
-
-def _restore(path: Path, before: str | None) -> None:
-    if before is None:
-        path.unlink(missing_ok=True)
-    else:
-        temporary = _stage(path, before)
-        os.replace(temporary, path)
-
-
-def _remove_empty(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        folder.rmdir()
-
-
-def _state_change(root: Path, plan: Plan, generated: bool) -> FileChange:
+def _state_write(root: Path, plan: Plan, generated: bool) -> Write:
     """The state file as one more write of the plan, so it lands with the rest or not."""
     state = read_state(root)
     files: dict[str, dict[str, str | None]] = {
-        c.path: {"before": c.before, "after": c.after} for c in plan.changes
+        c.path: _recorded(c.before, c.after, c.encoding) for c in plan.changes
     }
     state.history.append(
         Applied(
@@ -199,21 +168,28 @@ def _state_change(root: Path, plan: Plan, generated: bool) -> FileChange:
         )
     )
     state.phase = plan.phase_to
-    path = state_path(root)
-    before = read_exact(path) if path.exists() else None
-    return FileChange(path.relative_to(root).as_posix(), before, state.to_json())
+    return _state_file_write(root, state)
 
 
-def _write_state(root: Path, state: State) -> None:
+def _recorded(before: str | None, after: str | None, encoding: str) -> dict[str, str | None]:
+    texts: dict[str, str | None] = {"before": before, "after": after}
+    if encoding != "utf-8":
+        texts["encoding"] = encoding
+    return texts
+
+
+def _state_file_write(root: Path, state: State | None) -> Write:
+    """state.json replaced by ``state``, or deleted (None)."""
     path = state_path(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(_stage(path, state.to_json()), path)
+    rel = path.relative_to(root).as_posix()
+    before = journal.read_text(path)
+    return Write(rel, before, state.to_json() if state is not None else None)
 
 
 # -- rollback --------------------------------------------------------------------------
 
 
-def rollback(root: Path) -> Applied:
+def rollback(root: Path, *, write_hook: WriteHook | None = None) -> Applied:
     """Undo the last apply byte for byte; refuses when its files were edited since."""
     root = root.resolve()
     state = read_state(root)
@@ -221,42 +197,48 @@ def rollback(root: Path) -> Applied:
         raise ApplyRefused("nothing to roll back: no apply is recorded here", 1)
     last = state.history[-1]
     edited = [
-        rel for rel, texts in sorted(last.files.items()) if _current(root / rel) != texts["after"]
+        rel
+        for rel, texts in sorted(last.files.items())
+        if _current(root, rel, last.encoding_of(rel)) != texts["after"]
     ]
     if edited:
         raise ApplyRefused(
-            "edited since the apply, so rollback would lose work: " + ", ".join(edited),
+            "edited or deleted since the apply, so rollback would lose work: " + ", ".join(edited),
             EXIT_EDITED,
         )
-    for rel, texts in last.files.items():
-        _restore(root / rel, texts["before"])
-    _remove_emptied_dirs(root, [rel for rel, t in last.files.items() if t["before"] is None])
-    if last.keys_generated:
-        shutil.rmtree(root / emit.STATE_DIR / "keys", ignore_errors=True)
+    writes = [
+        Write(rel, texts["after"], texts["before"], last.encoding_of(rel))
+        for rel, texts in last.files.items()
+    ]
     state.history.pop()
     state.phase = last.phase_from
-    if state.history:
-        _write_state(root, state)
-    else:
-        state_path(root).unlink(missing_ok=True)
+    writes.append(_state_file_write(root, state if state.history else None))
+    _transaction(root, writes, "remove" if last.keys_generated else None, write_hook)
+    _remove_emptied_dirs(root, [rel for rel, t in last.files.items() if t["before"] is None])
+    if not state.history:
         _remove_empty(root / emit.STATE_DIR)
     return last
 
 
-def _current(path: Path) -> str | None:
+def _current(root: Path, rel: str, encoding: str) -> str | None:
     try:
-        return read_exact(path)
-    except FileNotFoundError:
-        return None
+        return journal.read_text(journal.resolve_inside(root, rel), encoding)
+    except journal.WriteError as refused:
+        raise ApplyRefused(f"the state file names {rel}: {refused}", int(Exit.ERROR)) from None
     except (UnicodeDecodeError, IsADirectoryError):
         return "\0unreadable"
+
+
+def _remove_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def _remove_emptied_dirs(root: Path, created: list[str]) -> None:
     folders = {(root / rel).parent for rel in created}
     for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
         pycache = folder / "__pycache__"
-        if pycache.is_dir():
+        if pycache.is_dir() and not pycache.is_symlink():
             shutil.rmtree(pycache, ignore_errors=True)
         _remove_empty(folder)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from migrate.apply import ApplyRefused, apply_plan, check_plan, rollback
+from migrate.exit_codes import Exit, MigrateError
 from migrate.plan import Plan
 from migrate.planner import PlanError, check_selection, plan_hybrid
 from migrate.render import manual_steps_left, render_text
@@ -80,7 +81,7 @@ def apply_command(path: Path | None, plan_file: Path | None, allow_dirty: bool, 
         try:
             plan = Plan.from_json(plan_file.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError) as problem:
-            raise click.ClickException(f"{plan_file}: {problem}") from None
+            raise MigrateError(f"{plan_file}: {problem}", Exit.STALE) from None
         # A PATH given with --plan must be the tree the plan was made for (check_plan).
         path = Path(plan.root) if path is None else path
     else:

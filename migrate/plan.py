@@ -7,9 +7,10 @@ write exactly what was planned or refuse a plan the tree has moved away from.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,27 +62,115 @@ class Plan:
         return bool(self.changes or self.generate_keys)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+        payload = asdict(self)
+        payload["digest"] = content_digest(payload)
+        return json.dumps(payload, indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
-        """A saved plan; ValueError for anything that is not one, whatever was edited."""
+        """A saved plan; ValueError for anything that is not one, whatever was edited.
+
+        A saved plan is what `plan --out` wrote: it moves a tree into the hybrid phase,
+        and its digest matches its content (an edited plan is refused whole)."""
         try:
             data: dict[str, Any] = json.loads(text)
-            if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
-                raise ValueError("not an oauth-migrate plan file of a known format")
-            data["steps"] = [Step(**s) for s in data["steps"]]
-            data["changes"] = [FileChange(**c) for c in data["changes"]]
-            plan = cls(**data)
-        except (TypeError, KeyError, AttributeError) as problem:
-            raise ValueError(f"malformed plan file ({problem})") from None
-        _check_types(plan)
-        return plan
+        except ValueError as unparsable:
+            raise ValueError(f"malformed plan file ({unparsable})") from None
+        if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
+            raise ValueError("not an oauth-migrate plan file of a known format")
+        if data.pop("digest", None) != content_digest(data):
+            raise ValueError(
+                "edited or corrupted plan file (its digest does not match its content): "
+                "make it again with `migrate plan --out`"
+            )
+        problem = _shape_problem(data)
+        if problem:
+            raise ValueError(f"malformed plan file ({problem})")
+        data["steps"] = [Step(**s) for s in data["steps"]]
+        data["changes"] = [FileChange(**c) for c in data["changes"]]
+        return cls(**data)
 
 
-def read_exact(path: Path) -> str:
+_PLAN_TYPES: dict[str, type | tuple[type, ...]] = {
+    "root": str,
+    "phase_from": str,
+    "phase_to": str,
+    "findings": list,
+    "steps": list,
+    "changes": list,
+    "reads": dict,
+    "manual": list,
+    "notes": list,
+    "generate_keys": bool,
+    "store_persistent": bool,
+    "blocked_by": list,
+    "kit_version": str,
+    "format": int,
+}
+
+
+def _shape_problem(data: dict[str, Any]) -> str | None:
+    """What in ``data`` no `plan --out` writes, or None (checked before anything is built)."""
+    if set(data) != {f.name for f in fields(Plan)}:
+        return "missing or unexpected fields"
+    wrong = [name for name, kind in _PLAN_TYPES.items() if not isinstance(data[name], kind)]
+    if wrong:
+        return "wrong types: " + ", ".join(wrong)
+    if data["phase_from"] not in ("legacy", "hybrid") or data["phase_to"] != "hybrid":
+        return f"a saved plan moves a tree to the hybrid phase, not {data['phase_to']!r}"
+    checks = (
+        all(_string_dict(item) for item in data["findings"] + data["manual"]),
+        all(isinstance(item, str) for item in data["notes"] + data["blocked_by"]),
+        all(isinstance(k, str) and isinstance(v, str) for k, v in data["reads"].items()),
+        all(_step_shape(step) for step in data["steps"]),
+        all(_change_shape(change) for change in data["changes"]),
+    )
+    return None if all(checks) else "wrong types in findings, steps, changes or manual steps"
+
+
+def _string_dict(item: Any) -> bool:
+    return isinstance(item, dict) and all(
+        isinstance(k, str) and isinstance(v, str | bool) for k, v in item.items()
+    )
+
+
+def _step_shape(step: Any) -> bool:
+    names = {f.name for f in fields(Step)}
+    return (
+        isinstance(step, dict)
+        and set(step) == names
+        and all(isinstance(step[k], str) for k in ("id", "title", "safety", "detail"))
+        and step["safety"] in ("safe", "manual")
+        and isinstance(step["files"], list)
+        and all(isinstance(f, str) for f in step["files"])
+    )
+
+
+def _change_shape(change: Any) -> bool:
+    if not isinstance(change, dict) or set(change) != {f.name for f in fields(FileChange)}:
+        return False
+    try:
+        codecs.lookup(change["encoding"])
+    except (LookupError, TypeError):
+        return False
+    return (
+        isinstance(change["path"], str)
+        and isinstance(change["after"], str)
+        and (change["before"] is None or isinstance(change["before"], str))
+        and isinstance(change["emitted"], bool)
+    )
+
+
+def content_digest(payload: dict[str, Any]) -> str:
+    """sha256 over the canonical JSON of everything but the digest itself."""
+    body = {key: value for key, value in payload.items() if key != "digest"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def read_exact(path: Path, encoding: str = "utf-8") -> str:
     """A text file as it is on disk: no newline translation (CRLF files stay CRLF)."""
-    return path.read_bytes().decode("utf-8")
+    return path.read_bytes().decode(encoding)
 
 
 def digest(text: str) -> str:
@@ -94,25 +183,10 @@ def stale_files(plan: Plan, root: Path) -> list[str]:
     for rel, expected in sorted(plan.reads.items()):
         path = root / rel
         try:
-            current = digest(read_exact(path)) if path.exists() else "absent"
-        except (OSError, UnicodeDecodeError):
+            # The bytes, whatever the file's encoding (for UTF-8 text: digest(text)).
+            current = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "absent"
+        except OSError:
             current = "unreadable"
         if current != expected:
             changed.append(rel)
     return changed
-
-
-def _check_types(plan: Plan) -> None:
-    ok = (
-        isinstance(plan.root, str)
-        and isinstance(plan.reads, dict)
-        and all(isinstance(k, str) and isinstance(v, str) for k, v in plan.reads.items())
-        and all(
-            isinstance(c.path, str)
-            and isinstance(c.after, str)
-            and (c.before is None or isinstance(c.before, str))
-            for c in plan.changes
-        )
-    )
-    if not ok:
-        raise ValueError("malformed plan file (wrong types)")

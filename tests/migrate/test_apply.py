@@ -12,8 +12,9 @@ from click.testing import CliRunner, Result
 
 from migrate.apply import ApplyRefused, apply_plan
 from migrate.cli import cli
+from migrate.exit_codes import MigrateError
 from migrate.planner import plan_hybrid
-from tests.migrate.tree_support import copy_sample, tree_bytes
+from tests.migrate.tree_support import copy_sample, tree_bytes, write_forged
 
 
 def run(*args: str) -> Result:
@@ -81,7 +82,7 @@ def test_plan_of_another_kit_version_is_refused(project: Path, tmp_path: Path) -
     run("plan", str(project), "--out", str(plan_file))
     data = json.loads(plan_file.read_text())
     data["kit_version"] = "0.0.1"
-    plan_file.write_text(json.dumps(data))
+    write_forged(plan_file, data)
     result = run("apply", "--plan", str(plan_file))
     assert result.exit_code == 4
     assert "0.0.1" in result.output
@@ -132,12 +133,13 @@ def test_interrupted_apply_leaves_the_tree_as_it_was(project: Path, failing_writ
     assert len(plan.changes) >= failing_write
     writes: list[str] = []
 
-    def fail_on_nth(path: str) -> None:
-        writes.append(path)
+    def fail_on_nth(label: str) -> None:
+        if label.startswith("write "):
+            writes.append(label)
         if len(writes) == failing_write:
             raise OSError("disk full (injected)")
 
-    with pytest.raises(OSError, match="injected"):
+    with pytest.raises(MigrateError, match="injected"):
         apply_plan(plan, project, write_hook=fail_on_nth)
     assert tree_bytes(project) == before
     assert not (project / ".oauth-migration").exists()
@@ -193,8 +195,16 @@ def test_plan_writing_outside_the_tree_is_refused(project: Path, tmp_path: Path)
     plan_file = tmp_path / "plan.json"
     run("plan", str(project), "--out", str(plan_file))
     data = json.loads(plan_file.read_text())
-    data["changes"].append({"path": "../escaped.py", "before": None, "after": "x = 1\n"})
-    plan_file.write_text(json.dumps(data))
+    data["changes"].append(
+        {
+            "path": "../escaped.py",
+            "before": None,
+            "after": "x = 1\n",
+            "emitted": False,
+            "encoding": "utf-8",
+        }
+    )
+    write_forged(plan_file, data)
     result = run("apply", "--plan", str(plan_file))
     assert result.exit_code == 4
     assert not (tmp_path / "escaped.py").exists()
@@ -206,9 +216,9 @@ def test_tampered_plan_types_are_a_clear_error(project: Path, tmp_path: Path) ->
     run("plan", str(project), "--out", str(plan_file))
     data = json.loads(plan_file.read_text())
     data["reads"] = []
-    plan_file.write_text(json.dumps(data))
+    write_forged(plan_file, data)
     result = run("apply", "--plan", str(plan_file))
-    assert result.exit_code == 1
+    assert result.exit_code == 4
     assert "malformed plan file" in result.output
 
 
@@ -217,11 +227,11 @@ def test_failed_state_write_undoes_the_whole_apply(project: Path) -> None:
     before = tree_bytes(project)
     plan = plan_hybrid(project)
 
-    def fail_on_state(path: str) -> None:
-        if path.endswith("state.json"):
+    def fail_on_state(label: str) -> None:
+        if label.endswith("state.json"):
             raise OSError("disk full (injected)")
 
-    with pytest.raises(OSError, match="injected"):
+    with pytest.raises(MigrateError, match="injected"):
         apply_plan(plan, project, write_hook=fail_on_state)
     assert tree_bytes(project) == before
 
