@@ -139,10 +139,11 @@ def _transaction(
     writes: list[Write],
     keys: journal.KeysAction,
     hook: WriteHook | None,
+    aside: tuple[str, ...] = (),
 ) -> None:
     """journal.run, with an OS failure (read-only tree, full disk) as one clear line."""
     try:
-        journal.run(root, writes, keys=keys, make_keys=_generate, hook=hook)
+        journal.run(root, writes, keys=keys, make_keys=_generate, aside=aside, hook=hook)
     except OSError as problem:
         where = problem.filename or root
         raise MigrateError(
@@ -213,11 +214,22 @@ def rollback(root: Path, *, write_hook: WriteHook | None = None) -> Applied:
     state.history.pop()
     state.phase = last.phase_from
     writes.append(_state_file_write(root, state if state.history else None))
-    _transaction(root, writes, "remove" if last.keys_generated else None, write_hook)
+    _transaction(root, writes, None, write_hook, _removed_by_rollback(root, last, state))
     _remove_emptied_dirs(root, [rel for rel, t in last.files.items() if t["before"] is None])
     if not state.history:
         _remove_empty(root / emit.STATE_DIR)
     return last
+
+
+def _removed_by_rollback(root: Path, last: Applied, state: State) -> tuple[str, ...]:
+    """The key the undone apply generated and, back to legacy, the runtime's own data
+    (metrics, denylist): nothing in a legacy tree reads them, and the .gitignore that kept
+    them out of version control is restored to its legacy text."""
+    names = ["keys"] if last.keys_generated else []
+    if not state.history:
+        folder = root / emit.STATE_DIR
+        names += sorted(p.name for p in folder.glob("*.sqlite3*") if p.is_file())
+    return tuple(names)
 
 
 def _current(root: Path, rel: str, encoding: str) -> str | None:

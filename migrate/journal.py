@@ -7,7 +7,8 @@ One transaction (:func:`run`):
    its encoding, the folders it may create and what it does to the key folder;
 2. every new text is staged in a temporary file beside its target (a name the journal
    implies), fsynced, then moved into place with one ``os.replace`` each;
-3. the key folder is made (apply) or set aside (rollback);
+3. the key folder is made (apply), or the key folder and runtime data are set aside
+   (rollback);
 4. the journal is deleted: that unlink is the commit point.
 
 A failure, Ctrl-C or SIGTERM before 4 is undone at once, with both signals held off while
@@ -39,11 +40,11 @@ from migrate.emit import STATE_DIR
 from migrate.exit_codes import Exit, MigrateError
 
 JOURNAL = ".oauth-migration.journal"
-KEYS_ASIDE = ".keys.removed"
+ASIDE = ".removed"
 TMP_SUFFIX = ".oauth-migrate-tmp"
 
 Hook = Callable[[str], None]
-KeysAction = Literal["create", "remove"] | None
+KeysAction = Literal["create"] | None
 
 
 class WriteError(MigrateError):
@@ -68,6 +69,7 @@ class Journal:
     created_dirs: list[str] = field(default_factory=list)
     keys: KeysAction = None
     keys_entries_before: list[str] = field(default_factory=list)
+    aside: list[str] = field(default_factory=list)  # names in the state folder to remove
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
@@ -194,9 +196,11 @@ def run(
     *,
     keys: KeysAction = None,
     make_keys: Callable[[Path], None] | None = None,
+    aside: tuple[str, ...] = (),
     hook: Hook | None = None,
 ) -> None:
-    """Write ``writes`` (and make or set aside the key folder) all or nothing."""
+    """Write ``writes``, make the key folder (``keys="create"``) and remove the state
+    folder's entries named in ``aside``: all or nothing."""
     root = root.resolve()
     check_state_dirs(root)
     targets = _targets(root, writes)
@@ -206,6 +210,7 @@ def run(
         _missing_dirs(root, targets),
         keys,
         sorted(p.name for p in keys_dir.iterdir()) if keys_dir.is_dir() else [],
+        [name for name in aside if (root / STATE_DIR / name).exists()],
     )
     step = hook or (lambda label: None)
     with _sigterm_raises():
@@ -219,8 +224,7 @@ def run(
             with _signals_held():
                 _undo(root, journal)
             raise
-    if keys == "remove":
-        shutil.rmtree(root / STATE_DIR / KEYS_ASIDE, ignore_errors=True)
+    shutil.rmtree(root / STATE_DIR / ASIDE, ignore_errors=True)
 
 
 def _forward(
@@ -235,13 +239,13 @@ def _forward(
     for write, target in targets:
         step(f"write {write.path}")
         _apply_one(target, write)
-    keys_dir = root / STATE_DIR / "keys"
     if journal.keys == "create" and make_keys is not None:
         step("keys")
-        make_keys(keys_dir)
-    elif journal.keys == "remove" and keys_dir.is_dir():
-        step("keys")
-        os.replace(keys_dir, root / STATE_DIR / KEYS_ASIDE)
+        make_keys(root / STATE_DIR / "keys")
+    for name in journal.aside:
+        step(f"remove {STATE_DIR}/{name}")
+        (root / STATE_DIR / ASIDE).mkdir(exist_ok=True)
+        os.replace(root / STATE_DIR / name, root / STATE_DIR / ASIDE / name)
 
 
 def _journal_path(root: Path) -> Path:
@@ -287,9 +291,12 @@ def _undo_keys(root: Path, journal: Journal) -> None:
         if not journal.keys_entries_before:
             with contextlib.suppress(OSError):
                 keys_dir.rmdir()
-    aside = root / STATE_DIR / KEYS_ASIDE
-    if journal.keys == "remove" and aside.is_dir() and not keys_dir.exists():
-        os.replace(aside, keys_dir)
+    for name in journal.aside:
+        kept = root / STATE_DIR / ASIDE / name
+        if kept.exists() and not (root / STATE_DIR / name).exists():
+            os.replace(kept, root / STATE_DIR / name)
+    with contextlib.suppress(OSError):
+        (root / STATE_DIR / ASIDE).rmdir()
 
 
 def recover(root: Path) -> bool:
@@ -297,8 +304,8 @@ def recover(root: Path) -> bool:
     root = root.resolve()
     path = _journal_path(root)
     if not path.is_file():
-        # A committed rollback killed before it deleted the key it had set aside.
-        shutil.rmtree(root / STATE_DIR / KEYS_ASIDE, ignore_errors=True)
+        # A committed rollback killed before it deleted what it had set aside.
+        shutil.rmtree(root / STATE_DIR / ASIDE, ignore_errors=True)
         _temporary(path).unlink(missing_ok=True)
         return False
     try:

@@ -219,7 +219,8 @@ def test_rollback_killed_at_every_boundary_is_undone(hybrid_base: Path, tmp_path
     labels = boundaries(
         lambda hook: rollback(_copy_tree(hybrid_base, tmp_path / "l"), write_hook=hook)
     )
-    assert labels[0] == "journal" and "keys" in labels
+    assert labels[0] == "journal"
+    assert "remove .oauth-migration/keys" in labels
     for index, label in enumerate(labels):
         root = _copy_tree(hybrid_base, tmp_path / f"r{index}")
         before = snapshot(root)
@@ -228,6 +229,22 @@ def test_rollback_killed_at_every_boundary_is_undone(hybrid_base: Path, tmp_path
         assert snapshot(root) == before, label
     rollback(root)
     assert read_state(root).phase == "legacy"
+
+
+def test_rollback_to_legacy_removes_the_runtime_data(hybrid_base: Path, tmp_path: Path) -> None:
+    """Back to legacy, the metrics and denylist the runtime wrote go with the key (the
+    restored .gitignore no longer hides them); a rollback killed while setting them aside
+    puts them back."""
+    root = _copy_tree(hybrid_base, tmp_path / "data")
+    for name in ("metrics.sqlite3", "denylist.sqlite3", "denylist.sqlite3-wal"):
+        (root / ".oauth-migration" / name).write_bytes(b"runtime data")
+    before = snapshot(root)
+    label = "remove .oauth-migration/metrics.sqlite3"
+    assert in_child(partial(rollback, root, write_hook=_die_at(label))) == 137
+    read_state(root)
+    assert snapshot(root) == before
+    rollback(root)
+    assert not (root / ".oauth-migration").exists()
 
 
 def test_finalize_killed_at_every_boundary_is_undone(hybrid_base: Path, tmp_path: Path) -> None:
