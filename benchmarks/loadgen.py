@@ -81,7 +81,7 @@ def wrk_script(target: Target) -> str:
     lines += [
         "local threads = {}",
         "function setup(thread)",
-        "  thread:set(\"id_base\", #threads * 1000000000)",
+        '  thread:set("id_base", #threads * 1000000000)',
         "  table.insert(threads, thread)",
         "end",
         "function init(args) non200 = 0; counter = id_base end",
@@ -157,7 +157,7 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_wrk(target: Target, *, seconds: float, connections: int, threads: int = 1) -> Measurement:
+def run_wrk(target: Target, *, seconds: int, connections: int, threads: int = 1) -> Measurement:
     """Run wrk once against ``target``; the script lives in a private temporary folder."""
     wrk = wrk_path()
     if wrk is None:
@@ -165,13 +165,14 @@ def run_wrk(target: Target, *, seconds: float, connections: int, threads: int = 
     with tempfile.TemporaryDirectory(prefix="bench-wrk-") as tmp:
         script = Path(tmp) / "post.lua"
         script.write_text(wrk_script(target), encoding="ascii")
-        argv = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
+        argv = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
         argv += ["--timeout", WRK_TIMEOUT, "-s", str(script), target.url]
         cpu_before, start = _children_cpu(), time.monotonic()
         answer = subprocess.run(argv, capture_output=True, text=True, check=False)
         wall, cpu = time.monotonic() - start, _children_cpu() - cpu_before
     if answer.returncode != 0:
-        raise RuntimeError(f"wrk exited {answer.returncode}: {answer.stderr.strip()}")
+        output = (answer.stderr or answer.stdout).strip()[-2000:]
+        raise RuntimeError(f"wrk exited {answer.returncode}: {output}")
     return parse_wrk(answer.stdout, generator_cpu=cpu / wall)
 
 
