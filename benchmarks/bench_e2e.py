@@ -9,7 +9,7 @@ over 4 keep-alive connections on 127.0.0.1 (wrk, or a labelled pure-Python fallb
 after a warm-up. Each figure is printed with its ratio to legacy; a figure with any
 answer other than 200 is marked INVALID. Benchmarks print figures; they never assert.
 
-    python -m benchmarks.bench_e2e [--duration 5] [--warmup 1] [--cpu-load]
+    python -m benchmarks e2e [--duration 5] [--warmup 1] [--cpu-load]  (or make bench)
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import httpx
 
 from benchmarks import loadgen
 from benchmarks.e2e_servers import (
+    DEFAULT_SERVERS,
     SERVERS,
     Server,
     ServerSpec,
@@ -176,7 +177,8 @@ def header(options: Options) -> str:
         f"keep-alive connections, {options.warmup:g} s warm-up + {options.duration:g} s "
         f"per figure\n  load generator: {options.generator_name}\n"
         f"  {os.cpu_count()} CPUs, load average {load} at the start: busy machines give "
-        "noisy figures; ratios from one run are the figures to compare"
+        "noisy figures; ratios from one run are the figures to compare\n"
+        "  gen CPU: the load generator's own CPU use (100% = one core)"
     )
 
 
@@ -206,7 +208,7 @@ def seconds(text: str) -> int:
 
 
 def parse_options(argv: Sequence[str] | None) -> tuple[Options, list[ServerSpec]]:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_e2e")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks e2e")
     # Whole seconds: wrk takes no fractions.
     parser.add_argument("--duration", type=seconds, default=5, help="seconds per figure")
     parser.add_argument("--warmup", type=seconds, default=1, help="seconds before each figure")
@@ -216,7 +218,9 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, list[ServerSpec]
     )
     parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument(
-        "--servers", default=",".join(SERVERS), help=f"comma-separated, of {', '.join(SERVERS)}"
+        "--servers",
+        default=",".join(DEFAULT_SERVERS),
+        help=f"comma-separated, of {', '.join(SERVERS)} (default: %(default)s)",
     )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.servers.split(",")) - set(SERVERS))
@@ -228,7 +232,10 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, list[ServerSpec]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    options, specs = parse_options(argv)
+    run(*parse_options(argv))
+
+
+def run(options: Options, specs: Sequence[ServerSpec]) -> None:
     started = time.monotonic()
     print(header(options), flush=True)
     for spec in specs:

@@ -30,6 +30,7 @@ import httpx
 from benchmarks.loadgen import Target
 
 REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures" / "servers"
 METADATA_PATH = "/.well-known/oauth-authorization-server"
 REDIRECT_URI = "http://127.0.0.1:53682/callback"  # nothing listens: the code is in Location
 MCP_ACCEPT = "application/json, text/event-stream"
@@ -77,13 +78,24 @@ SERVERS = {
     "ledger": ServerSpec(
         name="ledger (tests/fixtures/servers/fastapi_asyncrepo)",
         description="FastAPI, hand-written JSON-RPC, uvicorn, SQLite store",
-        source=REPO / "tests" / "fixtures" / "servers" / "fastapi_asyncrepo",
+        source=FIXTURES / "fastapi_asyncrepo",
         copy_as="",
-        start_file=REPO / "tests" / "fixtures" / "servers" / "fastapi_asyncrepo" / "START",
+        start_file=FIXTURES / "fastapi_asyncrepo" / "START",
         persistent=True,
         store_env={"LEDGER_DB": "{root}/ledger.sqlite", "LOG_LEVEL": "warning"},
     ),
+    "fieldnotes": ServerSpec(
+        name="fieldnotes (tests/fixtures/servers/flask_blueprint)",
+        description="Flask, hand-written JSON-RPC, waitress, SQLite store",
+        source=FIXTURES / "flask_blueprint",
+        copy_as="",
+        start_file=FIXTURES / "flask_blueprint" / "START",
+        persistent=True,
+        store_env={"TOKEN_DB": "{root}/tokens.db"},
+    ),
 }
+# What `make bench` runs: the sample and one SQL-backed fixture keep it under 2 minutes.
+DEFAULT_SERVERS = ("sample", "ledger")
 
 
 def free_port() -> int:
