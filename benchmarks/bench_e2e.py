@@ -163,11 +163,11 @@ def cells(figure: Measurement, legacy: Measurement | None) -> str:
 
 
 def report(spec: ServerSpec, rows: Sequence[Row], options: Options) -> None:
-    print(f"  {spec.name}: {spec.description}")
-    print("\n".join(table(rows, lambda row: row.quiet)))
+    lines = [f"  {spec.name}: {spec.description}", *table(rows, lambda row: row.quiet)]
     if options.cpu_load:
-        print("   with a second process spinning on one core:")
-        print("\n".join(table(rows, lambda row: row.loaded)))
+        lines.append("   with a second process spinning on one core:")
+        lines += table(rows, lambda row: row.loaded)
+    print("\n".join(lines), flush=True)
 
 
 def header(options: Options) -> str:
@@ -200,19 +200,19 @@ def choose_generator(name: str, connections: int) -> tuple[str, Generator]:
     return label, lambda target, s: loadgen.run_python(target, seconds=s, connections=connections)
 
 
-def seconds(text: str) -> int:
+def positive(text: str) -> int:
     value = int(text)
     if value < 1:
-        raise argparse.ArgumentTypeError("at least 1 (whole seconds)")
+        raise argparse.ArgumentTypeError(f"{value}: a whole number, at least 1")
     return value
 
 
 def parse_options(argv: Sequence[str] | None) -> tuple[Options, list[ServerSpec]]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks e2e")
     # Whole seconds: wrk takes no fractions.
-    parser.add_argument("--duration", type=seconds, default=5, help="seconds per figure")
-    parser.add_argument("--warmup", type=seconds, default=1, help="seconds before each figure")
-    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--duration", type=positive, default=5, help="seconds per figure")
+    parser.add_argument("--warmup", type=positive, default=1, help="seconds before each figure")
+    parser.add_argument("--connections", type=positive, default=4)
     parser.add_argument(
         "--cpu-load", action="store_true", help="also measure beside a busy-loop process"
     )

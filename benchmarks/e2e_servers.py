@@ -140,7 +140,8 @@ class Server:
                 if httpx.get(self.base_url + METADATA_PATH, timeout=2).status_code < 500:
                     return
             except httpx.TransportError:
-                time.sleep(0.1)
+                pass  # not listening yet
+            time.sleep(0.1)
         tail = self.log.read_text(encoding="utf-8", errors="replace")[-3000:]
         raise RuntimeError(f"{shlex.join(self.argv)} did not start; its log ends:\n{tail}")
 
