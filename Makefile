@@ -28,8 +28,17 @@ pytest: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
-bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+# `make bench BENCH_ARGS="e2e --cpu-load --duration 30"`: one benchmark, longer.
+bench: $(STAMP) bench-wrk
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# The end-to-end benchmark drives servers with wrk (Debian's package); without it, it
+# falls back to a slower pure-Python load generator and says so.
+.PHONY: bench-wrk
+bench-wrk:
+	@command -v wrk >/dev/null || { test "$$(id -u)" = 0 && apt-get update -qq \
+	  && apt-get install -y -qq wrk >/dev/null; } \
+	  || echo "wrk missing (apt-get install wrk needs root): the Python generator stands in"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,14 +1,33 @@
-"""Run every benchmark and print its figures: `python -m benchmarks`."""
+"""Run the benchmarks and print their figures: `python -m benchmarks [gate|plan|e2e] [E2E OPTIONS]`.
+
+With no name, all three run; the options go to the end-to-end benchmark and are read
+before anything runs (`python -m benchmarks e2e --help`).
+"""
 
 from __future__ import annotations
 
-from benchmarks import bench_gate, bench_plan
+import functools
+import sys
+from collections.abc import Callable
+
+from benchmarks import bench_e2e, bench_gate, bench_plan
+
+NAMES = ("gate", "plan", "e2e")
 
 
-def main() -> None:
-    bench_gate.main()
-    print()
-    bench_plan.main()
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    chosen = [name for name in args if name in NAMES] or list(NAMES)
+    options = [arg for arg in args if arg not in NAMES]
+    if options and "e2e" not in chosen:
+        raise SystemExit(f"{' '.join(options)}: options are for e2e only")
+    runs: dict[str, Callable[[], None]] = {"gate": bench_gate.main, "plan": bench_plan.main}
+    if "e2e" in chosen:
+        runs["e2e"] = functools.partial(bench_e2e.run, *bench_e2e.parse_options(options))
+    for index, name in enumerate(chosen):
+        if index:
+            print()
+        runs[name]()
 
 
 if __name__ == "__main__":

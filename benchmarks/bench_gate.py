@@ -91,7 +91,7 @@ def main() -> None:
 
     legacy_store = {secrets.token_urlsafe(32): {"client_id": "c"} for _ in range(TOKENS)}
     opaque = list(legacy_store)
-    hybrid = TokenGate(
+    hybrid: TokenGate[dict[str, str]] = TokenGate(
         JwtVerifier(ring, issuer=ISSUER, audiences=[RESOURCE]), legacy_lookup=legacy_store.get
     )
 
