@@ -1,0 +1,138 @@
+"""Read the SQL statements that remove a token: DELETE, and UPDATEs that mark one dead.
+
+One small tokenizer (strings, quoted names, placeholders, words, symbols) and one reading
+of the two statement shapes that end a token's life in a table:
+
+- ``DELETE FROM <table> [WHERE ...]``;
+- ``UPDATE <table> SET <col> = ... WHERE ...`` where a column set says the row is dead
+  (``revoked``, ``revoked_at``, ``expires_at``, ``deleted``, ``active`` ...): a soft delete.
+
+For each, the columns its WHERE compares to a parameter (``col = ?``, ``:name``, ``%s``,
+``%(name)s``, ``$1``), whatever other conditions stand beside them, so the caller can find
+the Python value bound to the token column. Placeholders are numbered in statement order
+(SET ones included), as the DB-API binds a sequence. Nothing here runs or rewrites SQL:
+a statement it cannot read is ``None``, and the caller decides what that means.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_TOKEN = re.compile(
+    r"""
+    (?P<space>\s+|--[^\n]*|/\*.*?\*/)
+  | (?P<string>'(?:[^']|'')*')
+  | (?P<quoted>"[^"]*"|`[^`]*`|\[[^\]]*\])
+  | (?P<pyformat>%\((?P<pyname>\w+)\)s)
+  | (?P<format>%s)
+  | (?P<qmark>\?(?P<qnum>\d*))
+  | (?P<named>:(?P<name>[A-Za-z_]\w*))
+  | (?P<numeric>\$(?P<num>\d+))
+  | (?P<word>[A-Za-z_][\w.]*)
+  | (?P<number>\d+(?:\.\d+)?)
+  | (?P<symbol><>|!=|<=|>=|==|[=<>(),;*+\-/|.])
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+# Columns whose new value says the row no longer grants access.
+_DEAD_COLUMN = re.compile(
+    r"^(is_)?(revoked|deleted|disabled|invalidated|expired)(_at|_on)?$"
+    r"|^(is_)?(active|valid|enabled)$|^expires?(_at|_on)?$|^expiry$|^exp$|^expiration$",
+    re.IGNORECASE,
+)
+
+Param = int | str  # a positional index (0-based) or a name
+
+
+@dataclass
+class Placeholder:
+    param: Param
+
+
+@dataclass
+class Removal:
+    """A statement that ends tokens' lives in ``table``: which parameter each key column takes."""
+
+    kind: str  # "delete" or "soft-delete"
+    table: str
+    keys: dict[str, Param] = field(default_factory=dict)  # column -> parameter in WHERE
+    conditions: int = 0  # comparisons and other terms in WHERE, keys included
+
+
+def _tokens(sql: str) -> list[str | Placeholder] | None:
+    """Words (lower-cased keywords kept as written), symbols and placeholders; None when
+    the text is not SQL this tokenizer reads."""
+    out: list[str | Placeholder] = []
+    position = 0
+    index = 0
+    for found in _TOKEN.finditer(sql):
+        if found.start() != position:
+            return None
+        position = found.end()
+        kind = found.lastgroup
+        if kind == "space":
+            continue
+        if kind in ("format", "qmark", "numeric"):
+            number = found.group("num") or found.group("qnum")
+            out.append(Placeholder(int(number) - 1 if number else index))
+            index += 1
+        elif kind in ("pyformat", "named"):
+            out.append(Placeholder(found.group("pyname") or found.group("name")))
+        elif kind == "quoted":
+            out.append(found.group()[1:-1])
+        else:
+            out.append(found.group())
+    return out if position == len(sql) else None
+
+
+def _word(item: str | Placeholder | None, *words: str) -> bool:
+    return isinstance(item, str) and item.lower() in words
+
+
+def _name(item: str | Placeholder | None) -> str | None:
+    if isinstance(item, str) and re.match(r"^[A-Za-z_][\w.]*$", item):
+        return item.split(".")[-1]
+    return None
+
+
+def read_removal(sql: str) -> Removal | None:
+    """The DELETE or soft-delete UPDATE ``sql`` is, or None for any other statement."""
+    items = _tokens(sql.strip().rstrip(";"))
+    if not items:
+        return None
+    if _word(items[0], "delete") and _word(items[1] if len(items) > 1 else None, "from"):
+        table = _name(items[2]) if len(items) > 2 else None
+        return _where(Removal("delete", table), items[3:]) if table else None
+    if _word(items[0], "update") and len(items) > 2:
+        return _update(items)
+    return None
+
+
+def _update(items: list[str | Placeholder]) -> Removal | None:
+    table = _name(items[1])
+    if table is None or not _word(items[2], "set"):
+        return None
+    rest = items[3:]
+    end = next((i for i, item in enumerate(rest) if _word(item, "where")), len(rest))
+    assigned = [_name(rest[i - 1]) for i, item in enumerate(rest[:end]) if item == "=" and i > 0]
+    if not any(column and _DEAD_COLUMN.match(column) for column in assigned):
+        return None
+    return _where(Removal("soft-delete", table), rest[end:])
+
+
+def _where(removal: Removal, items: list[str | Placeholder]) -> Removal:
+    """Fill ``removal.keys`` from ``WHERE a = ? AND b = :b ...`` (either side of ``=``)."""
+    if not items or not _word(items[0], "where"):
+        return removal
+    body = items[1:]
+    for index, item in enumerate(body):
+        if item != "=" or index == 0 or index + 1 >= len(body):
+            continue
+        left, right = body[index - 1], body[index + 1]
+        column, value = (left, right) if isinstance(right, Placeholder) else (right, left)
+        name = _name(column)
+        if name is not None and isinstance(value, Placeholder):
+            removal.keys.setdefault(name, value.param)
+    removal.conditions = 1 + sum(_word(item, "and", "or") for item in body)
+    return removal
