@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from migrate.scan.source import SourceFile, SourceTree
-from migrate.scan.sql import Param, Removal, read_removal
+from migrate.scan.sql import Param, Removal, bound, read_removal, sql_text
 from migrate.scan.syntax import (
     dotted,
     enclosing,
@@ -98,46 +98,6 @@ def _key_column(keys: list[str], store: TokenStore) -> str | None:
 # -- SQL ------------------------------------------------------------------------------
 
 
-def sql_text(node: cst.Call) -> str | None:
-    """The SQL of ``execute("...")`` or ``execute(text("..."))``."""
-    if not node.args:
-        return None
-    first = node.args[0].value
-    if isinstance(first, cst.Call) and len(first.args) == 1:
-        first = first.args[0].value
-    return string_value(first)
-
-
-def _scalar(expr: cst.BaseExpression | None) -> bool:
-    """A single value, not a parameter sequence: ``form.get("t")``, ``row["t"]``,
-    ``record.token``, a name spelled like a token (``presented``, ``token``)."""
-    if isinstance(expr, cst.Subscript | cst.Attribute | cst.Call):
-        return True
-    return isinstance(expr, cst.Name) and not re.search(r"param|arg|values|bind", expr.value)
-
-
-def _bound(node: cst.Call, param: Param) -> cst.BaseExpression | None:
-    """The Python value bound to one placeholder of ``execute(sql, params)``."""
-    rest = [a for a in node.args[1:] if a.keyword is None and not a.star]
-    params = rest[0].value if rest else None
-    if isinstance(param, int):
-        if isinstance(params, cst.Tuple | cst.List) and param < len(params.elements):
-            return params.elements[param].value
-        if len(rest) > 1 or (rest and _scalar(params)):
-            # A helper taking the parameters as arguments: ``one(sql, a, b)``.
-            return rest[param].value if param < len(rest) else None
-        return None
-    if isinstance(params, cst.Dict):
-        for element in params.elements:
-            if isinstance(element, cst.DictElement) and string_value(element.key) == param:
-                return element.value
-    if isinstance(params, cst.Call) and dotted(params.func) == "dict":
-        params_kw = {a.keyword.value: a.value for a in params.args if a.keyword}
-        return params_kw.get(param)
-    keywords = {a.keyword.value: a.value for a in node.args if a.keyword}
-    return keywords.get(param)
-
-
 def _row_read_before(
     source: SourceFile, node: cst.Call, removal: Removal, store: TokenStore
 ) -> cst.BaseExpression | None:
@@ -147,8 +107,8 @@ def _row_read_before(
     if function is None or store.column is None or len(removal.keys) != 1:
         return None
     ((column, param),) = removal.keys.items()
-    bound = _bound(node, param)
-    code = source.code(bound) if bound is not None else None
+    value = bound(node, param)
+    code = source.code(value) if value is not None else None
     for statement in walk(function.body):
         if source.order(statement) >= source.order(node):
             break
@@ -157,7 +117,7 @@ def _row_read_before(
         target, call = statement.targets[0].target, statement.value
         selected = _select_key(call, removal.table, column)
         if isinstance(target, cst.Name) and selected is not None:
-            given = _bound(call, selected)
+            given = bound(call, selected)
             if given is not None and source.code(given) == code:
                 index = cst.Index(cst.SimpleString(f'"{store.column}"'))
                 return cst.Subscript(target, [cst.SubscriptElement(index)])
@@ -187,7 +147,7 @@ def _sql_removal(
         keyed = ", ".join(removal.keys) or "no parameter"
         wanted = store.column or "the access token"
         return None, f"{what} keyed by {keyed}, not by the access token ({wanted})"
-    key = _bound(node, removal.keys[column])
+    key = bound(node, removal.keys[column])
     if key is None:
         return None, f"{what}: the value bound to {column} cannot be read here"
     return key, what

@@ -23,12 +23,10 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from migrate.scan.source import SourceFile, SourceTree
+from migrate.scan.sql import Placeholder, bound, read_insert, sql_text
 from migrate.scan.syntax import dotted, enclosing, enclosing_function, string_value, walk
 
 MINT_CALL = "mint_access_token"
-_INSERT = re.compile(
-    r"^\s*insert\s+(?:or\s+\w+\s+)?into\s+(\w+)\s*(?:\(([^)]*)\))?\s*values", re.IGNORECASE
-)
 _CREATE = r"create\s+table\s+(?:if\s+not\s+exists\s+)?{table}\s*\((.*?)\)\s*;?\s*$"
 _CONSTRAINTS = {"primary", "foreign", "unique", "check", "constraint"}
 
@@ -134,21 +132,14 @@ def _column_names(body: str) -> list[str]:
 def _from_call(
     tree: SourceTree, call: cst.Call, variable: str | None, mint: cst.BaseExpression
 ) -> tuple[str, list[Field], cst.BaseExpression | None, bool] | None:
-    sql = string_value(call.args[0].value) if call.args else None
-    insert = _INSERT.match(sql or "")
-    if insert:
-        values: list[cst.BaseExpression] = []
-        for arg in call.args[1:]:
-            value = arg.value
-            values += [e.value for e in value.elements] if isinstance(value, cst.Tuple) else [value]
-        columns = (
-            [c.strip() for c in insert.group(2).split(",")]
-            if insert.group(2)
-            else _table_columns(tree, insert.group(1))
-        )
-        if columns is None or len(columns) != len(values):
+    insert = read_insert(sql_text(call) or "")
+    if insert is not None:
+        columns = insert.columns or _table_columns(tree, insert.table)
+        if columns is None or len(columns) != len(insert.values):
             return None
-        return "columns", [Field(c, v) for c, v in zip(columns, values, strict=True)], None, True
+        values = [_insert_value(call, v) for v in insert.values]
+        fields = [Field(c, v) for c, v in zip(columns, values, strict=True) if v is not None]
+        return "columns", fields, None, True
     if not any(_holds(a.value, variable, mint) for a in call.args):
         return None
     for arg in call.args:
@@ -156,6 +147,20 @@ def _from_call(
         if isinstance(arg.value, cst.Dict | cst.Call) and not _holds(arg.value, variable, mint):
             return _record_expression(tree, arg.value, variable, mint)
     return _record_expression(tree, call, variable, mint)
+
+
+def _insert_value(call: cst.Call, value: Placeholder | str) -> cst.BaseExpression | None:
+    """The Python value of one VALUES item: the bound parameter, or the SQL literal."""
+    if isinstance(value, Placeholder):
+        return bound(call, value.param)
+    if value.startswith("'"):
+        return cst.SimpleString(repr(value[1:-1].replace("''", "'")))
+    if _NUMBER.match(value):
+        return cst.Integer(value) if value.isdigit() else cst.Float(value)
+    return None
+
+
+_NUMBER = re.compile(r"^\d+(\.\d+)?$")
 
 
 def _record_expression(

@@ -10,14 +10,20 @@ of the two statement shapes that end a token's life in a table:
 For each, the columns its WHERE compares to a parameter (``col = ?``, ``:name``, ``%s``,
 ``%(name)s``, ``$1``), whatever other conditions stand beside them, so the caller can find
 the Python value bound to the token column. Placeholders are numbered in statement order
-(SET ones included), as the DB-API binds a sequence. Nothing here runs or rewrites SQL:
-a statement it cannot read is ``None``, and the caller decides what that means.
+(SET ones included), as the DB-API binds a sequence. ``INSERT INTO t (cols) VALUES
+(...)`` is read the same way, for the record a mint writes. :func:`bound` then finds the
+Python value a call binds to one placeholder. Nothing here runs or rewrites SQL: a
+statement it cannot read is ``None``, and the caller decides what that means.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+
+import libcst as cst
+
+from migrate.scan.syntax import dotted, string_value
 
 _TOKEN = re.compile(
     r"""
@@ -136,3 +142,72 @@ def _where(removal: Removal, items: list[str | Placeholder]) -> Removal:
             removal.keys.setdefault(name, value.param)
     removal.conditions = 1 + sum(_word(item, "and", "or") for item in body)
     return removal
+
+
+@dataclass
+class Insert:
+    table: str
+    columns: list[str] | None  # None: the statement names none (the table's order)
+    values: list[Placeholder | str]  # a placeholder, or a literal as written
+
+
+def read_insert(sql: str) -> Insert | None:
+    """``INSERT [OR ...] INTO t [(a, b)] VALUES (?, :b, 'x')``, or None."""
+    items = _tokens(sql.strip().rstrip(";"))
+    if not items or not _word(items[0], "insert"):
+        return None
+    start = next((i for i, item in enumerate(items) if _word(item, "into")), None)
+    if start is None or start + 1 >= len(items):
+        return None
+    table, rest = _name(items[start + 1]), items[start + 2 :]
+    columns = None
+    if rest and rest[0] == "(":
+        end = rest.index(")") if ")" in rest else len(rest)
+        columns = [str(c) for c in rest[1:end] if c != ","]
+        rest = rest[end + 1 :]
+    if table is None or not rest or not _word(rest[0], "values") or rest[1:2] != ["("]:
+        return None
+    body = rest[2 : rest.index(")")] if ")" in rest else []
+    values = [v for v in body if v != ","]
+    return Insert(table, columns, values)
+
+
+def sql_text(node: cst.Call) -> str | None:
+    """The SQL of ``execute("...")`` or ``execute(text("..."))``."""
+    if not node.args:
+        return None
+    first = node.args[0].value
+    if isinstance(first, cst.Call) and len(first.args) == 1:
+        first = first.args[0].value
+    return string_value(first)
+
+
+def _scalar(expr: cst.BaseExpression | None) -> bool:
+    """A single value, not a parameter sequence: ``form.get("t")``, ``row["t"]``,
+    ``record.token``, a name spelled like a token (``presented``, ``token``)."""
+    if isinstance(expr, cst.Subscript | cst.Attribute | cst.Call):
+        return True
+    return isinstance(expr, cst.Name) and not re.search(r"param|arg|values|bind", expr.value)
+
+
+def bound(node: cst.Call, param: Param) -> cst.BaseExpression | None:
+    """The Python value ``execute(sql, params)`` binds to one placeholder: an element of a
+    tuple or list, a key of a dict (or ``dict(...)``), a keyword, or (helpers such as
+    ``one(sql, a, b)``) a further argument."""
+    rest = [a for a in node.args[1:] if a.keyword is None and not a.star]
+    params = rest[0].value if rest else None
+    if isinstance(param, int):
+        if isinstance(params, cst.Tuple | cst.List) and param < len(params.elements):
+            return params.elements[param].value
+        if len(rest) > 1 or (rest and _scalar(params)):
+            return rest[param].value if param < len(rest) else None
+        return None
+    if isinstance(params, cst.Dict):
+        for element in params.elements:
+            if isinstance(element, cst.DictElement) and string_value(element.key) == param:
+                return element.value
+    if isinstance(params, cst.Call) and dotted(params.func) == "dict":
+        given = {a.keyword.value: a.value for a in params.args if a.keyword}
+        return given.get(param)
+    keywords = {a.keyword.value: a.value for a in node.args if a.keyword}
+    return keywords.get(param)

@@ -2,8 +2,10 @@
 
 Each test migrates a fresh copy to the hybrid phase in process (`apply` through click's
 runner) and, where readiness matters, writes the metrics file a hybrid server that ran
-would have left (:func:`tests.migrate.lifecycle_support.record_hybrid_run`). No server
-is started: the whole life cycle with servers is in ``test_lifecycle.py``.
+would have left (:func:`tests.migrate.lifecycle_support.record_hybrid_run`). The tests at
+the end start the migrated server (a real subprocess on 127.0.0.1) and send it real
+requests: revocation across the cutover (finding 1), and a final gate that reads fields of
+its record (#8). The whole life cycle with servers is in ``test_lifecycle.py``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 
@@ -27,6 +30,8 @@ from migrate.status import status as real_status
 from tests.migrate.e2e_support import FIXTURE_SERVERS, SHARED_DIR, copy_tree
 from tests.migrate.lifecycle_support import record_hybrid_run, snapshot, snapshot_difference
 from tests.migrate.tree_support import copy_sample
+from tests.support.oauth_flow import OAuthFlow, send_initialize
+from tests.support.server_process import ServerProcess, command_from_start_file
 
 LIFETIME = 3600
 ZOO_HOOK = SHARED_DIR / "legacy_zoo" / "flask_sqlite_hook"
@@ -319,3 +324,86 @@ def test_finding_2_zoo_delete_by_refresh_token_revokes_the_selected_row(tmp_path
     result = run("finalize", str(root), "--plan-only")
     assert result.exit_code == 2, result.output
     assert "Manual steps: revocation" not in result.stdout
+
+
+# -- real servers across the cutover ---------------------------------------------------
+
+SAMPLE_START = Path(__file__).resolve().parents[2] / "sample_legacy" / "START"
+PUNCHCARD = FIXTURE_SERVERS / "flask_sqlite_rows"
+
+
+def _server(root: Path, start: Path, env: dict[str, str]) -> ServerProcess:
+    return ServerProcess(command_from_start_file(start), cwd=root, log_dir=root.parent, env=env)
+
+
+def _mcp(http: httpx.Client, server: ServerProcess, token: str) -> int:
+    return send_initialize(http, server.base_url + "/mcp", token).status_code
+
+
+def _finalize_when_ready(root: Path) -> Result:
+    started = time.time()
+    record_hybrid_run(root, started=started)
+    return run("finalize", str(root), at=started + LIFETIME + SKEW)
+
+
+def test_finding_1_hybrid_revocations_survive_finalize(tmp_path: Path) -> None:
+    """Finding 1: JWTs revoked (/revoke) or rotated out in the hybrid phase get 401 after finalize."""
+    root = to_hybrid(copy_sample(tmp_path / "project"))
+    env = {"SAMPLE_TOKEN_DB": str(tmp_path / "tokens.sqlite3"), "LOG_LEVEL": "warning"}
+    server = _server(root, SAMPLE_START, env)
+    with httpx.Client(timeout=10) as http:
+        with server:
+            flow = OAuthFlow(server.base_url, http)
+            client, a = flow.obtain_tokens()
+            _, b = flow.obtain_tokens(client)
+            assert (_mcp(http, server, a.access_token), _mcp(http, server, b.access_token)) == (
+                200,
+                200,
+            )
+            flow.revoke(client, a.access_token)
+            assert b.refresh_token is not None
+            flow.refresh(client, b.refresh_token)
+        result = _finalize_when_ready(root)
+        assert result.exit_code == 0, result.output
+        with server:
+            assert _mcp(http, server, a.access_token) == 401
+            assert _mcp(http, server, b.access_token) == 401
+
+
+def test_finding_8_final_gate_reading_row_fields_answers_200(tmp_path: Path) -> None:
+    """#8: a gate reading row["revoked"] and row["user_id"] answers a JWT with 200 after finalize."""
+    root = to_hybrid(copy_tree(PUNCHCARD, tmp_path / "server"))
+    env = {"PUNCHCARD_DB": str(tmp_path / "punchcard.sqlite3")}
+    server = _server(root, PUNCHCARD / "START", env)
+    with httpx.Client(timeout=10) as http:
+        with server:
+            flow = OAuthFlow(server.base_url, http)
+            client, revoked = flow.obtain_tokens()
+            flow.revoke(client, revoked.access_token)
+        result = _finalize_when_ready(root)
+        assert result.exit_code == 0, result.output
+        with server:
+            _, tokens = OAuthFlow(server.base_url, http).obtain_tokens()
+            assert _mcp(http, server, tokens.access_token) == 200
+            # The soft delete of the hybrid phase fed the denylist too (finding 2).
+            assert _mcp(http, server, revoked.access_token) == 401
+
+
+def test_finding_8_unsuppliable_record_read_blocks_finalize(tmp_path: Path) -> None:
+    """#8: a gate reading a field no claim gives makes finalize exit 6, naming the read; no write."""
+    root = copy_tree(PUNCHCARD, tmp_path / "server")
+    server_py = root / "punchcard" / "server.py"
+    _replace(server_py, '    g.user = row["user_id"]\n',
+             '    g.user = row["user_id"]\n    g.team = row["team"]\n')  # fmt: skip
+    _replace(root / "punchcard" / "db.py", "revoked INTEGER NOT NULL DEFAULT 0",
+             "revoked INTEGER NOT NULL DEFAULT 0, team TEXT")  # fmt: skip
+    to_hybrid(root)
+    started = time.time()
+    record_hybrid_run(root, started=started)
+    before = snapshot(root)
+    result = run("finalize", str(root), "--force", at=started + LIFETIME + SKEW)
+    assert result.exit_code == 6, result.output
+    where = f"punchcard/server.py:{_line_of(server_py, 'g.team = row[')}"
+    assert f"{where}: the gate reads `team` from the legacy record" in result.stderr
+    assert snapshot_difference(before, snapshot(root)) == []
+    assert phase_of(root) == "hybrid"
