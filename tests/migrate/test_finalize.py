@@ -302,9 +302,7 @@ def test_finding_1_finalize_adds_revoke_where_an_older_apply_did_not(hybrid: Pat
     store = hybrid / "sample_legacy" / "store.py"
     text = store.read_text(encoding="utf-8")
     assert text.count("oauth_migration.revoke(token)") == 4
-    older = "\n".join(
-        line for line in text.splitlines() if "oauth_migration.revoke(" not in line
-    )
+    older = "\n".join(line for line in text.splitlines() if "oauth_migration.revoke(" not in line)
     store.write_text(older + "\n", encoding="utf-8")
     plan = plan_final(hybrid)
     assert [s.id for s in plan.steps if s.id == "revoke-on-delete"] == ["revoke-on-delete"]
@@ -347,7 +345,7 @@ def _finalize_when_ready(root: Path) -> Result:
 
 
 def test_finding_1_hybrid_revocations_survive_finalize(tmp_path: Path) -> None:
-    """Finding 1: JWTs revoked (/revoke) or rotated out in the hybrid phase get 401 after finalize."""
+    """Finding 1: JWTs revoked (/revoke) or rotated out while hybrid get 401 after finalize."""
     root = to_hybrid(copy_sample(tmp_path / "project"))
     env = {"SAMPLE_TOKEN_DB": str(tmp_path / "tokens.sqlite3"), "LOG_LEVEL": "warning"}
     server = _server(root, SAMPLE_START, env)
@@ -370,8 +368,8 @@ def test_finding_1_hybrid_revocations_survive_finalize(tmp_path: Path) -> None:
             assert _mcp(http, server, b.access_token) == 401
 
 
-def test_finding_8_final_gate_reading_row_fields_answers_200(tmp_path: Path) -> None:
-    """#8: a gate reading row["revoked"] and row["user_id"] answers a JWT with 200 after finalize."""
+def test_issue_8_final_gate_reading_row_fields_answers_200(tmp_path: Path) -> None:
+    """#8: a final gate reading row["revoked"] and row["user_id"] answers a JWT with 200."""
     root = to_hybrid(copy_tree(PUNCHCARD, tmp_path / "server"))
     env = {"PUNCHCARD_DB": str(tmp_path / "punchcard.sqlite3")}
     server = _server(root, PUNCHCARD / "START", env)
@@ -389,8 +387,8 @@ def test_finding_8_final_gate_reading_row_fields_answers_200(tmp_path: Path) -> 
             assert _mcp(http, server, revoked.access_token) == 401
 
 
-def test_finding_8_unsuppliable_record_read_blocks_finalize(tmp_path: Path) -> None:
-    """#8: a gate reading a field no claim gives makes finalize exit 6, naming the read; no write."""
+def test_issue_8_unsuppliable_record_read_blocks_finalize(tmp_path: Path) -> None:
+    """#8: a gate reading a field no claim gives: finalize exits 6 naming it, writes nothing."""
     root = copy_tree(PUNCHCARD, tmp_path / "server")
     server_py = root / "punchcard" / "server.py"
     _replace(server_py, '    g.user = row["user_id"]\n',
