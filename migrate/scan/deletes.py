@@ -223,9 +223,11 @@ def _mentions_tokens(expr: cst.BaseExpression) -> bool:
 def _key_delete(source: SourceFile, node: cst.Call, owner: str) -> Found | None:
     """``redis.delete(key)`` / ``cache.delete(f"token:{t}")`` on a token store."""
     args = [a.value for a in node.args]
-    if not args or not (
-        _holds_tokens(source, node, owner) or any(_mentions_tokens(a) for a in args)
-    ):
+    spelled = [
+        _assigned_value(source, node, a.value) if isinstance(a, cst.Name) else a for a in args
+    ]
+    in_store = _holds_tokens(source, node, owner) or _holds_tokens(source, node, "self.")
+    if not args or not (in_store or any(_mentions_tokens(a) for a in spelled if a is not None)):
         return None
     key = _key_inside(args[0]) if len(args) == 1 else None
     if key is None:

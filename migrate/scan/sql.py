@@ -129,9 +129,11 @@ def _update(items: list[str | Placeholder]) -> Removal | None:
 
 def _where(removal: Removal, items: list[str | Placeholder]) -> Removal:
     """Fill ``removal.keys`` from ``WHERE a = ? AND b = :b ...`` (either side of ``=``)."""
-    if not items or not _word(items[0], "where"):
+    # An alias (``tokens t``, ``tokens AS t``) may stand before WHERE.
+    start = next((i for i, item in enumerate(items[:3]) if _word(item, "where")), None)
+    if start is None:
         return removal
-    body = items[1:]
+    body = items[start + 1 :]
     for index, item in enumerate(body):
         if item != "=" or index == 0 or index + 1 >= len(body):
             continue
