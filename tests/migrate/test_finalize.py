@@ -405,3 +405,17 @@ def test_issue_8_unsuppliable_record_read_blocks_finalize(tmp_path: Path) -> Non
     assert f"{where}: the gate reads `team` from the legacy record" in result.stderr
     assert snapshot_difference(before, snapshot(root)) == []
     assert phase_of(root) == "hybrid"
+
+
+def test_issue_8_a_resolve_finalize_cannot_rewrite_blocks_it(hybrid: Path, ran: float) -> None:
+    """#8: a hybrid resolve with its lookup passed positionally blocks finalize (exit 6)."""
+    auth = hybrid / "sample_legacy" / "auth.py"
+    _replace(auth, "oauth_migration.resolve(token, legacy=lambda t:",
+             "oauth_migration.resolve(token, lambda t:")  # fmt: skip
+    before = snapshot(hybrid)
+    result = run("finalize", str(hybrid), "--force", at=ran + 1)
+    assert result.exit_code == 6, result.output
+    where = f"sample_legacy/auth.py:{_line_of(auth, 'oauth_migration.resolve(token, lambda t:')}"
+    assert f"{where}: a call of the runtime's resolve whose legacy lookup" in result.stderr
+    assert snapshot_difference(before, snapshot(hybrid)) == []
+    assert phase_of(hybrid) == "hybrid"
