@@ -251,20 +251,22 @@ def row_expression(write: RecordWrite, columns: list[str]) -> cst.BaseExpression
 _FROM = re.compile(r"\bfrom\s+[\"`\[]?(\w+)", re.IGNORECASE)
 
 
-def _row_columns(write: RecordWrite, call: cst.Call, tree: SourceTree | None) -> list[str]:
-    """The columns of the row the legacy lookup returned: the SELECT's, else every column
-    of the table (``SELECT *``), else the ones the INSERT wrote."""
+def _row_columns(
+    write: RecordWrite, call: cst.Call, tree: SourceTree | None
+) -> tuple[list[str], bool]:
+    """The columns of the row the legacy lookup returned, and whether they are all of
+    them: the SELECT's, else the table's (``SELECT *``), else (not all) the INSERT's."""
     columns = selected_columns(call)
     if columns:
-        return columns
+        return columns, True
     written = [f.name for f in write.fields if f.name]
     for node in walk(call):
         text = string_value(node) if isinstance(node, cst.BaseExpression) else None
         found = _FROM.search(text or "") if text and "select" in text.lower() else None
         table = table_columns(tree, found.group(1)) if found and tree is not None else None
         if table:
-            return table + [c for c in written if c not in table]
-    return written
+            return table + [c for c in written if c not in table], True
+    return written, False
 
 
 def _is_none(node: cst.BaseExpression) -> bool:
@@ -287,9 +289,8 @@ def _gives(write: RecordWrite, name: str, known: list[str] | None) -> bool:
 
 def _known_fields(write: RecordWrite, call: cst.Call, tree: SourceTree | None) -> list[str] | None:
     if write.shape == "columns":
-        columns = _row_columns(write, call, tree)
-        written = [f.name for f in write.fields if f.name]
-        return None if columns == written and not selected_columns(call) else columns
+        columns, complete = _row_columns(write, call, tree)
+        return columns if complete else None
     if write.shape == "call" and write.callee is not None and tree is not None:
         return dataclass_fields(tree, (dotted(write.callee) or "").split(".")[-1])
     return None
@@ -300,7 +301,7 @@ def _builder(
 ) -> cst.Lambda:
     read_names = [r.name for r in reads]
     if write.shape == "columns":
-        columns = _row_columns(write, call, tree)
+        columns, _ = _row_columns(write, call, tree)
         body = row_expression(write, columns + [n for n in read_names if n not in columns])
     else:
         body = record_expression(write, read_names, tree)
