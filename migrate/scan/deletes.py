@@ -87,12 +87,13 @@ def _pop_key(source: SourceFile, node: cst.Call) -> cst.BaseExpression | None:
 
 def _key_column(keys: list[str], store: TokenStore) -> str | None:
     """The key that names the access token: the record's token field, else ``token``."""
-    if store.column is not None:
-        return store.column if store.column in keys else None
+    if store.column in keys:
+        return store.column
+    # The record's field may be named otherwise than the column (``token`` / ``access_token``).
     named = [k for k in keys if k.lower() in _TOKEN_KEYS]
     if named:
         return named[0]
-    return keys[0] if len(keys) == 1 else None
+    return keys[0] if len(keys) == 1 and store.column is None else None
 
 
 # -- SQL ------------------------------------------------------------------------------
@@ -139,8 +140,8 @@ def _sql_removal(
     what = f"{'DELETE FROM' if removal.kind == 'delete' else 'soft delete of'} {removal.table}"
     column = _key_column(list(removal.keys), store)
     if column is None:
-        if _REFRESH_ONLY.search(removal.table):
-            return None  # a refresh-token table: no access token lives there
+        if _REFRESH_ONLY.search(removal.table) or (removal.purges_expired and not removal.keys):
+            return None  # no access token lives there, or only expired ones are removed
         row = _row_read_before(source, node, removal, store)
         if row is not None:
             return row, f"{what} (the access token read from the row selected by the same key)"

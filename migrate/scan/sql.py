@@ -41,12 +41,26 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE | re.DOTALL,
 )
-# Columns whose new value says the row no longer grants access.
-_DEAD_COLUMN = re.compile(
-    r"^(is_)?(revoked|deleted|disabled|invalidated|expired)(_at|_on)?$"
-    r"|^(is_)?(active|valid|enabled)$|^expires?(_at|_on)?$|^expiry$|^exp$|^expiration$",
-    re.IGNORECASE,
-)
+# Columns whose new value says the row no longer grants access, and the values that say
+# so: a revocation flag or stamp set (to a literal or a parameter, as a timestamp is), an
+# "active" flag cleared, an expiry moved to now or the epoch. ``SET expires_at = ?`` is
+# not one: sliding sessions extend tokens that way.
+_REVOKED = re.compile(r"^(is_)?(revoked|deleted|disabled|invalidated|expired)(_at|_on)?$", re.I)
+_ACTIVE = re.compile(r"^(is_)?(active|valid|enabled)$", re.IGNORECASE)
+_EXPIRY = re.compile(r"^(expires?(_at|_on)?|expiry|exp|expiration)$", re.IGNORECASE)
+_NOW = frozenset({"0", "current_timestamp", "now", "datetime", "strftime", "unixepoch"})
+_CLEARED = frozenset({"0", "false", "null"})
+
+
+def _kills(column: str, value: str | Placeholder) -> bool:
+    """Whether ``SET column = value`` ends the token's life."""
+    word = value.lower() if isinstance(value, str) else None
+    if _REVOKED.match(column):
+        return word not in _CLEARED
+    if _ACTIVE.match(column):
+        return word in _CLEARED
+    return bool(_EXPIRY.match(column)) and word in _NOW
+
 
 Param = int | str  # a positional index (0-based) or a name
 
@@ -64,6 +78,8 @@ class Removal:
     table: str
     keys: dict[str, Param] = field(default_factory=dict)  # column -> parameter in WHERE
     conditions: int = 0  # comparisons and other terms in WHERE, keys included
+    # ``WHERE expires_at < ?``: a purge of tokens already dead, nothing left to revoke.
+    purges_expired: bool = False
 
 
 def _tokens(sql: str) -> list[str | Placeholder] | None:
@@ -121,8 +137,8 @@ def _update(items: list[str | Placeholder]) -> Removal | None:
         return None
     rest = items[3:]
     end = next((i for i, item in enumerate(rest) if _word(item, "where")), len(rest))
-    assigned = [_name(rest[i - 1]) for i, item in enumerate(rest[:end]) if item == "=" and i > 0]
-    if not any(column and _DEAD_COLUMN.match(column) for column in assigned):
+    sets = [(_name(rest[i - 1]), rest[i + 1]) for i in range(1, end - 1) if rest[i] == "="]
+    if not any(column and _kills(column, value) for column, value in sets):
         return None
     return _where(Removal("soft-delete", table), rest[end:])
 
@@ -143,6 +159,10 @@ def _where(removal: Removal, items: list[str | Placeholder]) -> Removal:
         if name is not None and isinstance(value, Placeholder):
             removal.keys.setdefault(name, value.param)
     removal.conditions = 1 + sum(_word(item, "and", "or") for item in body)
+    removal.purges_expired = any(
+        _EXPIRY.match(_name(body[i - 1]) or "") and body[i] in ("<", "<=")
+        for i in range(1, len(body))
+    )
     return removal
 
 

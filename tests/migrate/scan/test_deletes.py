@@ -41,12 +41,14 @@ def test_finding_2_the_token_parameter_is_found(sql: str, param: int | str) -> N
     [
         "SELECT * FROM tokens WHERE token = ?",
         "UPDATE tokens SET scope = ? WHERE token = ?",
+        "UPDATE tokens SET expires_at = ? WHERE token = ?",  # a sliding session extends it
+        "UPDATE tokens SET revoked = 0 WHERE token = ?",
         "INSERT INTO tokens (token) VALUES (?)",
         "not sql at all {}",
     ],
 )
 def test_statements_that_remove_nothing_are_not_removals(sql: str) -> None:
-    """A SELECT, an UPDATE of a live field, an INSERT and non-SQL read as no removal."""
+    """A SELECT, an UPDATE that keeps the token alive, an INSERT, non-SQL: no removal."""
     assert read_removal(sql) is None
 
 
@@ -58,10 +60,11 @@ def test_insert_with_named_parameters_is_read() -> None:
 
 
 def test_non_token_deletes_are_not_reported(tmp_path: Path) -> None:
-    """DELETE on another table, dict.pop on a settings dict, cache.delete(key): no delete found."""
+    """A DELETE on another table or of expired tokens, dict.pop, cache.delete(key): none found."""
     (tmp_path / "app.py").write_text(
-        "def prune(db, cache, settings, entry_id, key):\n"
+        "def prune(db, cache, settings, entry_id, key, now):\n"
         '    db.execute("DELETE FROM audit_log WHERE id = ?", (entry_id,))\n'
+        '    db.execute("DELETE FROM tokens WHERE expires_at < ?", (now,))\n'
         '    settings.pop("theme", None)\n'
         "    cache.delete(key)\n",
         encoding="utf-8",
