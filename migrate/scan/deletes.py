@@ -138,6 +138,8 @@ def _sql_removal(
     source: SourceFile, node: cst.Call, removal: Removal, store: TokenStore
 ) -> Found | None:
     what = f"{'DELETE FROM' if removal.kind == 'delete' else 'soft delete of'} {removal.table}"
+    if removal.unread:
+        return None, f"{what} in SQL this kit cannot read"
     column = _key_column(list(removal.keys), store)
     if column is None:
         if _REFRESH_ONLY.search(removal.table) or (removal.purges_expired and not removal.keys):

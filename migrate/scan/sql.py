@@ -37,7 +37,7 @@ _TOKEN = re.compile(
   | (?P<numeric>\$(?P<num>\d+))
   | (?P<word>[A-Za-z_][\w.]*)
   | (?P<number>\d+(?:\.\d+)?)
-  | (?P<symbol><>|!=|<=|>=|==|[=<>(),;*+\-/|.])
+  | (?P<symbol><>|!=|<=|>=|==|::|[=<>(),;*+\-/|.:%])
     """,
     re.VERBOSE | re.DOTALL,
 )
@@ -63,6 +63,7 @@ def _kills(column: str, value: str | Placeholder) -> bool:
 
 
 Param = int | str  # a positional index (0-based) or a name
+_DELETE_HEAD = re.compile(r"^\s*delete\s+from\s+[\"`\[]?(\w+)", re.IGNORECASE)
 
 
 @dataclass
@@ -77,7 +78,7 @@ class Removal:
     kind: str  # "delete" or "soft-delete"
     table: str
     keys: dict[str, Param] = field(default_factory=dict)  # column -> parameter in WHERE
-    conditions: int = 0  # comparisons and other terms in WHERE, keys included
+    unread: bool = False  # a DELETE on ``table`` whose rest this tokenizer cannot read
     # ``WHERE expires_at < ?``: a purge of tokens already dead, nothing left to revoke.
     purges_expired: bool = False
 
@@ -121,6 +122,9 @@ def _name(item: str | Placeholder | None) -> str | None:
 def read_removal(sql: str) -> Removal | None:
     """The DELETE or soft-delete UPDATE ``sql`` is, or None for any other statement."""
     items = _tokens(sql.strip().rstrip(";"))
+    if items is None:
+        found = _DELETE_HEAD.match(sql)
+        return Removal("delete", found.group(1), unread=True) if found else None
     if not items:
         return None
     if _word(items[0], "delete") and _word(items[1] if len(items) > 1 else None, "from"):
@@ -158,7 +162,6 @@ def _where(removal: Removal, items: list[str | Placeholder]) -> Removal:
         name = _name(column)
         if name is not None and isinstance(value, Placeholder):
             removal.keys.setdefault(name, value.param)
-    removal.conditions = 1 + sum(_word(item, "and", "or") for item in body)
     removal.purges_expired = any(
         _EXPIRY.match(_name(body[i - 1]) or "") and body[i] in ("<", "<=")
         for i in range(1, len(body))

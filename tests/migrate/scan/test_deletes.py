@@ -70,3 +70,21 @@ def test_non_token_deletes_are_not_reported(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert find_deletes(SourceTree(tmp_path), TokenStore("token")) == []
+
+
+def test_finding_2_a_token_delete_it_cannot_read_is_reported_without_key(tmp_path: Path) -> None:
+    """Finding 2: a DELETE on a token table in SQL the tokenizer cannot read is never dropped."""
+    (tmp_path / "store.py").write_text(
+        "def forget(db, token):\n"
+        '    db.execute("DELETE FROM tokens WHERE token = ? {hint}", (token,))\n',
+        encoding="utf-8",
+    )
+    [delete] = find_deletes(SourceTree(tmp_path), TokenStore("token"))
+    assert (delete.where, delete.key) == ("store.py:2", None)
+    assert delete.detail == "DELETE FROM tokens in SQL this kit cannot read"
+
+
+def test_postgres_casts_are_read() -> None:
+    """``%s::text`` (a PostgreSQL cast) still names the token parameter."""
+    removal = read_removal("DELETE FROM tokens WHERE token = %s::text")
+    assert removal is not None and removal.keys == {"token": 0}
