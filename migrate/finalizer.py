@@ -2,6 +2,12 @@
 
 Same engine and plan format as `apply` (see :mod:`migrate.planner`): `finalize` writes it
 with :func:`migrate.apply.apply_plan`, and `rollback` returns to the hybrid phase.
+
+Every manual step finalize finds blocks it (``plan.blocked_by``, exit 6, nothing
+written): a mint or gate still legacy, a resolve it cannot rewrite, a gate whose mint
+wrote no record it could read, a field the gate reads that no claim gives, a delete that
+cannot revoke. Each would leave a final server that answers 500, lets revoked tokens in,
+or still looks tokens up in the legacy store. ``--force`` overrides readiness only.
 """
 
 from __future__ import annotations
@@ -12,17 +18,18 @@ from pathlib import Path, PurePosixPath
 import libcst as cst
 
 from migrate import emit
+from migrate.codemods import RUNTIME_NAME
 from migrate.codemods.edits import FileEdits, rewrite
 from migrate.codemods.final_gate import final_gate, find_hybrid_resolves
-from migrate.codemods.revoke_on_delete import revoke_on_delete
+from migrate.codemods.revoke_on_delete import plan_revocations, token_store
 from migrate.plan import FileChange, Plan, Step, digest, read_exact
 from migrate.planner import PlanError
-from migrate.scan.deletes import find_deletes
+from migrate.scan.findings import Manual, blocker, blocks, manual_entry
 from migrate.scan.gates import find_gates
 from migrate.scan.minting import find_mints
 from migrate.scan.record_writes import RecordWrite, find_record_writes
 from migrate.scan.source import ParseFailure, SourceFile, SourceTree
-from migrate.scan.syntax import dotted, imported_names
+from migrate.scan.syntax import dotted, imported_names, walk
 from migrate.state import read_state
 
 STEP_TITLES = {
@@ -42,31 +49,67 @@ def plan_final(root: Path) -> Plan:
         raise PlanError(f"{root} is in the {state.phase} phase: run `migrate apply` first")
     tree = SourceTree(root)
     try:
-        _require_hybrid_code(tree)
+        _require_hybrid_code(plan, tree)
         writes, missing = find_record_writes(tree)
         wiring = _wiring(root, state.wiring)
         by_step = _edits(plan, tree, writes, missing, wiring)
     except ParseFailure as failure:
         raise PlanError(str(failure)) from None
     _changes(plan, tree, by_step, wiring)
+    plan.blocked_by += [blocker(m) for m in plan.manual if blocks(m)]
     return plan
 
 
-def _require_hybrid_code(tree: SourceTree) -> None:
+LEGACY_GUIDE = "Manual steps: finalize"
+
+
+def _require_hybrid_code(plan: Plan, tree: SourceTree) -> None:
     """Finalize only a tree whose every access-token mint and bearer gate calls the
     runtime: an opaque mint left behind would lock every client out once JWTs alone
-    pass, and status cannot see such mints (only the runtime counts)."""
+    pass, a legacy gate would keep reading the store, and status cannot see either (only
+    the runtime counts). Each one left is a blocking manual step."""
     mints, manual_mints = find_mints(tree)
     gates, manual_gates = find_gates(tree)
-    left = [m.where for m in mints if not m.migrated] + [m.where for m in manual_mints]
-    left += [g.where for g in gates if not g.migrated] + [m.where for m in manual_gates]
-    if not any(m.migrated for m in mints):
-        left.append("(no access-token mint calls oauth_migration.mint_access_token)")
-    if left:
-        raise PlanError(
-            "finalize needs every access-token mint and bearer gate migrated first; "
-            "still legacy: " + ", ".join(left) + " (see `migrate plan`)"
+    left = [
+        (m.where, "an access-token mint that still mints opaque tokens")
+        for m in mints
+        if not m.migrated
+    ]
+    left += [
+        (g.where, "a bearer gate that still looks tokens up in the legacy store")
+        for g in gates
+        if not g.migrated
+    ]
+    left += [(m.where, m.expected) for m in [*manual_mints, *manual_gates]]
+    left += [
+        (
+            w,
+            "a call of the runtime's resolve whose legacy lookup finalize cannot "
+            "rewrite (pass it as `legacy=`)",
         )
+        for w in _unrewritable_resolves(tree)
+    ]
+    if not any(m.migrated for m in mints):
+        left.append(
+            ("(whole tree)", "no access-token mint calls oauth_migration.mint_access_token")
+        )
+    for where, expected in left:
+        _manual(plan, Manual(where, expected, "migrate it (see `migrate plan`), then finalize "
+                             "again", LEGACY_GUIDE, blocks=True))  # fmt: skip
+
+
+def _unrewritable_resolves(tree: SourceTree) -> list[str]:
+    """``oauth_migration.resolve(token, <lookup>)`` with the lookup passed positionally:
+    the final gate would keep a legacy lookup it never calls and build no record."""
+    names = (f"{RUNTIME_NAME}.resolve", f"{RUNTIME_NAME}.resolve_async")
+    found = []
+    for source in tree.with_text(f"{RUNTIME_NAME}.resolve"):
+        for node in walk(source.module):
+            if isinstance(node, cst.Call) and dotted(node.func) in names:
+                positional = [a for a in node.args if a.keyword is None and not a.star]
+                if len(positional) > 1 or any(a.star for a in node.args):
+                    found.append(source.where(node))
+    return found
 
 
 def _wiring(root: Path, recorded: str | None) -> Path:
@@ -82,29 +125,25 @@ def _edits(
     by_step: dict[str, dict[str, FileEdits]] = {"final-gate": {}, "revoke-on-delete": {}}
     gate_files = [s for s in tree.with_text("oauth_migration.resolve") if find_hybrid_resolves(s)]
     for where in missing:
-        _manual(plan, where, "the record the mint writes (a constructor, dict or SQL INSERT)",
+        _manual(plan, Manual(where, "the record the mint writes (a constructor, dict or SQL "
+                "INSERT): the final gate could not rebuild it from the claims",
                 "pass `record=lambda c: <the legacy record built from c.sub, c.client_id, "
                 "c.scope, c.exp, ...>` to oauth_migration.resolve in the gate",
-                "Manual steps: finalize")  # fmt: skip
-    if gate_files and not writes:
-        return by_step
-    for source in gate_files:
-        edits = final_gate(source, writes[0])
+                LEGACY_GUIDE, blocks=True))  # fmt: skip
+    for source in gate_files if writes else ():
+        edits, unsupplied = final_gate(source, writes[0], tree)
         edits.imports += _callee_imports(writes[0], source, tree)
         by_step["final-gate"][source.rel] = edits
-    column = _token_column(writes[0]) if writes else None
-    deletes = find_deletes(tree, column)
+        for read in unsupplied:
+            _manual(plan, read)
+    deletes, revocations, cannot = plan_revocations(tree, token_store(writes))
     for delete in deletes:
         plan.findings.append({"kind": "delete", "where": delete.where, "detail": delete.detail})
-        if delete.key is None:
-            _manual(plan, delete.where, delete.detail,
-                    "before this delete, call `oauth_migration.revoke(<the access token>)` "
-                    "for the access token it removes", "Manual steps: revocation")  # fmt: skip
-    for rel in sorted({d.source.rel for d in deletes}):
-        edits = revoke_on_delete([d for d in deletes if d.source.rel == rel])
-        if edits.edits:
-            edits.imports.append(_import_line(wiring, tree.root, rel))
-            by_step["revoke-on-delete"][rel] = edits
+    for step in cannot:
+        _manual(plan, step)
+    for rel, edits in revocations.items():
+        edits.imports.append(_import_line(wiring, tree.root, rel))
+        by_step["revoke-on-delete"][rel] = edits
     return by_step
 
 
@@ -123,17 +162,10 @@ def _runtime_files(plan: Plan, root: Path, wiring: Path) -> list[str]:
     return changed
 
 
-def _manual(plan: Plan, where: str, expected: str, todo: str, guide: str) -> None:
-    plan.manual.append({"where": where, "expected": expected, "todo": todo, "guide": guide})
-
-
-def _token_column(write: RecordWrite) -> str | None:
-    if write.shape != "columns":
-        return None
-    for field in write.fields:
-        if cst.Module([]).code_for_node(field.value) == write.mint_variable:
-            return field.name
-    return None
+def _manual(plan: Plan, manual: Manual) -> None:
+    entry = manual_entry(manual)
+    if entry not in plan.manual:
+        plan.manual.append(entry)
 
 
 def _import_line(wiring: Path, root: Path, rel: str) -> str:
@@ -177,6 +209,9 @@ def _defining_module(source: SourceFile, name: str, tree: SourceTree) -> str | N
 def _changes(
     plan: Plan, tree: SourceTree, by_step: dict[str, dict[str, FileEdits]], wiring: Path
 ) -> None:
+    for parsed in tree.files.values():
+        if parsed.parsed:  # the plan depends on its text (deletes, gates, record writes)
+            plan.reads[parsed.rel] = parsed.sha256
     merged: dict[str, FileEdits] = {}
     for files in by_step.values():
         for rel, edits in files.items():

@@ -6,7 +6,7 @@ This is the one engine behind `migrate plan` and `migrate apply`: both call
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 
 import libcst as cst
@@ -16,15 +16,17 @@ from migrate.codemods.edits import FileEdits, rewrite
 from migrate.codemods.hybrid_gate import hybrid_gate
 from migrate.codemods.install_runtime import install_runtime
 from migrate.codemods.mint_jwt import mint_jwt
+from migrate.codemods.revoke_on_delete import plan_revocations, token_store
 from migrate.codemods.wrap_metadata import wrap_metadata
 from migrate.dependencies import dependency_file
 from migrate.plan import FileChange, Plan, Step, digest, read_exact
 from migrate.scan.apps import AppSite, find_apps, resolve_issuer
-from migrate.scan.findings import Manual
+from migrate.scan.findings import Manual, blocker, blocks, manual_entry
 from migrate.scan.gates import BearerGate, find_gates
 from migrate.scan.lifetime import access_lifetime
 from migrate.scan.metadata import MetadataProducer, find_metadata
 from migrate.scan.minting import MintSite, find_mints
+from migrate.scan.record_writes import RecordWrite, write_near
 from migrate.scan.source import ParseFailure, SourceTree
 from migrate.scan.stores import describe_store
 from migrate.state import read_state
@@ -36,6 +38,7 @@ STEP_TITLES = {
     "wrap-metadata": "add jwks_uri, introspection_endpoint and S256 to the RFC 8414 metadata",
     "mint-jwt": "mint RFC 9068 JWT access tokens instead of opaque ones",
     "hybrid-gate": "accept JWTs and opaque tokens at the bearer gate",
+    "revoke-on-delete": "make the legacy delete paths revoke JWTs too (jti denylist)",
     "install-runtime": "serve JWKS, introspection and RFC 9728 metadata; fix the 401 challenge",
     "requirements": "add pyjwt[crypto] and cryptography to the requirements",
     "gitignore": "keep the private key and metrics out of version control",
@@ -56,6 +59,7 @@ class _Collected:
         self.gates, manual_gates = find_gates(tree)
         self.apps = find_apps(tree)
         self.manual: list[Manual] = [*manual_metadata, *manual_mints, *manual_gates]
+        self.manual_sites = {"mint-jwt": manual_mints, "hybrid-gate": manual_gates}
         self.reported = {
             "metadata": len(self.producers) + len(manual_metadata),
             "mint": len(self.mints) + len(manual_mints),
@@ -84,18 +88,32 @@ def plan_hybrid(root: Path, only: Iterable[str] = (), skip: Iterable[str] = ()) 
         _support_files(plan, root, keep)
     plan.generate_keys = "keys" in keep and bool(edits) and not _has_keys(root)
     plan.steps = _steps(plan, by_step, keep)
-    _blockers(plan, by_step)
+    _blockers(plan, found, by_step)
     return plan
 
 
-def _blockers(plan: Plan, by_step: dict[str, dict[str, FileEdits]]) -> None:
-    """Code that calls the runtime breaks the server until the runtime is installed on the
-    app, and wrapped metadata would advertise a JWKS and introspection nothing serves: a
-    manual install step blocks the apply of every code change."""
-    calls_runtime = any(by_step.get(step) for step in ("wrap-metadata", "mint-jwt", "hybrid-gate"))
-    install_manual = [m for m in plan.manual if m["guide"].endswith("installing the runtime")]
-    if calls_runtime and install_manual and not by_step.get("install-runtime"):
-        plan.blocked_by = [f"{m['where']}: {m['expected']}" for m in install_manual]
+def _blockers(plan: Plan, found: _Collected, by_step: dict[str, dict[str, FileEdits]]) -> None:
+    """Manual steps that block the apply of every code change (``blocks`` set):
+
+    - code that calls the runtime breaks the server until the runtime is installed on the
+      app, and wrapped metadata would advertise a JWKS and introspection nothing serves;
+    - a kind of site rewritten in some places and left manual in others (an opaque mint
+      beside JWT mints, a legacy gate beside hybrid ones) is a half-migrated server;
+    - a delete that cannot revoke (set by :func:`plan_revocations`)."""
+    calls_runtime = any(by_step.get(step) for step in CODE_STEPS - {"install-runtime"})
+    for manual in plan.manual:
+        if (
+            calls_runtime
+            and manual["guide"].endswith("installing the runtime")
+            and not by_step.get("install-runtime")
+        ):
+            manual["blocks"] = "yes"
+    for step, sites in found.manual_sites.items():
+        left = {(m.where, m.expected) for m in sites}
+        for manual in plan.manual if by_step.get(step) else ():
+            if (manual["where"], manual["expected"]) in left:
+                manual["blocks"] = "yes"
+    plan.blocked_by += [blocker(m) for m in plan.manual if blocks(m)]
 
 
 def _report(plan: Plan, found: _Collected) -> None:
@@ -122,12 +140,7 @@ def _finding(kind: str, where: str, detail: str) -> dict[str, str]:
 
 
 def _manual(manual: Manual) -> dict[str, str]:
-    return {
-        "where": manual.where,
-        "expected": manual.expected,
-        "todo": manual.todo,
-        "guide": manual.guide,
-    }
+    return manual_entry(manual)
 
 
 def _code(node: cst.CSTNode) -> str:
@@ -172,6 +185,8 @@ def _edits(plan: Plan, found: _Collected) -> dict[str, dict[str, FileEdits]]:
         add("mint-jwt", mint.source.rel, mint_jwt(mint))
     for gate in found.gates:
         add("hybrid-gate", gate.source.rel, hybrid_gate(gate))
+    if by_step.get("mint-jwt"):
+        _revocations(plan, found, add)
     app = _choose_app(plan, found)
     if app is not None:
         add("install-runtime", app.source.rel, _install(plan, found, app))
@@ -179,9 +194,27 @@ def _edits(plan: Plan, found: _Collected) -> dict[str, dict[str, FileEdits]]:
     return by_step
 
 
-CODE_STEPS = frozenset({"wrap-metadata", "mint-jwt", "hybrid-gate", "install-runtime"})
+CODE_STEPS = frozenset(
+    {"wrap-metadata", "mint-jwt", "hybrid-gate", "revoke-on-delete", "install-runtime"}
+)
 # Code that calls the runtime needs the package, its key and its install on the app.
 RUNTIME_STEPS = frozenset({"keys", "emit-runtime", "install-runtime"})
+
+
+def _revocations(plan: Plan, found: _Collected, add: Callable[[str, str, FileEdits], None]) -> None:
+    """``revoke()`` before every legacy delete, from the hybrid phase on: the denylist then
+    knows every revocation of a JWT's lifetime when `finalize` makes it the only check."""
+    deletes, by_file, manual = plan_revocations(found.tree, token_store(_record_writes(found)))
+    for delete in deletes:
+        plan.findings.append(_finding("delete", delete.where, delete.detail))
+    for rel, edits in by_file.items():
+        add("revoke-on-delete", rel, edits)
+    plan.manual += [_manual(m) for m in manual]
+
+
+def _record_writes(found: _Collected) -> list[RecordWrite]:
+    writes = [write_near(found.tree, m.source, m.expression) for m in found.mints]
+    return [w for w in writes if w is not None]
 
 
 def _kept_steps(only: set[str], skip: set[str]) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 
 from migrate.plan import Plan
+from migrate.scan.findings import blocks
 
 
 def unified_diff(plan: Plan) -> str:
@@ -38,7 +39,8 @@ def render_text(plan: Plan) -> str:
     if plan.manual:
         lines += ["", "Manual steps (apply will not do these)"]
         for manual in plan.manual:
-            lines.append(f"  {manual['where']}: {manual['expected']}")
+            flag = "  [blocks: nothing is written until it is done]" if blocks(manual) else ""
+            lines.append(f"  {manual['where']}: {manual['expected']}{flag}")
             lines.append(f"      do by hand: {manual['todo']}")
             lines.append(f"      see MIGRATION.md, {manual['guide']}")
     emitted = [c.path for c in plan.changes if c.emitted]

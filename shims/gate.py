@@ -208,6 +208,8 @@ class TokenGate(Generic[R]):
 
     def revoke(self, token: str) -> bool:
         """Put a JWT's ``jti`` on the denylist until its ``exp``; False for other tokens."""
+        if not isinstance(token, str):
+            return False  # a legacy delete path keyed by something else: nothing to revoke
         try:
             verified = self.verify_jwt(token)
         except TokenRejected:

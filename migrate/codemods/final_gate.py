@@ -13,6 +13,13 @@ lambda sits in the code where a person can read and adjust it. The legacy lookup
 gone, so a restart that empties an in-memory store leaves every unexpired JWT valid;
 revocation goes through the ``jti`` denylist (see ``revoke_on_delete``).
 
+Every field the gate reads from its record (``row["revoked"]``, ``record.user_id``,
+``getattr(r, "scope")``) is supplied: from the write, else by its name (``revoked`` ->
+``False``, ``revoked_at`` -> ``None``, ``user_id`` -> ``c.sub``, ``expires_at`` ->
+``c.exp``, ``client_id``, ``scope`` ...). A read that can be supplied neither way would
+make the final gate raise on every JWT: it is returned as a blocking manual step naming
+the read, and finalize writes nothing.
+
 Refuses: a gate whose mint wrote no record it could read (a manual step).
 """
 
@@ -21,14 +28,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import libcst as cst
 
 from migrate.codemods import RUNTIME_NAME
 from migrate.codemods.edits import FileEdits
-from migrate.scan.record_writes import Field, RecordWrite
-from migrate.scan.source import SourceFile
-from migrate.scan.syntax import dotted, string_value, walk
+from migrate.scan.findings import Manual
+from migrate.scan.record_writes import Field, RecordWrite, dataclass_fields, table_columns
+from migrate.scan.source import SourceFile, SourceTree
+from migrate.scan.syntax import dotted, enclosing_function, string_value, walk
 
 EXPIRY = re.compile(r"^(exp|expires?(_at|_on)?|expiry|expiration|valid_until|not_after)$", re.I)
 ISSUED = re.compile(r"^(iat|issued(_at)?|created(_at)?)$", re.I)
@@ -101,11 +110,101 @@ def claim_value(field: Field, write: RecordWrite) -> cst.BaseExpression:
         return field.value
     if isinstance(field.value, cst.Name) and field.value.value in ("True", "False", "None"):
         return field.value
-    return cst.Name("None")
+    return by_name(name) or cst.Name("None")
 
 
-def record_expression(write: RecordWrite) -> cst.BaseExpression:
+_BY_NAME: tuple[tuple[str, str], ...] = (
+    (r"^(is_)?(revoked|deleted|disabled|invalidated|expired)$", "False"),
+    (r"^(revoked|deleted|disabled|invalidated)(_at|_on)$", "None"),
+    (r"^(is_)?(active|valid|enabled)$", "True"),
+    (r"^(user(_?id|name)?|sub(ject)?|owner(_id)?|account(_id)?|uid)$", "c.sub"),
+    (r"^client(_id)?$", "c.client_id"),
+    (r"^scopes$", "c.scopes"),
+    (r"^scope$", "c.scope"),
+    (r"^(access_)?token$", "c.token"),
+    (r"^(resource|audience|aud)$", "c.aud"),
+)
+
+
+def by_name(name: str) -> cst.BaseExpression | None:
+    """A field the write does not give, from its name alone: a revocation flag of a live
+    token (falsy), the subject, client, scope, token, audience, expiry or issue time."""
+    for pattern, claim in ((EXPIRY, "exp"), (ISSUED, "iat")):
+        if pattern.match(name):
+            return _accessor(claim)
+    for regex, code in _BY_NAME:
+        if re.match(regex, name, re.IGNORECASE):
+            return cst.parse_expression(code)
+    return None
+
+
+@dataclass
+class RecordRead:
+    """One field the gate reads from the record the lookup returned."""
+
+    name: str
+    node: cst.CSTNode
+
+
+def _result_variable(source: SourceFile, call: cst.Call) -> str | None:
+    parent = source.parent(call)
+    if isinstance(parent, cst.Await):
+        parent = source.parent(parent)
+    if isinstance(parent, cst.Assign) and len(parent.targets) == 1:
+        target = parent.targets[0].target
+        return target.value if isinstance(target, cst.Name) else None
+    if isinstance(parent, cst.NamedExpr) and isinstance(parent.target, cst.Name):
+        return parent.target.value
+    return None
+
+
+def record_reads(source: SourceFile, call: cst.Call) -> list[RecordRead]:
+    """``var["f"]``, ``var.f``, ``var.get("f")``, ``getattr(var, "f")`` in the gate."""
+    variable = _result_variable(source, call)
+    function = enclosing_function(source, call)
+    if variable is None or function is None:
+        return []
+    reads: list[RecordRead] = []
+    for node in walk(function.body):
+        name = _read_name(source, node, variable)
+        if name is not None:
+            reads.append(RecordRead(name, node))
+    return reads
+
+
+def _is_var(node: cst.CSTNode, variable: str) -> bool:
+    return isinstance(node, cst.Name) and node.value == variable
+
+
+def _read_name(source: SourceFile, node: cst.CSTNode, variable: str) -> str | None:
+    if isinstance(node, cst.Subscript) and _is_var(node.value, variable) and len(node.slice) == 1:
+        index = node.slice[0].slice
+        return string_value(index.value) if isinstance(index, cst.Index) else None
+    if isinstance(node, cst.Call) and dotted(node.func) == "getattr" and len(node.args) >= 2:
+        return string_value(node.args[1].value) if _is_var(node.args[0].value, variable) else None
+    if isinstance(node, cst.Attribute) and _is_var(node.value, variable):
+        parent = source.parent(node)
+        if isinstance(parent, cst.Call) and parent.func is node:
+            if node.attr.value == "get" and parent.args:
+                return string_value(parent.args[0].value)
+            return None  # a method of the record's class
+        return node.attr.value
+    return None
+
+
+def record_expression(
+    write: RecordWrite, reads: tuple[str, ...] | list[str] = (), tree: SourceTree | None = None
+) -> cst.BaseExpression:
+    """The record as the mint wrote it, plus the fields the gate reads that it lacks."""
     values = [(f, claim_value(f, write)) for f in write.fields]
+    named = {f.name for f, _ in values}
+    extra = [n for n in dict.fromkeys(reads) if n not in named and by_name(n) is not None]
+    if write.shape == "call" and write.callee is not None:
+        fields = (
+            dataclass_fields(tree, (dotted(write.callee) or "").split(".")[-1]) if tree else None
+        )
+        extra = [n for n in extra if fields is not None and n in fields] if write.keywords else []
+    values += [(Field(n, cst.Name("None")), by_name(n) or cst.Name("None")) for n in extra]
     if write.shape in ("dict", "columns") or write.callee is None:
         return cst.Dict(
             [cst.DictElement(cst.SimpleString(json.dumps(f.name)), v) for f, v in values if f.name]
@@ -139,7 +238,9 @@ def row_expression(write: RecordWrite, columns: list[str]) -> cst.BaseExpression
     """``oauth_migration.row({...})``: the SELECT's columns in order, read by name or index."""
     values = {f.name: claim_value(f, write) for f in write.fields if f.name}
     elements = [
-        cst.DictElement(cst.SimpleString(json.dumps(c)), values.get(c, cst.Name("None")))
+        cst.DictElement(
+            cst.SimpleString(json.dumps(c)), values.get(c) or by_name(c) or cst.Name("None")
+        )
         for c in columns
     ]
     return cst.Call(
@@ -147,27 +248,96 @@ def row_expression(write: RecordWrite, columns: list[str]) -> cst.BaseExpression
     )
 
 
-def _builder(write: RecordWrite, call: cst.Call) -> cst.Lambda:
-    columns = selected_columns(call) if write.shape == "columns" else None
+_FROM = re.compile(r"\bfrom\s+[\"`\[]?(\w+)", re.IGNORECASE)
+
+
+def _row_columns(
+    write: RecordWrite, call: cst.Call, tree: SourceTree | None
+) -> tuple[list[str], bool]:
+    """The columns of the row the legacy lookup returned, and whether they are all of
+    them: the SELECT's, else the table's (``SELECT *``), else (not all) the INSERT's."""
+    columns = selected_columns(call)
+    if columns:
+        return columns, True
+    written = [f.name for f in write.fields if f.name]
+    for node in walk(call):
+        text = string_value(node) if isinstance(node, cst.BaseExpression) else None
+        found = _FROM.search(text or "") if text and "select" in text.lower() else None
+        table = table_columns(tree, found.group(1)) if found and tree is not None else None
+        if table:
+            return table + [c for c in written if c not in table], True
+    return written, False
+
+
+def _is_none(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value == "None"
+
+
+def _gives(write: RecordWrite, name: str, known: list[str] | None) -> bool:
+    """Whether the record built from the claims has a real value for field ``name``.
+
+    ``known``: every field the legacy record has (row columns, dataclass fields), or None
+    when unknown; a name outside it was never a field (a property, or a read that failed
+    before the move too), so there is nothing to supply."""
+    if by_name(name) is not None:
+        return True
+    field = next((f for f in write.fields if f.name == name), None)
+    if field is not None:
+        return not _is_none(claim_value(field, write)) or _is_none(field.value)
+    return known is not None and name not in known
+
+
+def _known_fields(write: RecordWrite, call: cst.Call, tree: SourceTree | None) -> list[str] | None:
     if write.shape == "columns":
-        columns = columns or [f.name for f in write.fields if f.name]
-        body = row_expression(write, columns)
+        columns, complete = _row_columns(write, call, tree)
+        return columns if complete else None
+    if write.shape == "call" and write.callee is not None and tree is not None:
+        return dataclass_fields(tree, (dotted(write.callee) or "").split(".")[-1])
+    return None
+
+
+def _builder(
+    write: RecordWrite, call: cst.Call, reads: list[RecordRead], tree: SourceTree | None
+) -> cst.Lambda:
+    read_names = [r.name for r in reads]
+    if write.shape == "columns":
+        columns, _ = _row_columns(write, call, tree)
+        body = row_expression(write, columns + [n for n in read_names if n not in columns])
     else:
-        body = record_expression(write)
+        body = record_expression(write, read_names, tree)
     return cst.Lambda(cst.Parameters([cst.Param(cst.Name("c"))]), body)
 
 
-def final_gate(source: SourceFile, write: RecordWrite) -> FileEdits:
-    edits = FileEdits()
+def final_gate(
+    source: SourceFile, write: RecordWrite, tree: SourceTree | None = None
+) -> tuple[FileEdits, list[Manual]]:
+    """The JWT-only resolve for every hybrid resolve of ``source``, and a blocking manual
+    step for each field the gate reads that the claims cannot give."""
+    edits, manual = FileEdits(), []
     no_space = cst.AssignEqual(
         whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
     )
     for call in find_hybrid_resolves(source):
-        builder = _builder(write, call)
+        reads = record_reads(source, call)
+        known = _known_fields(write, call, tree)
+        missing = [r for r in reads if not _gives(write, r.name, known)]
+        manual += [_unsupplied(source, read) for read in missing]
+        builder = _builder(write, call, reads, tree)
         kept = [a for a in call.args if a.keyword is None or a.keyword.value != "legacy"]
         record = cst.Arg(builder, keyword=cst.Name("record"), equal=no_space)
         edits.add(call, _constant(call.with_changes(args=[*kept, record])))
-    return edits
+    return edits, manual
+
+
+def _unsupplied(source: SourceFile, read: RecordRead) -> Manual:
+    return Manual(
+        source.where(read.node),
+        f"the gate reads `{read.name}` from the legacy record, and no JWT claim gives it",
+        f"pass `record=lambda c: ...` to this resolve with a value for `{read.name}` (or "
+        "stop reading it here), then finalize again",
+        "Manual steps: finalize",
+        blocks=True,
+    )
 
 
 def _constant(node: cst.CSTNode) -> Callable[[cst.CSTNode], cst.CSTNode]:

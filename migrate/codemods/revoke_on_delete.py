@@ -1,14 +1,17 @@
-"""Make the legacy delete paths revoke JWTs too, for the final phase.
+"""Make the legacy delete paths revoke JWTs too, from `apply` on.
 
 Changes: before each statement that deletes a token from the legacy store, one line
 ``oauth_migration.revoke(<the same key>)`` that puts a JWT's ``jti`` on the denylist
-until the token's ``exp`` (kept in a file, so a restart does not undo it).
+until the token's ``exp`` (kept in a file, so a restart does not undo it). `apply` adds
+it, so every revocation of the hybrid period is on the denylist when `finalize` makes it
+the only liveness check; `finalize` adds it where an older apply did not (a line already
+there is not added twice).
 
 Why it is safe: ``revoke`` verifies the token first and ignores anything that is not one
 of our valid JWTs (opaque refresh tokens, expired tokens, forgeries), so a delete of
 something else costs a shape check and changes nothing; the delete itself still runs.
 
-Refuses: a delete that cannot name the access token it removes (reported as manual).
+Refuses: a delete that cannot name the access token it removes: a blocking manual step.
 """
 
 from __future__ import annotations
@@ -19,7 +22,12 @@ import libcst as cst
 
 from migrate.codemods import RUNTIME_NAME
 from migrate.codemods.edits import FileEdits
-from migrate.scan.deletes import Delete
+from migrate.scan.deletes import Delete, TokenStore, find_deletes
+from migrate.scan.findings import Manual
+from migrate.scan.record_writes import RecordWrite, record_class, token_field
+from migrate.scan.source import SourceTree
+
+GUIDE = "Manual steps: revocation"
 
 
 def revoke_statement(key: cst.BaseExpression) -> cst.SimpleStatementLine:
@@ -57,3 +65,36 @@ def _inserting(
     line: cst.SimpleStatementLine,
 ) -> Callable[[cst.CSTNode], cst.CSTNode | cst.FlattenSentinel[cst.CSTNode]]:
     return lambda node: _before(line, node)
+
+
+def token_store(writes: list[RecordWrite]) -> TokenStore:
+    """The token field and record class of the first mint's record write, when found."""
+    if not writes:
+        return TokenStore()
+    return TokenStore(token_field(writes[0]), record_class(writes[0]))
+
+
+def plan_revocations(
+    tree: SourceTree, store: TokenStore
+) -> tuple[list[Delete], dict[str, FileEdits], list[Manual]]:
+    """Every delete found, the ``revoke()`` lines per file, and one blocking manual step
+    per delete that cannot name its access token."""
+    deletes = find_deletes(tree, store)
+    manual = [
+        Manual(
+            d.where,
+            d.detail,
+            "before this delete, call `oauth_migration.revoke(<the access token>)` for "
+            "the access token it removes (or rewrite it so the token is a parameter)",
+            GUIDE,
+            blocks=True,
+        )
+        for d in deletes
+        if d.key is None
+    ]
+    by_file: dict[str, FileEdits] = {}
+    for rel in sorted({d.source.rel for d in deletes}):
+        edits = revoke_on_delete([d for d in deletes if d.source.rel == rel])
+        if edits.edits:
+            by_file[rel] = edits
+    return deletes, by_file, manual

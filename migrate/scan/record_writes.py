@@ -23,12 +23,10 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from migrate.scan.source import SourceFile, SourceTree
+from migrate.scan.sql import Placeholder, bound, read_insert, sql_text
 from migrate.scan.syntax import dotted, enclosing, enclosing_function, string_value, walk
 
 MINT_CALL = "mint_access_token"
-_INSERT = re.compile(
-    r"^\s*insert\s+(?:or\s+\w+\s+)?into\s+(\w+)\s*(?:\(([^)]*)\))?\s*values", re.IGNORECASE
-)
 _CREATE = r"create\s+table\s+(?:if\s+not\s+exists\s+)?{table}\s*\((.*?)\)\s*;?\s*$"
 _CONSTRAINTS = {"primary", "foreign", "unique", "check", "constraint"}
 
@@ -44,7 +42,7 @@ class RecordWrite:
     """The record written for one mint: its shape, its fields and where it was found."""
 
     source: SourceFile
-    mint: cst.Call
+    mint: cst.BaseExpression  # the JWT mint call (or, before apply, the opaque mint)
     shape: str  # "call" (keywords or positional), "dict" or "columns"
     fields: list[Field]
     callee: cst.BaseExpression | None = None
@@ -82,7 +80,7 @@ def _is_mint(node: cst.CSTNode) -> bool:
     return isinstance(node, cst.Call) and (dotted(node.func) or "").endswith(MINT_CALL)
 
 
-def _holds(node: cst.CSTNode, variable: str | None, mint: cst.Call) -> bool:
+def _holds(node: cst.CSTNode, variable: str | None, mint: cst.BaseExpression) -> bool:
     if node is mint:
         return True
     return variable is not None and isinstance(node, cst.Name) and node.value == variable
@@ -132,23 +130,16 @@ def _column_names(body: str) -> list[str]:
 
 
 def _from_call(
-    tree: SourceTree, call: cst.Call, variable: str | None, mint: cst.Call
+    tree: SourceTree, call: cst.Call, variable: str | None, mint: cst.BaseExpression
 ) -> tuple[str, list[Field], cst.BaseExpression | None, bool] | None:
-    sql = string_value(call.args[0].value) if call.args else None
-    insert = _INSERT.match(sql or "")
-    if insert:
-        values: list[cst.BaseExpression] = []
-        for arg in call.args[1:]:
-            value = arg.value
-            values += [e.value for e in value.elements] if isinstance(value, cst.Tuple) else [value]
-        columns = (
-            [c.strip() for c in insert.group(2).split(",")]
-            if insert.group(2)
-            else _table_columns(tree, insert.group(1))
-        )
-        if columns is None or len(columns) != len(values):
+    insert = read_insert(sql_text(call) or "")
+    if insert is not None:
+        columns = insert.columns or _table_columns(tree, insert.table)
+        if columns is None or len(columns) != len(insert.values):
             return None
-        return "columns", [Field(c, v) for c, v in zip(columns, values, strict=True)], None, True
+        values = [_insert_value(call, v) for v in insert.values]
+        fields = [Field(c, v) for c, v in zip(columns, values, strict=True) if v is not None]
+        return "columns", fields, None, True
     if not any(_holds(a.value, variable, mint) for a in call.args):
         return None
     for arg in call.args:
@@ -158,8 +149,22 @@ def _from_call(
     return _record_expression(tree, call, variable, mint)
 
 
+def _insert_value(call: cst.Call, value: Placeholder | str) -> cst.BaseExpression | None:
+    """The Python value of one VALUES item: the bound parameter, or the SQL literal."""
+    if isinstance(value, Placeholder):
+        return bound(call, value.param)
+    if value.startswith("'"):
+        return cst.SimpleString(repr(value[1:-1].replace("''", "'")))
+    if _NUMBER.match(value):
+        return cst.Integer(value) if value.isdigit() else cst.Float(value)
+    return None
+
+
+_NUMBER = re.compile(r"^\d+(\.\d+)?$")
+
+
 def _record_expression(
-    tree: SourceTree, expr: cst.BaseExpression, variable: str | None, mint: cst.Call
+    tree: SourceTree, expr: cst.BaseExpression, variable: str | None, mint: cst.BaseExpression
 ) -> tuple[str, list[Field], cst.BaseExpression | None, bool] | None:
     if isinstance(expr, cst.Dict):
         fields = [
@@ -184,7 +189,9 @@ def _record_expression(
     )
 
 
-def _write_for(tree: SourceTree, source: SourceFile, mint: cst.Call) -> RecordWrite | None:
+def _write_for(
+    tree: SourceTree, source: SourceFile, mint: cst.BaseExpression
+) -> RecordWrite | None:
     function = enclosing_function(source, mint)
     if function is None:
         return None
@@ -221,7 +228,7 @@ def _write_for(tree: SourceTree, source: SourceFile, mint: cst.Call) -> RecordWr
 
 def _write(
     source: SourceFile,
-    mint: cst.Call,
+    mint: cst.BaseExpression,
     found: tuple[str, list[Field], cst.BaseExpression | None, bool] | None,
     variable: str | None,
 ) -> RecordWrite | None:
@@ -234,7 +241,8 @@ def _write(
         callee = cst.Name(owner.name.value) if isinstance(owner, cst.ClassDef) else None
         if callee is None:
             return None
-    arguments = {a.keyword.value: _code(a.value) for a in mint.args if a.keyword is not None}
+    args = mint.args if isinstance(mint, cst.Call) else ()
+    arguments = {a.keyword.value: _code(a.value) for a in args if a.keyword is not None}
     return RecordWrite(source, mint, shape, fields, callee, keywords, arguments, variable)
 
 
@@ -252,3 +260,33 @@ def find_record_writes(tree: SourceTree) -> tuple[list[RecordWrite], list[str]]:
                 else:
                     writes.append(write)
     return writes, missing
+
+
+def write_near(
+    tree: SourceTree, source: SourceFile, mint: cst.BaseExpression
+) -> RecordWrite | None:
+    """The record written beside any mint expression (an opaque one, before `apply`)."""
+    return _write_for(tree, source, mint)
+
+
+def token_field(write: RecordWrite) -> str | None:
+    """The field of the record that holds the access token (a column, key or keyword)."""
+    for item in write.fields:
+        code = _code(item.value)
+        if item.name and (code == write.mint_variable or item.value is write.mint):
+            return item.name
+    return None
+
+
+def record_class(write: RecordWrite) -> str | None:
+    return (dotted(write.callee) or "").split(".")[-1] or None if write.callee else None
+
+
+def dataclass_fields(tree: SourceTree, name: str) -> list[str] | None:
+    """The annotated fields of class ``name`` in the tree, in order (None: not found)."""
+    return _dataclass_fields(tree, name)
+
+
+def table_columns(tree: SourceTree, table: str) -> list[str] | None:
+    """The columns of ``CREATE TABLE <table>`` found in the tree's strings, in order."""
+    return _table_columns(tree, table)

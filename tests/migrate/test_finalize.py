@@ -2,8 +2,10 @@
 
 Each test migrates a fresh copy to the hybrid phase in process (`apply` through click's
 runner) and, where readiness matters, writes the metrics file a hybrid server that ran
-would have left (:func:`tests.migrate.lifecycle_support.record_hybrid_run`). No server
-is started: the whole life cycle with servers is in ``test_lifecycle.py``.
+would have left (:func:`tests.migrate.lifecycle_support.record_hybrid_run`). The tests at
+the end start the migrated server (a real subprocess on 127.0.0.1) and send it real
+requests: revocation across the cutover (finding 1), and a final gate that reads fields of
+its record (#8). The whole life cycle with servers is in ``test_lifecycle.py``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 
@@ -27,6 +30,8 @@ from migrate.status import status as real_status
 from tests.migrate.e2e_support import FIXTURE_SERVERS, SHARED_DIR, copy_tree
 from tests.migrate.lifecycle_support import record_hybrid_run, snapshot, snapshot_difference
 from tests.migrate.tree_support import copy_sample
+from tests.support.oauth_flow import OAuthFlow, send_initialize
+from tests.support.server_process import ServerProcess, command_from_start_file
 
 LIFETIME = 3600
 ZOO_HOOK = SHARED_DIR / "legacy_zoo" / "flask_sqlite_hook"
@@ -87,11 +92,12 @@ def test_plan_only_shows_the_diff_and_changes_nothing(hybrid: Path) -> None:
     assert result.exit_code == 2, result.output
     out = result.stdout
     assert "(hybrid -> final)" in out
-    assert "final-gate" in out and "revoke-on-delete" in out and "final-wiring" in out
+    assert "final-gate" in out and "final-wiring" in out
     assert "--- a/sample_legacy/auth.py" in out
     assert "-        record = oauth_migration.resolve(token, legacy=lambda t:" in out
     assert "+        record = oauth_migration.resolve(token, record=lambda c:" in out
-    assert "+            oauth_migration.revoke(token)" in out
+    # apply already put revoke() on the delete paths (finding 1): none added twice.
+    assert "revoke-on-delete" not in out and "+            oauth_migration.revoke(" not in out
     assert snapshot_difference(before, snapshot(hybrid)) == []
     assert phase_of(hybrid) == "hybrid"
 
@@ -236,15 +242,17 @@ DELETE_BY_TOKEN = 'db.execute("DELETE FROM tokens WHERE token = ?", (row["access
 DELETE_BY_USER = 'db.execute("DELETE FROM tokens WHERE username = ?", (row["username"],))'
 
 
-@pytest.fixture
-def delete_by_user(tmp_path: Path) -> Path:
-    """flask_blueprint whose refresh rotation deletes the user's access tokens by username."""
+def _flask_blueprint(tmp_path: Path, replace: tuple[str, str] | None = None) -> Path:
     root = copy_tree(FIXTURE_SERVERS / "flask_blueprint", tmp_path / "server")
-    oauth = root / "fieldnotes" / "oauth.py"
-    text = oauth.read_text(encoding="utf-8")
-    assert text.count(DELETE_BY_TOKEN) == 1
-    oauth.write_text(text.replace(DELETE_BY_TOKEN, DELETE_BY_USER), encoding="utf-8")
-    return to_hybrid(root)
+    if replace is not None:
+        _replace(root / "fieldnotes" / "oauth.py", *replace)
+    return root
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new), encoding="utf-8")
 
 
 def _line_of(path: Path, fragment: str) -> int:
@@ -254,44 +262,160 @@ def _line_of(path: Path, fragment: str) -> int:
     return found[0]
 
 
-def test_delete_keyed_by_another_column_is_a_manual_step(delete_by_user: Path) -> None:
-    """A DELETE keyed by username, not the access token, is listed as a manual step."""
-    oauth = delete_by_user / "fieldnotes" / "oauth.py"
-    where = f"fieldnotes/oauth.py:{_line_of(oauth, DELETE_BY_USER)}"
-    result = run("finalize", str(delete_by_user), "--plan-only")
-    assert result.exit_code == 2, result.output
-    assert "Manual steps" in result.stdout
-    assert f"{where}: DELETE keyed by username, not by the access token (token)" in result.stdout
-    assert "call `oauth_migration.revoke(<the access token>)`" in result.stdout
-    assert "Manual steps: revocation" in result.stdout
+def test_finding_2_delete_keyed_by_another_column_blocks_apply(tmp_path: Path) -> None:
+    """Finding 2: apply refuses (exit 6, nothing written) a delete by username it cannot revoke."""
+    root = _flask_blueprint(tmp_path, (DELETE_BY_TOKEN, DELETE_BY_USER))
+    where = f"fieldnotes/oauth.py:{_line_of(root / 'fieldnotes' / 'oauth.py', DELETE_BY_USER)}"
+    before = snapshot(root)
+    plan_only = run("plan", str(root))
+    assert f"{where}: DELETE FROM tokens keyed by username" in plan_only.stdout
+    assert "Apply is blocked until these manual steps are done" in plan_only.stdout
+    result = run("apply", str(root), "--yes", "--allow-dirty")
+    assert result.exit_code == 6, result.output
+    assert f"{where}: DELETE FROM tokens keyed by username" in result.stderr
+    assert snapshot_difference(before, snapshot(root)) == []
 
 
-def test_finalize_reports_the_manual_step_it_left(delete_by_user: Path) -> None:
-    """finalize writes the rest, leaves that delete alone and names it as a manual step left."""
+def test_finding_2_delete_left_by_an_older_apply_blocks_finalize(tmp_path: Path) -> None:
+    """Finding 2 and #8: a delete that cannot revoke blocks finalize, --force too (exit 6)."""
+    root = to_hybrid(_flask_blueprint(tmp_path))
+    oauth = root / "fieldnotes" / "oauth.py"
+    # As an older apply left it (no revoke line), keyed by a column that is not the token.
+    lines = oauth.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if 'oauth_migration.revoke(row["access_token"])' not in line]
+    assert len(kept) == len(lines) - 1
+    oauth.write_text("".join(kept).replace(DELETE_BY_TOKEN, DELETE_BY_USER), encoding="utf-8")
     started = time.time()
-    record_hybrid_run(delete_by_user, started=started)
-    oauth = delete_by_user / "fieldnotes" / "oauth.py"
-    result = run("finalize", str(delete_by_user), at=started + LIFETIME + SKEW)
-    assert result.exit_code == 0, result.output
-    line = _line_of(oauth, DELETE_BY_USER)
-    assert (
-        f"manual step left: fieldnotes/oauth.py:{line}: before this delete, call "
-        "`oauth_migration.revoke(<the access token>)`"
-    ) in result.stdout
-    lines = oauth.read_text(encoding="utf-8").splitlines()
-    assert "oauth_migration.revoke(" not in lines[line - 2], lines[line - 3 : line]
-    # The refresh-token delete keyed by the token column is still rewritten automatically.
-    assert "oauth_migration.revoke(rt)" in lines[_line_of(oauth, "DELETE FROM refresh_tokens") - 2]
+    record_hybrid_run(root, started=started)
+    before = snapshot(root)
+    result = run("finalize", str(root), "--force", at=started + LIFETIME + SKEW)
+    assert result.exit_code == 6, result.output
+    where = f"fieldnotes/oauth.py:{_line_of(oauth, DELETE_BY_USER)}"
+    assert f"{where}: DELETE FROM tokens keyed by username" in result.stderr
+    assert "phase is now final" not in result.stdout
+    assert snapshot_difference(before, snapshot(root)) == []
+    assert phase_of(root) == "hybrid"
+
+
+def test_finding_1_finalize_adds_revoke_where_an_older_apply_did_not(hybrid: Path) -> None:
+    """Finding 1: on a tree applied without revoke-on-delete, finalize still adds it, once."""
+    store = hybrid / "sample_legacy" / "store.py"
+    text = store.read_text(encoding="utf-8")
+    assert text.count("oauth_migration.revoke(token)") == 4
+    older = "\n".join(line for line in text.splitlines() if "oauth_migration.revoke(" not in line)
+    store.write_text(older + "\n", encoding="utf-8")
+    plan = plan_final(hybrid)
+    assert [s.id for s in plan.steps if s.id == "revoke-on-delete"] == ["revoke-on-delete"]
+    after = next(c.after for c in plan.changes if c.path == "sample_legacy/store.py")
+    assert after.count("oauth_migration.revoke(token)") == 4
+    assert not plan.blocked_by
 
 
 @pytest.mark.skipif(not ZOO_HOOK.is_dir(), reason=f"{ZOO_HOOK} is absent (no ../shared)")
-def test_zoo_delete_by_refresh_token_is_a_manual_step(tmp_path: Path) -> None:
-    """flask_sqlite_hook's rotation deletes by refresh_token: finalize lists a manual step."""
+def test_finding_2_zoo_delete_by_refresh_token_revokes_the_selected_row(tmp_path: Path) -> None:
+    """flask_sqlite_hook's rotation deletes by refresh_token: apply revokes the row it selected."""
     root = to_hybrid(copy_tree(ZOO_HOOK, tmp_path / "server"))
+    oauth = root / "mcpserver" / "oauth.py"
+    line = _line_of(oauth, "DELETE FROM tokens WHERE refresh_token")
+    lines = oauth.read_text(encoding="utf-8").splitlines()
+    assert lines[line - 2].strip() == 'oauth_migration.revoke(row["access_token"])'
     result = run("finalize", str(root), "--plan-only")
     assert result.exit_code == 2, result.output
-    line = _line_of(root / "mcpserver" / "oauth.py", "DELETE FROM tokens WHERE refresh_token")
-    assert (
-        f"mcpserver/oauth.py:{line}: DELETE keyed by refresh_token, not by the access token"
-    ) in result.stdout
-    assert "Manual steps: revocation" in result.stdout
+    assert "Manual steps: revocation" not in result.stdout
+
+
+# -- real servers across the cutover ---------------------------------------------------
+
+SAMPLE_START = Path(__file__).resolve().parents[2] / "sample_legacy" / "START"
+PUNCHCARD = FIXTURE_SERVERS / "flask_sqlite_rows"
+
+
+def _server(root: Path, start: Path, env: dict[str, str]) -> ServerProcess:
+    return ServerProcess(command_from_start_file(start), cwd=root, log_dir=root.parent, env=env)
+
+
+def _mcp(http: httpx.Client, server: ServerProcess, token: str) -> int:
+    return send_initialize(http, server.base_url + "/mcp", token).status_code
+
+
+def _finalize_when_ready(root: Path) -> Result:
+    started = time.time()
+    record_hybrid_run(root, started=started)
+    return run("finalize", str(root), at=started + LIFETIME + SKEW)
+
+
+def test_finding_1_hybrid_revocations_survive_finalize(tmp_path: Path) -> None:
+    """Finding 1: JWTs revoked (/revoke) or rotated out while hybrid get 401 after finalize."""
+    root = to_hybrid(copy_sample(tmp_path / "project"))
+    env = {"SAMPLE_TOKEN_DB": str(tmp_path / "tokens.sqlite3"), "LOG_LEVEL": "warning"}
+    server = _server(root, SAMPLE_START, env)
+    with httpx.Client(timeout=10) as http:
+        with server:
+            flow = OAuthFlow(server.base_url, http)
+            client, a = flow.obtain_tokens()
+            _, b = flow.obtain_tokens(client)
+            assert (_mcp(http, server, a.access_token), _mcp(http, server, b.access_token)) == (
+                200,
+                200,
+            )
+            flow.revoke(client, a.access_token)
+            assert b.refresh_token is not None
+            flow.refresh(client, b.refresh_token)
+        result = _finalize_when_ready(root)
+        assert result.exit_code == 0, result.output
+        with server:
+            assert _mcp(http, server, a.access_token) == 401
+            assert _mcp(http, server, b.access_token) == 401
+
+
+def test_issue_8_final_gate_reading_row_fields_answers_200(tmp_path: Path) -> None:
+    """#8: a final gate reading row["revoked"] and row["user_id"] answers a JWT with 200."""
+    root = to_hybrid(copy_tree(PUNCHCARD, tmp_path / "server"))
+    env = {"PUNCHCARD_DB": str(tmp_path / "punchcard.sqlite3")}
+    server = _server(root, PUNCHCARD / "START", env)
+    with httpx.Client(timeout=10) as http:
+        with server:
+            flow = OAuthFlow(server.base_url, http)
+            client, revoked = flow.obtain_tokens()
+            flow.revoke(client, revoked.access_token)
+        result = _finalize_when_ready(root)
+        assert result.exit_code == 0, result.output
+        with server:
+            _, tokens = OAuthFlow(server.base_url, http).obtain_tokens()
+            assert _mcp(http, server, tokens.access_token) == 200
+            # The soft delete of the hybrid phase fed the denylist too (finding 2).
+            assert _mcp(http, server, revoked.access_token) == 401
+
+
+def test_issue_8_unsuppliable_record_read_blocks_finalize(tmp_path: Path) -> None:
+    """#8: a gate reading a field no claim gives: finalize exits 6 naming it, writes nothing."""
+    root = copy_tree(PUNCHCARD, tmp_path / "server")
+    server_py = root / "punchcard" / "server.py"
+    _replace(server_py, '    g.user = row["user_id"]\n',
+             '    g.user = row["user_id"]\n    g.team = row["team"]\n')  # fmt: skip
+    _replace(root / "punchcard" / "db.py", "revoked INTEGER NOT NULL DEFAULT 0",
+             "revoked INTEGER NOT NULL DEFAULT 0, team TEXT")  # fmt: skip
+    to_hybrid(root)
+    started = time.time()
+    record_hybrid_run(root, started=started)
+    before = snapshot(root)
+    result = run("finalize", str(root), "--force", at=started + LIFETIME + SKEW)
+    assert result.exit_code == 6, result.output
+    where = f"punchcard/server.py:{_line_of(server_py, 'g.team = row[')}"
+    assert f"{where}: the gate reads `team` from the legacy record" in result.stderr
+    assert snapshot_difference(before, snapshot(root)) == []
+    assert phase_of(root) == "hybrid"
+
+
+def test_issue_8_a_resolve_finalize_cannot_rewrite_blocks_it(hybrid: Path, ran: float) -> None:
+    """#8: a hybrid resolve with its lookup passed positionally blocks finalize (exit 6)."""
+    auth = hybrid / "sample_legacy" / "auth.py"
+    _replace(auth, "oauth_migration.resolve(token, legacy=lambda t:",
+             "oauth_migration.resolve(token, lambda t:")  # fmt: skip
+    before = snapshot(hybrid)
+    result = run("finalize", str(hybrid), "--force", at=ran + 1)
+    assert result.exit_code == 6, result.output
+    where = f"sample_legacy/auth.py:{_line_of(auth, 'oauth_migration.resolve(token, lambda t:')}"
+    assert f"{where}: a call of the runtime's resolve whose legacy lookup" in result.stderr
+    assert snapshot_difference(before, snapshot(hybrid)) == []
+    assert phase_of(hybrid) == "hybrid"

@@ -27,6 +27,7 @@ STEPS = {
     "mint_jwt": "mint-jwt",
     "hybrid_gate": "hybrid-gate",
     "install_runtime": "install-runtime",
+    "revoke_on_delete": "revoke-on-delete",
 }
 CODEMOD_STEPS = tuple(STEPS.values())
 SUFFIX = ".py.txt"

@@ -1,0 +1,58 @@
+"""final-gate (#8): the record rebuilt from the claims has every field the gate reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from migrate.codemods.edits import rewrite
+from migrate.codemods.final_gate import final_gate
+from migrate.scan.record_writes import find_record_writes
+from migrate.scan.source import SourceTree
+
+HYBRID = """from .oauth_migration.wiring import migration as oauth_migration
+
+TOKENS = {}
+
+
+def issue(user_id, client_id, scope):
+    access_token = oauth_migration.mint_access_token(
+        subject=user_id, client_id=client_id, scope=scope
+    )
+    TOKENS[access_token] = {"user": user_id, "client_id": client_id}
+    return access_token
+
+
+def gate(token):
+    record = oauth_migration.resolve(token, legacy=lambda t: TOKENS.get(t))
+    if record is None or record["revoked"] or record.expires_at < 0:
+        return None
+    return record["user"], record.get("scope")
+"""
+
+
+def _final(tmp_path: Path, text: str) -> tuple[str, list[str]]:
+    (tmp_path / "app.py").write_text(text, encoding="utf-8")
+    tree = SourceTree(tmp_path)
+    [write], _ = find_record_writes(tree)
+    source = tree.files["app.py"]
+    edits, manual = final_gate(source, write, tree)
+    return rewrite(source.module, edits), [f"{m.where}: {m.expected}" for m in manual]
+
+
+def test_issue_8_fields_the_gate_reads_are_supplied_by_name(tmp_path: Path) -> None:
+    """#8: revoked, expires_at and scope, read but never written, come from their names."""
+    after, manual = _final(tmp_path, HYBRID)
+    assert manual == []
+    assert (
+        'record=lambda c: {"user": c.sub, "client_id": c.client_id, "revoked": False, '
+        '"expires_at": c.exp, "scope": c.scope}'
+    ) in after
+
+
+def test_issue_8_a_read_no_claim_gives_is_a_blocking_step(tmp_path: Path) -> None:
+    """#8: a field the gate reads that neither the write nor its name gives names its line."""
+    text = HYBRID.replace('record.get("scope")', 'record["tenant"]')
+    _, manual = _final(tmp_path, text)
+    assert manual == [
+        "app.py:18: the gate reads `tenant` from the legacy record, and no JWT claim gives it"
+    ]
