@@ -62,9 +62,8 @@ def dirty_files(root: Path) -> list[str]:
 def check_plan(plan: Plan, root: Path, allow_dirty: bool) -> None:
     if plan.blocked_by:
         raise ApplyRefused(
-            "the runtime cannot be installed automatically, and the code changes would "
-            "stop the server without it; do this first, then plan again: "
-            + "; ".join(plan.blocked_by),
+            "blocked: the change would leave the server broken or half-migrated; nothing "
+            "was written. Do this first, then plan again: " + "; ".join(plan.blocked_by),
             EXIT_BLOCKED,
         )
     if plan.kit_version != __version__:
