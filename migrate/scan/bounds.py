@@ -25,6 +25,7 @@ import re
 import subprocess
 import sys
 import tokenize
+from pathlib import Path
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 200  # three times the deepest real module seen, below libcst's ~350
@@ -34,6 +35,10 @@ PARSE_TIMEOUT = 30.0  # seconds, for the rare file parsed in a child process
 # Python's parser limits: valid syntax, but past what CPython (or libcst) can take.
 _PYTHON_LIMITS = ("too many nested parentheses", "too many levels of indentation")
 _LIBCST_PREFIX = re.compile(r"^parser error: error at \d+:\d+: ")
+
+
+_KIT = str(Path(__file__).resolve().parents[2])
+_CHILD = f"import sys; sys.path.insert(0, {_KIT!r}); from migrate.scan.bounds import parse_in_child; parse_in_child()"
 
 
 class BadSyntax(Exception):
@@ -66,8 +71,8 @@ def refusal(text: str, size: int) -> str | None:
 
 
 def shape_refusal(depth: int, nodes: int) -> str | None:
-    if depth > MAX_DEPTH:
-        return f"nested {depth} deep, past the bound of {MAX_DEPTH}: not parsed"
+    if depth > MAX_DEPTH:  # the walk stops there: the true depth may be far larger
+        return f"nested deeper than the bound of {MAX_DEPTH} levels: not parsed"
     if nodes > MAX_NODES:
         return f"{nodes} syntax nodes, past the bound of {MAX_NODES}: not parsed"
     return None
@@ -85,7 +90,9 @@ def measure(tree: ast.AST, text: str) -> tuple[int, int]:
         if isinstance(node, ast.BoolOp):
             level += len(node.values) - 2
         elif isinstance(node, ast.Constant | ast.JoinedStr) and _long(node, MAX_DEPTH - level):
-            lines = lines or text.splitlines(keepends=True)
+            # Only \n, \r\n and \r end a line for the parser (str.splitlines also splits
+            # at form feeds and others).
+            lines = lines or io.StringIO(text, newline="").readlines()
             level += _string_parts(node, lines) - 1
         depth = max(depth, level)
         if depth > MAX_DEPTH:
@@ -122,7 +129,9 @@ def isolated_refusal(text: str) -> str | None:
     syntax error. Used only for files Python itself cannot parse."""
     try:
         child = subprocess.run(
-            [sys.executable, "-m", "migrate.scan.bounds"],
+            # -I: no current folder on sys.path, so a `migrate` package in the scanned
+            # tree is never imported; the kit is imported from where this file is.
+            [sys.executable, "-I", "-c", _CHILD],
             input=text.encode("utf-8", "surrogateescape"),
             capture_output=True,
             timeout=PARSE_TIMEOUT,
@@ -143,7 +152,7 @@ def libcst_message(message: str) -> str:
     return _LIBCST_PREFIX.sub("", message).strip()
 
 
-def _child() -> None:
+def parse_in_child() -> None:
     """Child side of :func:`isolated_refusal`: parse stdin, print depth and nodes as JSON."""
     import libcst as cst
 
@@ -163,7 +172,3 @@ def _child() -> None:
         depth = max(depth, level)
         stack.extend((child, level + 1) for child in children(node))
     print(json.dumps({"depth": depth, "nodes": nodes}))
-
-
-if __name__ == "__main__":
-    _child()

@@ -65,7 +65,8 @@ def excluded(rel: str, patterns: Iterable[str]) -> bool:
     """Whether ``--exclude`` patterns match the relative path, its name or a folder above."""
     path = PurePosixPath(rel)
     candidates = [rel, path.name, *(p.as_posix() for p in path.parents if p.parts)]
-    return any(fnmatchcase(c, pattern.rstrip("/")) for pattern in patterns for c in candidates)
+    cleaned = [pattern.removeprefix("./").rstrip("/") for pattern in patterns]
+    return any(fnmatchcase(c, pattern) for pattern in cleaned for c in candidates)
 
 
 def decode_source(raw: bytes) -> tuple[str, str]:
@@ -314,7 +315,7 @@ class SourceTree:
         """Files whose text holds any of ``markers``: the only ones worth parsing.
 
         A file libcst could not parse safely is set aside (``unreadable``), not yielded."""
-        for rel, source in list(self.files.items()):
+        for rel, source in self.files.items():
             if any(marker in source.text for marker in markers):
                 refused = source.refusal()
                 if refused is None:

@@ -62,7 +62,7 @@ def test_finding_14_long_operator_chain_is_refused(tmp_path: Path) -> None:
     """A 1000-term `a+a+...` chain (libcst's parse time grows super-linearly) is refused."""
     root = hostile_tree(tmp_path, MARKED + "x = " + "+".join(["a"] * 1000) + "\n")
     found = unreadable(plan_json(root))
-    assert f"past the bound of {bounds.MAX_DEPTH}" in found["sample_legacy/generated.py"]
+    assert f"bound of {bounds.MAX_DEPTH} levels" in found["sample_legacy/generated.py"]
 
 
 def test_finding_14_long_boolean_chain_is_refused(tmp_path: Path) -> None:
@@ -142,7 +142,7 @@ def test_finding_14_depth_is_measured_without_recursion() -> None:
     """The depth of a 2000-deep tree is measured (iteratively) and refused, no RecursionError."""
     text = "x = " + "-" * 2000 + "a\n"
     reason = bounds.refusal(text, len(text))
-    assert reason is not None and f"past the bound of {bounds.MAX_DEPTH}" in reason
+    assert reason is not None and f"bound of {bounds.MAX_DEPTH} levels" in reason
 
 
 def test_finding_14_real_code_is_within_the_bounds() -> None:
@@ -150,3 +150,27 @@ def test_finding_14_real_code_is_within_the_bounds() -> None:
     for path in (REPO / "migrate").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert bounds.refusal(text, len(text.encode())) is None, path
+
+
+def test_finding_14_child_parse_never_imports_code_from_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `migrate` package in the current folder (say, the scanned tree) is not what the
+    child process runs: the kit's own parser is."""
+    fake = tmp_path / "migrate" / "scan"
+    fake.mkdir(parents=True)
+    (tmp_path / "migrate" / "__init__.py").write_text("", encoding="utf-8")
+    (fake / "__init__.py").write_text("", encoding="utf-8")
+    planted = tmp_path / "ran.txt"
+    (fake / "bounds.py").write_text(f"open({str(planted)!r}, 'w').close()\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert bounds.isolated_refusal("type Alias = int\n") is None
+    assert not planted.exists()
+
+
+def test_finding_14_string_parts_are_counted_past_form_feeds() -> None:
+    """Lines are counted as the parser counts them: form feeds do not hide a long
+    concatenation from the bound."""
+    text = "\x0c\n" * 5 + "x = " + '"a" ' * 1000 + "\n"
+    reason = bounds.refusal(text, len(text))
+    assert reason is not None and f"bound of {bounds.MAX_DEPTH} levels" in reason
