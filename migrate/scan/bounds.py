@@ -38,7 +38,10 @@ _LIBCST_PREFIX = re.compile(r"^parser error: error at \d+:\d+: ")
 
 
 _KIT = str(Path(__file__).resolve().parents[2])
-_CHILD = f"import sys; sys.path.insert(0, {_KIT!r}); from migrate.scan.bounds import parse_in_child; parse_in_child()"
+_CHILD = (
+    f"import sys; sys.path.insert(0, {_KIT!r}); "
+    "from migrate.scan.bounds import parse_in_child; parse_in_child()"
+)
 
 
 class BadSyntax(Exception):

@@ -114,6 +114,7 @@ class SourceFile:
     size: int = -1  # bytes on disk (-1: the text's UTF-8 length)
     _refusal: str | None = field(default=None, repr=False)
     _checked: bool = field(default=False, repr=False)
+    _syntax: ParseFailure | None = field(default=None, repr=False)
     _wrapper: MetadataWrapper | None = field(default=None, repr=False)
     _positions: dict[cst.CSTNode, CodeRange] | None = field(default=None, repr=False)
     _parents: dict[cst.CSTNode, cst.CSTNode] | None = field(default=None, repr=False)
@@ -136,8 +137,10 @@ class SourceFile:
             try:
                 self._refusal = bounds.refusal(self.text, size)
             except bounds.BadSyntax as problem:
-                raise ParseFailure(self.rel, problem.line, problem.message) from None
+                self._syntax = ParseFailure(self.rel, problem.line, problem.message)
             self._checked = True
+        if self._syntax is not None:
+            raise self._syntax
         return self._refusal
 
     @property
