@@ -24,7 +24,10 @@ step_options = [
     click.option("--skip", multiple=True, metavar="ID", help="Leave out these step ids."),
 ]
 exclude_option = click.option(
-    "--exclude", multiple=True, metavar="GLOB", help="Leave matching files out of the scan."
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Leave out of the scan the files whose path under PATH, name or folder matches.",
 )
 
 
