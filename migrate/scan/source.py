@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import io
 import os
+import shlex
 import tokenize
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -100,7 +101,7 @@ class ParseFailure(Exception):
     def __init__(self, rel: str, line: int, detail: str) -> None:
         super().__init__(
             f"{rel}:{line}: cannot parse ({detail}); fix it, or leave it out of the scan "
-            f"with --exclude {rel}, then plan again"
+            f"with --exclude {shlex.quote(rel)}, then plan again"
         )
         self.rel = rel
 

@@ -179,7 +179,7 @@ def test_finding_14_string_parts_are_counted_past_form_feeds() -> None:
 def test_finding_14_file_past_the_node_bound_is_refused() -> None:
     """A small file with more syntax nodes than the bound (libcst's time and memory grow
     with them) is refused."""
-    text = "x = [" + "a, " * (bounds.MAX_NODES // 2 + 1) + "]\n"
+    text = "x = [" + "a, " * (bounds.MAX_NODES + 1) + "]\n"
     assert len(text) < bounds.MAX_BYTES
     reason = bounds.refusal(text, len(text))
     assert reason is not None and f"past the bound of {bounds.MAX_NODES}" in reason
