@@ -13,6 +13,7 @@ or still looks tokens up in the legacy store. ``--force`` overrides readiness on
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 import libcst as cst
@@ -23,7 +24,7 @@ from migrate.codemods.edits import FileEdits, rewrite
 from migrate.codemods.final_gate import final_gate, find_hybrid_resolves
 from migrate.codemods.revoke_on_delete import plan_revocations, token_store
 from migrate.plan import FileChange, Plan, Step, digest, read_exact
-from migrate.planner import PlanError
+from migrate.planner import PlanError, report_unreadable
 from migrate.scan.findings import Manual, blocker, blocks, manual_entry
 from migrate.scan.gates import find_gates
 from migrate.scan.minting import find_mints
@@ -39,7 +40,7 @@ STEP_TITLES = {
 }
 
 
-def plan_final(root: Path) -> Plan:
+def plan_final(root: Path, exclude: Iterable[str] = ()) -> Plan:
     root = root.resolve()
     state = read_state(root)
     plan = Plan(str(root), state.phase, "final")
@@ -47,7 +48,7 @@ def plan_final(root: Path) -> Plan:
         return plan
     if state.phase != "hybrid":
         raise PlanError(f"{root} is in the {state.phase} phase: run `migrate apply` first")
-    tree = SourceTree(root)
+    tree = SourceTree(root, exclude)
     try:
         _require_hybrid_code(plan, tree)
         writes, missing = find_record_writes(tree)
@@ -55,9 +56,22 @@ def plan_final(root: Path) -> Plan:
         by_step = _edits(plan, tree, writes, missing, wiring)
     except ParseFailure as failure:
         raise PlanError(str(failure)) from None
+    _require_readable(tree)
     _changes(plan, tree, by_step, wiring)
     plan.blocked_by += [blocker(m) for m in plan.manual if blocks(m)]
+    report_unreadable(plan, tree)
     return plan
+
+
+def _require_readable(tree: SourceTree) -> None:
+    """A file the scan could not read may still hold a legacy mint or gate, which would
+    stop working (or let opaque tokens through) once only JWTs are accepted."""
+    hidden = [f"{e.rel} ({e.reason})" for e in tree.unreadable.values() if e.sensitive]
+    if hidden:
+        raise PlanError(
+            "finalize needs every access-token mint and bearer gate migrated first, and "
+            "cannot read: " + "; ".join(sorted(hidden))
+        )
 
 
 LEGACY_GUIDE = "Manual steps: finalize"
@@ -224,7 +238,7 @@ def _changes(
         except ValueError as problem:
             raise PlanError(f"{rel}: {problem}") from None
         if after != source.text:
-            plan.changes.append(FileChange(rel, source.text, after))
+            plan.changes.append(FileChange(rel, source.text, after, encoding=source.encoding))
     step_files: dict[str, list[str]] = {step: sorted(f) for step, f in by_step.items()}
     step_files["final-wiring"] = _runtime_files(plan, tree.root, wiring)
     for step_id, title in STEP_TITLES.items():

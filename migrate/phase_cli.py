@@ -24,12 +24,20 @@ step_options = [
     click.option("--only", multiple=True, metavar="ID", help="Keep only these step ids."),
     click.option("--skip", multiple=True, metavar="ID", help="Leave out these step ids."),
 ]
+exclude_option = click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Leave out of the scan the files whose path under PATH, name or folder matches.",
+)
 
 
-def _plan(path: Path, only: tuple[str, ...], skip: tuple[str, ...]) -> Plan:
+def _plan(
+    path: Path, only: tuple[str, ...], skip: tuple[str, ...], exclude: tuple[str, ...] = ()
+) -> Plan:
     try:
         check_selection(only, skip)
-        return plan_hybrid(path, only, skip)
+        return plan_hybrid(path, only, skip, exclude)
     except (PlanError, StateError) as problem:
         raise click.ClickException(str(problem)) from None
 
@@ -40,14 +48,20 @@ def _plan(path: Path, only: tuple[str, ...], skip: tuple[str, ...]) -> Plan:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @step_options[0]
 @step_options[1]
+@exclude_option
 def plan_command(
-    path: Path, out: Path | None, fmt: str, only: tuple[str, ...], skip: tuple[str, ...]
+    path: Path,
+    out: Path | None,
+    fmt: str,
+    only: tuple[str, ...],
+    skip: tuple[str, ...],
+    exclude: tuple[str, ...],
 ) -> None:
     """Show what `apply` would change: findings, steps, manual steps, the diff.
 
     Exit 0 when there is nothing to do, 2 when changes are pending, 1 on error.
     """
-    plan = _plan(path, only, skip)
+    plan = _plan(path, only, skip, exclude)
     if out is not None:
         out.write_text(plan.to_json(), encoding="utf-8")
     click.echo(plan.to_json() if fmt == "json" else render_text(plan), nl=False)
@@ -72,7 +86,14 @@ def _found_nothing(plan: Plan) -> bool:
 )
 @click.option("--allow-dirty", is_flag=True, help="Apply over uncommitted changes.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def apply_command(path: Path | None, plan_file: Path | None, allow_dirty: bool, yes: bool) -> None:
+@exclude_option
+def apply_command(
+    path: Path | None,
+    plan_file: Path | None,
+    allow_dirty: bool,
+    yes: bool,
+    exclude: tuple[str, ...],
+) -> None:
     """Enter the hybrid phase: issue JWTs, accept both kinds of token.
 
     Exit 3: uncommitted changes; 4: stale plan; 1: other errors.
@@ -86,7 +107,7 @@ def apply_command(path: Path | None, plan_file: Path | None, allow_dirty: bool, 
         path = Path(plan.root) if path is None else path
     else:
         path = Path(".") if path is None else path
-        plan = _plan(path, (), ())
+        plan = _plan(path, (), (), exclude)
     if not plan.pending:
         if _found_nothing(plan):
             click.echo(f"migrate apply: no OAuth server code found under {path}", err=True)

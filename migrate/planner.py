@@ -67,16 +67,18 @@ class _Collected:
         }
 
 
-def plan_hybrid(root: Path, only: Iterable[str] = (), skip: Iterable[str] = ()) -> Plan:
+def plan_hybrid(
+    root: Path, only: Iterable[str] = (), skip: Iterable[str] = (), exclude: Iterable[str] = ()
+) -> Plan:
     root = root.resolve()
     if not root.is_dir():
         raise PlanError(f"{root}: not a folder")
     state = read_state(root)
-    tree = SourceTree(root)
+    tree = SourceTree(root, exclude)
     try:
         found = _Collected(tree)
     except ParseFailure as failure:
-        raise PlanError(f"{failure}; fix the file or exclude it, then plan again") from None
+        raise PlanError(str(failure)) from None
     plan = Plan(str(root), state.phase, "hybrid")
     _report(plan, found)
     by_step = _edits(plan, found)
@@ -89,7 +91,24 @@ def plan_hybrid(root: Path, only: Iterable[str] = (), skip: Iterable[str] = ()) 
     plan.generate_keys = "keys" in keep and bool(edits) and not _has_keys(root)
     plan.steps = _steps(plan, by_step, keep)
     _blockers(plan, found, by_step)
+    report_unreadable(plan, tree)
     return plan
+
+
+def report_unreadable(plan: Plan, tree: SourceTree) -> None:
+    """Name every file the scan set aside; one that could hold a mint, gate or metadata
+    blocks apply, since the plan cannot see what it would have to change there."""
+    if tree.exclude:
+        plan.notes.append("Left out of the scan (--exclude): " + ", ".join(tree.exclude))
+    for rel, entry in sorted(tree.unreadable.items()):
+        if entry.sensitive:
+            plan.findings.append(_finding("unreadable", rel, entry.reason))
+            plan.blocked_by.append(
+                f"{rel}: {entry.reason}; it may hold a token mint, bearer gate or metadata "
+                "the plan cannot see"
+            )
+        else:
+            plan.notes.append(f"Not scanned: {rel}: {entry.reason}.")
 
 
 def _blockers(plan: Plan, found: _Collected, by_step: dict[str, dict[str, FileEdits]]) -> None:
@@ -329,7 +348,7 @@ def _file_changes(
             after = rewrite(source.module, edits[rel])
         except ValueError as problem:
             raise PlanError(f"{rel}: {problem}") from None
-        plan.changes.append(FileChange(rel, source.text, after))
+        plan.changes.append(FileChange(rel, source.text, after, encoding=source.encoding))
     for source in tree.files.values():
         if source.parsed:  # the plan depends on its text
             plan.reads[source.rel] = source.sha256

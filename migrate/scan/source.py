@@ -3,28 +3,91 @@
 Parsing is the slow part (libcst reads about 14k lines/s here), so finders first match
 cheap text markers and parse only the files that carry them. Each parsed module keeps
 its position metadata so findings can name ``file:line``.
+
+Files are read in their declared encoding (PEP 263), and a file libcst could not parse
+safely (see :mod:`migrate.scan.bounds`) or that cannot be decoded is set aside in
+``SourceTree.unreadable`` with its reason instead of being parsed: the planners report it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import os
-from collections.abc import Iterator
+import shlex
+import tokenize
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePosixPath
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-# Folders no server code lives in; the kit's own emitted package is skipped too.
+from migrate.scan import bounds
+
+# Folders no server code lives in, whatever else they hold: VCS data, tool caches, and
+# the kit's own state and emitted package. Virtualenvs are recognised by their pyvenv.cfg
+# (or conda-meta), not by a name: a real package may be called env, build, dist or test.
 SKIPPED_DIRS = frozenset(
     {
-        ".git", ".hg", ".svn", ".venv", "venv", "env", ".env", "node_modules", "__pycache__",
-        "site-packages", "build", "dist", ".tox", ".nox", ".mypy_cache", ".ruff_cache",
-        ".pytest_cache", ".oauth-migration", "oauth_migration", "tests", "test",
+        ".git", ".hg", ".svn", "node_modules", "__pycache__", "site-packages", ".tox",
+        ".nox", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".oauth-migration",
+        "oauth_migration", "tests",
     }
 )  # fmt: skip
+
+# Text the mint, gate and metadata finders look for (minting.py, gates.py, metadata.py),
+# and the runtime's own calls: a file holding one that cannot be read could hide a piece
+# the migration must change, so it blocks apply instead of being skipped silently.
+DECISIVE_MARKERS = (
+    "token_urlsafe", "token_hex", "token_bytes", "urandom", "uuid4", "uuid1",
+    "earer", "uthorization", ".credentials", "authorization_endpoint", "token_endpoint",
+    "oauth_migration",
+)  # fmt: skip
+
+
+def _skipped_dir(folder: Path, name: str) -> bool:
+    if name in SKIPPED_DIRS or name.endswith(".egg-info"):
+        return True
+    path = folder / name
+    if (path / "pyvenv.cfg").is_file() or (path / "conda-meta").is_dir():
+        return True  # a virtualenv or conda environment
+    # setuptools' output (build/lib/<copy of the package>) would duplicate every finding.
+    return (
+        name == "build"
+        and not (path / "__init__.py").exists()
+        and ((path / "lib").is_dir() or any(path.glob("bdist.*")))
+    )
+
+
+def excluded(rel: str, patterns: Iterable[str]) -> bool:
+    """Whether ``--exclude`` patterns match the relative path, its name or a folder above."""
+    path = PurePosixPath(rel)
+    candidates = [rel, path.name, *(p.as_posix() for p in path.parents if p.parts)]
+    cleaned = [pattern.removeprefix("./").rstrip("/") for pattern in patterns]
+    return any(fnmatchcase(c, pattern) for pattern in cleaned for c in candidates)
+
+
+def decode_source(raw: bytes) -> tuple[str, str]:
+    """(text, encoding) of a Python source, as PEP 263 declares it (UTF-8 by default).
+
+    Raises SyntaxError (bad cookie), LookupError or UnicodeDecodeError."""
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    if encoding == "utf-8-sig":
+        encoding = "utf-8"  # the BOM stays in the text, so it is written back as it was
+    return raw.decode(encoding), encoding
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A file the scan could not read or parse safely, and why."""
+
+    rel: str
+    reason: str
+    # It holds a marker of a mint, gate or metadata: what it hides may matter.
+    sensitive: bool
 
 
 def is_test_file(name: str) -> bool:
@@ -33,10 +96,13 @@ def is_test_file(name: str) -> bool:
 
 
 class ParseFailure(Exception):
-    """A file that libcst cannot parse: reported as a finding, never a traceback."""
+    """A file that libcst cannot parse: one line naming it, never a traceback."""
 
-    def __init__(self, rel: str, detail: str) -> None:
-        super().__init__(f"{rel}: cannot parse ({detail})")
+    def __init__(self, rel: str, line: int, detail: str) -> None:
+        super().__init__(
+            f"{rel}:{line}: cannot parse ({detail}); fix it, or leave it out of the scan "
+            f"with --exclude {shlex.quote(rel)}, then plan again"
+        )
         self.rel = rel
 
 
@@ -45,6 +111,11 @@ class SourceFile:
     root: Path
     rel: str
     text: str
+    encoding: str = "utf-8"  # as declared (PEP 263): changes are written back in it
+    size: int = -1  # bytes on disk (-1: the text's UTF-8 length)
+    _refusal: str | None = field(default=None, repr=False)
+    _checked: bool = field(default=False, repr=False)
+    _syntax: ParseFailure | None = field(default=None, repr=False)
     _wrapper: MetadataWrapper | None = field(default=None, repr=False)
     _positions: dict[cst.CSTNode, CodeRange] | None = field(default=None, repr=False)
     _parents: dict[cst.CSTNode, cst.CSTNode] | None = field(default=None, repr=False)
@@ -55,7 +126,23 @@ class SourceFile:
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        """Of the file's bytes as on disk (its text in its own encoding)."""
+        return hashlib.sha256(self.text.encode(self.encoding)).hexdigest()
+
+    def refusal(self) -> str | None:
+        """Why libcst must not parse this file (see :mod:`migrate.scan.bounds`), or None.
+
+        Raises ParseFailure for a syntax error. Checked once."""
+        if not self._checked:
+            size = self.size if self.size >= 0 else len(self.text.encode("utf-8"))
+            try:
+                self._refusal = bounds.refusal(self.text, size)
+            except bounds.BadSyntax as problem:
+                self._syntax = ParseFailure(self.rel, problem.line, problem.message)
+            self._checked = True
+        if self._syntax is not None:
+            raise self._syntax
+        return self._refusal
 
     @property
     def module(self) -> cst.Module:
@@ -66,10 +153,14 @@ class SourceFile:
 
     def _wrapped(self) -> MetadataWrapper:
         if self._wrapper is None:
+            refused = self.refusal()
+            if refused is not None:  # SourceTree.with_text yields no such file
+                raise ParseFailure(self.rel, 1, refused)
             try:
                 module = cst.parse_module(self.text)
             except cst.ParserSyntaxError as exc:
-                raise ParseFailure(self.rel, f"line {exc.raw_line}: {exc.message}") from None
+                detail = bounds.libcst_message(exc.message)
+                raise ParseFailure(self.rel, exc.raw_line, detail) from None
             # No copy: findings hold nodes of this very tree, which codemods then replace.
             self._wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         return self._wrapper
@@ -185,32 +276,68 @@ def indexed_walk(node: cst.CSTNode) -> list[cst.CSTNode] | None:
 
 
 class SourceTree:
-    """Every ``.py`` file under ``root`` (skipping virtualenvs, caches and VCS folders)."""
+    """Every ``.py`` file under ``root`` (skipping virtualenvs, caches, VCS folders and
+    what ``exclude`` patterns match)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, exclude: Iterable[str] = ()) -> None:
         self.root = root.resolve()
+        self.exclude = tuple(exclude)
         self.files: dict[str, SourceFile] = {}
-        self.unreadable: list[str] = []
+        self.unreadable: dict[str, Unreadable] = {}
         for path in self._walk():
             rel = path.relative_to(self.root).as_posix()
             try:
-                text = path.read_bytes().decode("utf-8")
-            except (OSError, UnicodeDecodeError):
-                self.unreadable.append(rel)
+                raw = path.read_bytes()
+                text, encoding = decode_source(raw)
+            except OSError as problem:
+                self._set_aside(rel, f"cannot be read ({problem.strerror})", b"")
                 continue
-            self.files[rel] = SourceFile(self.root, rel, text)
+            except (SyntaxError, LookupError, UnicodeDecodeError) as problem:
+                self._set_aside(rel, _decode_reason(problem), raw)
+                continue
+            self.files[rel] = SourceFile(self.root, rel, text, encoding, len(raw))
+
+    def _set_aside(self, rel: str, reason: str, raw: bytes) -> None:
+        sensitive = any(marker.encode("ascii") in raw for marker in DECISIVE_MARKERS)
+        self.unreadable[rel] = Unreadable(rel, reason, sensitive)
 
     def _walk(self) -> Iterator[Path]:
         for folder, dirs, names in os.walk(self.root):
+            here = Path(folder)
             dirs[:] = sorted(
-                d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info")
+                d for d in dirs if not _skipped_dir(here, d) and not self._excluded(here / d)
             )
             for name in sorted(names):
-                if name.endswith(".py") and not is_test_file(name):
-                    yield Path(folder) / name
+                path = here / name
+                if name.endswith(".py") and not is_test_file(name) and not self._excluded(path):
+                    yield path
+
+    def _excluded(self, path: Path) -> bool:
+        return bool(self.exclude) and excluded(path.relative_to(self.root).as_posix(), self.exclude)
 
     def with_text(self, *markers: str) -> Iterator[SourceFile]:
-        """Files whose text holds any of ``markers``: the only ones worth parsing."""
-        for source in self.files.values():
+        """Files whose text holds any of ``markers``: the only ones worth parsing.
+
+        A file libcst could not parse safely is set aside (``unreadable``), not yielded."""
+        for rel, source in self.files.items():
             if any(marker in source.text for marker in markers):
-                yield source
+                refused = source.refusal()
+                if refused is None:
+                    yield source
+                elif rel not in self.unreadable:
+                    raw = source.text.encode(source.encoding, "replace")
+                    self._set_aside(rel, refused, raw)
+
+
+def _decode_reason(problem: Exception) -> str:
+    if isinstance(problem, UnicodeDecodeError):
+        return (
+            f"not valid {problem.encoding} (byte 0x{problem.object[problem.start]:02x} at "
+            f"offset {problem.start}): declare its encoding (PEP 263) or --exclude it"
+        )
+    if "invalid or missing encoding declaration" in str(problem):
+        return (
+            "not valid utf-8, and no coding line (PEP 263) declares another encoding: "
+            "declare it or --exclude it"
+        )
+    return f"cannot be decoded ({problem}): fix its coding line or --exclude it"

@@ -42,3 +42,56 @@ def test_computed_lifetime_is_not_guessed(tmp_path: Path) -> None:
     """A lifetime read from the environment is not a constant: nothing is found."""
     code = 'import os\nACCESS_TOKEN_TTL = int(os.environ["TTL"])\n'
     assert lifetime_of(tmp_path, code) is None
+
+
+@pytest.mark.parametrize(
+    ("code", "seconds"),
+    [
+        ("ACCESS_TOKEN_TTL = 2 * 60 * 60 + 30\n", 7230),
+        ("ACCESS_TOKEN_TTL = (1 + 2) * 600\n", 1800),
+        ("ACCESS_TOKEN_TTL = 7200 // 2 - 600\n", 3000),
+        ("ACCESS_TOKEN_TTL = 7200 / 4\n", 1800),
+        ("ACCESS_TOKEN_TTL = 3700 % 3600 + 3500\n", 3600),
+        ("ACCESS_TOKEN_TTL = -(-900)\n", 900),
+        ("ACCESS_TOKEN_TTL = 2**10\n", 1024),
+        ("ACCESS_TOKEN_TTL = 1_800\n", 1800),
+        ("HOUR = 60 * 60\nACCESS_TOKEN_TTL = 2 * HOUR\n", 7200),
+        ("MINUTE = 60\nHOUR = 60 * MINUTE\nACCESS_TOKEN_TTL = HOUR\n", 3600),
+        ("from datetime import timedelta\nH = 2\nACCESS_LIFETIME = timedelta(hours=H)\n", 7200),
+    ],
+)
+def test_lifetime_folds_constant_arithmetic(tmp_path: Path, code: str, seconds: int) -> None:
+    """Numbers, + - * // / %, small powers, unary minus, parentheses and folded module
+    constants give the lifetime without eval."""
+    assert lifetime_of(tmp_path, code) == seconds
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "ACCESS_TOKEN_TTL = 10**10**10\n",
+        "ACCESS_TOKEN_TTL = 9**999999\n",
+        "ACCESS_TOKEN_TTL = 10**100\n",
+        "ACCESS_TOKEN_TTL = " + " * ".join(["99999"] * 50) + "\n",
+        "ACCESS_TOKEN_TTL = 1e400\n",
+        "ACCESS_TOKEN_TTL = 3600 // 0\n",
+        "ACCESS_TOKEN_TTL = " + "9" * 5000 + "\n",
+        "ACCESS_TOKEN_TTL = __import__('os').getpid()\n",
+        "ACCESS_TOKEN_TTL = UNKNOWN * 60\n",
+        "ACCESS_TOKEN_TTL = 3600 if DEBUG else 60\n",
+        "ACCESS_TOKEN_TTL = 0x10 << 8\n",
+        "ACCESS_TOKEN_TTL = -3600\n",
+    ],
+)
+def test_lifetime_refuses_what_it_cannot_fold_safely(tmp_path: Path, code: str) -> None:
+    """Huge powers and results, division by zero, calls, unknown names and other
+    operators are refused (no lifetime found), quickly and without eval."""
+    assert lifetime_of(tmp_path, code) is None
+
+
+def test_lifetime_module_has_no_eval() -> None:
+    """The lifetime finder evaluates nothing: no eval or exec in its source."""
+    from migrate.scan import lifetime
+
+    source = Path(lifetime.__file__).read_text(encoding="utf-8")
+    assert "eval(" not in source and "exec(" not in source
