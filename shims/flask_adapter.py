@@ -7,6 +7,7 @@ optional Prometheus metrics. Flask parses the form itself; nothing else is neede
 from __future__ import annotations
 
 import functools
+import inspect
 import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -51,8 +52,10 @@ def register_flask(
     """Add the routes to a Flask app or blueprint (endpoint names start with ``oauth_migrate``).
 
     ``authenticate`` checks introspection callers (default: the runtime's own); paths in
-    ``skip`` are left to the app, which already serves them.
+    ``skip`` are left to the app, which already serves them. Raises TypeError when the
+    runtime's legacy lookup is ``async def`` (introspection here is synchronous).
     """
+    _require_sync_lookup(migration, "register_flask")
 
     def jwks() -> Response:
         try:
@@ -96,8 +99,22 @@ def register_flask(
             target.add_url_rule(path, endpoint, view, methods=[method])
 
 
+def _require_sync_lookup(migration: OAuthMigration, where: str) -> None:
+    """Flask views are synchronous: an ``async def`` legacy lookup would hand them a
+    coroutine, so it is refused when the app is built rather than on each request."""
+    if inspect.iscoroutinefunction(migration.gate.legacy_lookup):
+        raise TypeError(
+            f"{where}: the legacy lookup is async, and Flask views cannot await it; "
+            "give OAuthMigration a synchronous legacy_lookup"
+        )
+
+
 def require_bearer(migration: OAuthMigration) -> Callable[[F], F]:
-    """A view decorator: the accepted record is ``flask.g.oauth_token``; else 401 (or 503)."""
+    """A view decorator: the accepted record is ``flask.g.oauth_token``; else 401 (or 503).
+
+    Raises TypeError at once when the runtime's legacy lookup is ``async def``.
+    """
+    _require_sync_lookup(migration, "require_bearer")
 
     def decorate(view: F) -> F:
         @functools.wraps(view)

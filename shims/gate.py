@@ -15,6 +15,10 @@ The migration wraps that one expression::
 - In the ``final`` mode only JWTs pass; the record is built from the claims by
   ``to_record`` and revocation goes through the ``jti`` denylist.
 
+``resolve`` is synchronous: a lookup that returns an awaitable (an async store) is refused
+there, with an error in the log, and must go through ``resolve_async``; a coroutine taken
+for a record would let every token in.
+
 Verified tokens are cached (bounded; dropped at ``exp`` and when their key leaves the key
 ring), so a client reusing its token costs a dict lookup rather than an RSA verify.
 """
@@ -22,6 +26,7 @@ ring), so a client reusing its token costs a dict lookup rather than an RSA veri
 from __future__ import annotations
 
 import inspect
+import logging
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Literal, Protocol, TypeVar
@@ -36,6 +41,8 @@ Mode = Literal["hybrid", "final"]
 Liveness = Literal["legacy", "denylist"]
 
 DEFAULT_CACHE_SIZE = 10_000
+
+log = logging.getLogger("oauth_migration.gate")
 
 
 class ValidationCounter(Protocol):
@@ -64,6 +71,12 @@ class _Unset:
 
 
 _UNSET: Any = _Unset()
+_ASYNC: Any = _Unset()  # what _sync_lookup gives for a lookup that must be awaited
+
+ASYNC_LOOKUP_ERROR = (
+    "the legacy lookup is async: the synchronous gate refuses the token; call "
+    "`await oauth_migration.resolve_async(...)` (or give a synchronous lookup)"
+)
 
 
 def field_of(record: Any, name: str) -> Any:
@@ -163,9 +176,15 @@ class TokenGate(Generic[R]):
         if verified is None:
             if self.mode == "final":
                 return self._reject("opaque", "opaque_refused", unknown)
-            return self._accept_opaque(token, self._lookup(legacy)(token), unknown)
+            found = self._sync_lookup(legacy, token)
+            if found is _ASYNC:
+                return self._reject("opaque", "async_lookup", unknown)
+            return self._accept_opaque(token, found, unknown)
         if self.liveness == "legacy":
-            return self._accept_live(verified, self._lookup(legacy)(token), unknown)
+            found = self._sync_lookup(legacy, token)
+            if found is _ASYNC:
+                return self._reject("jwt", "async_lookup", unknown)
+            return self._accept_live(verified, found, unknown)
         return self._accept_jwt(verified, record)
 
     async def resolve_async(
@@ -280,6 +299,22 @@ class TokenGate(Generic[R]):
         if self.legacy_lookup is None:
             raise RuntimeError("the gate has no legacy lookup for opaque tokens")
         return self.legacy_lookup
+
+    def _sync_lookup(self, legacy: Callable[[str], Any] | None, token: str) -> Any:
+        """The legacy record, or ``_ASYNC`` when the lookup must be awaited: a coroutine is
+        not a record, and taking it for one would let any token in (it is never None)."""
+        lookup = self._lookup(legacy)
+        if inspect.iscoroutinefunction(lookup):
+            log.error(ASYNC_LOOKUP_ERROR)
+            return _ASYNC
+        found = lookup(token)
+        if inspect.isawaitable(found):
+            close = getattr(found, "close", None)
+            if callable(close):
+                close()  # never awaited: closed so it neither runs nor warns
+            log.error(ASYNC_LOOKUP_ERROR)
+            return _ASYNC
+        return found
 
     def _reject(self, kind: Literal["jwt", "opaque"], reason: str, unknown: Any) -> Any:
         self.metrics.validation(kind, "rejected", reason)

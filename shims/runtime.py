@@ -156,18 +156,31 @@ class OAuthMigration:
         comes out as None, so a guard cannot take a rejection for a record. Raises
         KeysUnavailable when the keys cannot be loaded.
         """
-        unknown = self.gate.unknown
         try:
             record = self.resolve(token)
-        except KeysUnavailable:
-            raise
-        except LookupError:
-            return None
         except Exception as exc:
-            if exc is unknown or (isinstance(unknown, type) and isinstance(exc, unknown)):
-                return None
-            raise
-        return None if record is unknown else record
+            return self._refused(exc)
+        return None if record is self.gate.unknown else record
+
+    async def bearer_record_async(self, token: str) -> Any:
+        """As :meth:`bearer_record`, awaiting the legacy lookup when it is async (the
+        Starlette guard): the synchronous gate refuses an async lookup's tokens."""
+        try:
+            record = await self.resolve_async(token)
+        except Exception as exc:
+            return self._refused(exc)
+        return None if record is self.gate.unknown else record
+
+    def _refused(self, exc: Exception) -> None:
+        """None for the legacy code's "unknown token" raise; anything else goes on up."""
+        unknown = self.gate.unknown
+        if isinstance(exc, KeysUnavailable):
+            raise exc
+        if isinstance(exc, LookupError):
+            return None
+        if exc is unknown or (isinstance(unknown, type) and isinstance(exc, unknown)):
+            return None
+        raise exc
 
     async def resolve_async(
         self, token: str, legacy: Callable[[str], Any] | None = None, **kw: Any

@@ -112,20 +112,21 @@ class BearerGuard:
         if scope["type"] != "http" or not _under(scope["path"], self.prefix):
             await self.app(scope, receive, send)
             return
-        response = self._check(Request(scope).headers.get("authorization", ""), scope)
+        response = await self._check(Request(scope).headers.get("authorization", ""), scope)
         if response is not None:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
-    def _check(self, authorization: str, scope: Scope) -> Response | None:
+    async def _check(self, authorization: str, scope: Scope) -> Response | None:
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             challenge = challenge_missing(self.migration.resource_metadata_url)
             return _unauthorized(challenge)
         try:
-            record = self.migration.bearer_record(token)
+            # The async path: the legacy lookup of an async server must be awaited.
+            record = await self.migration.bearer_record_async(token)
         except KeysUnavailable:
             return _unavailable()
         if record is None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import pytest
+from flask import Flask
 
+from shims.flask_adapter import register_flask, require_bearer
 from shims.keys import KeyRing
 from shims.runtime import OAuthMigration
 from tests.support.inproc_server import serve_wsgi
@@ -35,3 +38,24 @@ def test_unguarded_routes_need_no_token(ring: KeyRing) -> None:
         assert httpx.get(base_url + "/.well-known/oauth-protected-resource/mcp").status_code == 200
         assert httpx.get(base_url + "/.well-known/jwks.json").status_code == 200
         assert httpx.get(base_url + "/mcp").status_code == 401
+
+
+def test_finding_4_require_bearer_refuses_an_async_lookup_at_start_up(ring: KeyRing) -> None:
+    """`require_bearer` over a runtime whose legacy lookup is `async def` fails at start-up."""
+
+    async def lookup(token: str) -> Any:
+        return None
+
+    migration = make_migration(ring, legacy_lookup=lookup)
+    with pytest.raises(TypeError, match="async"):
+        require_bearer(migration)
+
+
+def test_finding_4_register_flask_refuses_an_async_lookup_at_start_up(ring: KeyRing) -> None:
+    """`register_flask` (synchronous introspection) refuses an `async def` legacy lookup."""
+
+    async def lookup(token: str) -> Any:
+        return None
+
+    with pytest.raises(TypeError, match="async"):
+        register_flask(Flask("t"), make_migration(ring, legacy_lookup=lookup))
