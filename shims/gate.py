@@ -19,8 +19,9 @@ The migration wraps that one expression::
 there, with an error in the log, and must go through ``resolve_async``; a coroutine taken
 for a record would let every token in.
 
-Verified tokens are cached (bounded; dropped at ``exp`` and when their key leaves the key
-ring), so a client reusing its token costs a dict lookup rather than an RSA verify.
+Verified tokens are cached (bounded, least recently used out first; never served past
+``exp`` or once their key has left the key ring), so a client reusing its token costs a
+dict lookup rather than an RSA verify.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
@@ -142,10 +144,12 @@ class TokenGate(Generic[R]):
         self.metrics: ValidationCounter = metrics if metrics is not None else _NoMetrics()
         self.legacy_client_id = legacy_client_id or client_id_of
         self.cache_size = cache_size
-        self._cache: dict[str, VerifiedToken] = {}
+        # Least recently used first: eviction pops the front in O(1) (finding 12).
+        self._cache: OrderedDict[str, VerifiedToken] = OrderedDict()
         self._records: dict[str, R] = {}
-        # Threaded servers (waitress, gunicorn threads) share one gate: eviction iterates
-        # the cache, so every change to it happens under this lock.
+        self._inserts_since_sweep = 0
+        # Threaded servers (waitress, gunicorn threads) share one gate: the sweep iterates
+        # the cache, so every read and change of it happens under this lock.
         self._cache_lock = threading.Lock()
 
     # -- the three calls a legacy gate needs ----------------------------------------------
@@ -250,12 +254,17 @@ class TokenGate(Generic[R]):
     # -- internals -----------------------------------------------------------------------
 
     def _cached(self, token: str) -> VerifiedToken | None:
-        verified = self._cache.get(token)
-        if verified is None:
-            return None
-        if verified.exp <= self.verifier.clock() - self.verifier.leeway:
-            self._forget(token)
-            return None
+        with self._cache_lock:
+            verified = self._cache.get(token)
+            if verified is None:
+                return None
+            # The kid is checked on every hit, not only when use_keyring prunes: a
+            # verification in flight across a retirement may insert after the prune.
+            expired = verified.exp <= self.verifier.clock() - self.verifier.leeway
+            if expired or verified.kid not in self.verifier.keyring.by_kid:
+                self._drop(token)
+                return None
+            self._cache.move_to_end(token)
         if verified.jti in self.denylist:
             return None
         return verified
@@ -269,19 +278,28 @@ class TokenGate(Generic[R]):
         verified = self.verifier.verify(token)
         if verified.jti in self.denylist:
             raise TokenRejected("revoked")
-        with self._cache_lock:
-            if len(self._cache) >= self.cache_size:
-                self._evict()
-            self._cache[token] = verified
+        self._remember(token, verified)
         return verified
 
-    def _evict(self) -> None:
-        """Called with ``_cache_lock`` held."""
+    def _remember(self, token: str, verified: VerifiedToken) -> None:
+        with self._cache_lock:
+            if verified.kid not in self.verifier.keyring.by_kid:
+                return  # its key left the ring while it was being verified (finding 6)
+            self._cache[token] = verified
+            self._cache.move_to_end(token)
+            self._inserts_since_sweep += 1
+            if self._inserts_since_sweep >= self.cache_size:
+                self._sweep()
+            while len(self._cache) > self.cache_size:
+                self._drop(next(iter(self._cache)))
+
+    def _sweep(self) -> None:
+        """Drop expired entries; once per ``cache_size`` inserts, so O(1) amortized.
+        Called with ``_cache_lock`` held."""
+        self._inserts_since_sweep = 0
         now = self.verifier.clock() - self.verifier.leeway
         for token in [t for t, v in self._cache.items() if v.exp <= now]:
             self._drop(token)
-        while len(self._cache) >= self.cache_size:
-            self._drop(next(iter(self._cache)))
 
     def _forget(self, token: str) -> None:
         with self._cache_lock:

@@ -301,6 +301,21 @@ def test_cache_is_bounded(ring: KeyRing, forge: Forge) -> None:
     assert verifier.verifications == 5
 
 
+def test_finding_12_a_full_cache_evicts_the_least_recently_used_token(
+    ring: KeyRing, forge: Forge
+) -> None:
+    """A full cache drops the token unused longest, not the first one inserted."""
+    gate = make_gate(ring, "final", cache_size=3)
+    verifier: Any = gate.verifier
+    tokens = [forge.valid() for _ in range(4)]
+    for token in tokens[:3]:
+        gate.resolve(token)
+    gate.resolve(tokens[0])  # a hit: now the most recently used
+    gate.resolve(tokens[3])  # evicts tokens[1]
+    gate.resolve(tokens[0])
+    assert verifier.verifications == 4
+
+
 def test_cache_survives_concurrent_eviction(ring: KeyRing, forge: Forge) -> None:
     """Threads resolving many tokens through a full cache never see an exception."""
     gate = make_gate(ring, "final", cache_size=50)
