@@ -107,10 +107,27 @@ def describe_legacy_record(record: Any) -> dict[str, Any]:
     }
 
 
-def _dead(record: Any) -> bool:
+_TRUE_TEXT = frozenset({"1", "true", "t", "yes", "y"})
+
+
+def flag_set(value: Any) -> bool:
+    """A stored boolean read as the legacy code reads it: SQL rows give ``1``/``0``, text
+    columns ``"1"``/``"true"``; ``0``, ``None``, ``False``, ``""`` and ``"false"`` are unset."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if isinstance(value, str):
+        return value.strip().lower() in _TRUE_TEXT
+    return bool(value)
+
+
+def dead_record(record: Any) -> bool:
     """A legacy record the lookup returned although the legacy gate would refuse it: a
     revoked flag, or a token of another kind (a refresh token)."""
-    if field_of(record, "revoked") is True:
+    if flag_set(field_of(record, "revoked")):
         return True
     kind = _first(record, ("kind", "type", "token_type"))
     return isinstance(kind, str) and kind.lower() not in ("access", "access_token", "bearer")
@@ -216,8 +233,8 @@ class Introspector:
     def _answer(
         self, verified: VerifiedToken | None, looked_up: bool, record: Any
     ) -> dict[str, Any]:
-        if looked_up and record is None:
-            return dict(INACTIVE)
+        if looked_up and (record is None or dead_record(record)):
+            return dict(INACTIVE)  # dead for a JWT's legacy record too (liveness "legacy")
         if verified is not None:
             answer = {"active": True, "token_type": "Bearer"}
             answer.update({k: verified.claims[k] for k in _JWT_MEMBERS if k in verified.claims})
@@ -242,8 +259,6 @@ class Introspector:
         return dict(INACTIVE)
 
     def _opaque(self, record: Any) -> dict[str, Any]:
-        if _dead(record):
-            return dict(INACTIVE)
         described = dict(self.describe_legacy(record) or {})
         exp = described.get("exp")
         if exp is not None and exp <= self.gate.verifier.clock():
