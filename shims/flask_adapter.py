@@ -18,7 +18,7 @@ from flask.sansio.scaffold import Scaffold
 
 from .client_probe import PROBE_PREFIX, Answer, SyncProbe
 from .discovery import INTROSPECTION_PATH, JWKS_PATH, challenge_missing, fix_challenge, prm_paths
-from .introspection import ClientAuthenticator
+from .introspection import MAX_FORM_BYTES, ClientAuthenticator, parse_form
 from .keys import KeysUnavailable
 from .metrics import render_prometheus
 from .runtime import OAuthMigration
@@ -40,6 +40,16 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 def _unavailable() -> Response:
     body = {"error": "temporarily_unavailable", "error_description": "signing keys unavailable"}
     return _json(body, 503, {"Retry-After": "30"})
+
+
+def _capped_body() -> bytes | None:
+    """The body, or None when it is over MAX_FORM_BYTES: the declared length first, then
+    at most one byte past the cap from the stream (``request.form`` reads it all)."""
+    declared = request.content_length
+    if declared is not None and declared > MAX_FORM_BYTES:
+        return None
+    raw = request.stream.read(MAX_FORM_BYTES + 1)
+    return None if len(raw) > MAX_FORM_BYTES else raw
 
 
 def register_flask(
@@ -66,7 +76,10 @@ def register_flask(
         return _json(body, headers={"Cache-Control": f"public, max-age={max_age}"})
 
     def introspect() -> Response:
-        form = dict(request.form.items())
+        raw = _capped_body()
+        if raw is None:
+            return _json({"error": "invalid_request"}, 413)
+        form = parse_form(raw)
         if before_introspection is not None:
             before_introspection()
         reply = migration.introspector.handle(

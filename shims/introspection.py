@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import parse_qsl, unquote_plus
 
 from .gate import TokenGate, client_id_of, field_of
 from .minting import scope_string
@@ -29,6 +29,8 @@ ClientAuthenticator = Callable[[str, str], bool]
 LegacyDescriber = Callable[[Any], Mapping[str, Any] | None]
 
 INACTIVE: dict[str, Any] = {"active": False}
+# The largest introspection form read; the adapters answer 413 past it, before reading more.
+MAX_FORM_BYTES = 64 * 1024
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _JWT_MEMBERS = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "nbf")
 
@@ -70,6 +72,11 @@ def client_credentials(
     if posted_id and posted_secret is not None:
         return posted_id, posted_secret
     return None
+
+
+def parse_form(raw: bytes) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body (RFC 7662 §2.1) as a dict."""
+    return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
 
 
 def _epoch(value: Any) -> int | None:

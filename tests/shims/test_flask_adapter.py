@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 
 from shims.flask_adapter import register_flask, require_bearer
+from shims.introspection import MAX_FORM_BYTES
 from shims.keys import KeyRing
 from shims.runtime import OAuthMigration
 from tests.support.inproc_server import serve_wsgi
@@ -59,3 +60,14 @@ def test_finding_4_register_flask_refuses_an_async_lookup_at_start_up(ring: KeyR
 
     with pytest.raises(TypeError, match="async"):
         register_flask(Flask("t"), make_migration(ring, legacy_lookup=lookup))
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content_length", "chunked"])
+def test_finding_13_an_introspection_body_over_the_cap_is_413(ring: KeyRing, chunked: bool) -> None:
+    """Flask's /introspect answers 413 to a form body over 64 KiB, however it is sent."""
+    body = b"token=" + b"a" * (MAX_FORM_BYTES + 1)
+    content: Any = iter([body]) if chunked else body
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    with serve_flask(make_migration(ring)) as base_url:
+        response = httpx.post(base_url + "/introspect", content=content, headers=headers)
+    assert response.status_code == 413

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -103,3 +104,42 @@ def test_finding_4_bearer_guard_awaits_an_async_store(ring: KeyRing) -> None:
         httpx.get(base_url + "/legacy", headers=bearer("opaque-live"))
         response = httpx.get(base_url + "/admin/export", headers=bearer("opaque-live"))
     assert (response.status_code, response.json()) == (200, {"sub": "ann"})
+
+
+# -- finding 13: the /introspect body cap bounds what is read --------------------------
+
+
+def _raw_post(base_url: str, head: bytes, body: bytes) -> bytes:
+    """Send a request's head and only the first part of its body; the status line back."""
+    host, _, port = base_url.removeprefix("http://").partition(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head + body)
+        return sock.recv(200).split(b"\r\n")[0]
+
+
+def test_finding_13_a_declared_length_over_the_cap_is_413_before_the_body(ring: KeyRing) -> None:
+    """A Content-Length over 64 KiB is answered 413 without waiting for the body."""
+    head = (
+        b"POST /introspect HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+        b"Content-Length: 419430400\r\n\r\n"
+    )
+    with serve_starlette(make_migration(ring)) as base_url:
+        status = _raw_post(base_url, head, b"a" * 1024)
+    assert status.split(b" ")[1] == b"413"
+
+
+def test_finding_13_a_chunked_body_over_the_cap_is_413_once_the_cap_is_read(
+    ring: KeyRing,
+) -> None:
+    """A chunked body is read only up to the cap: 413 while the client is still sending."""
+    head = (
+        b"POST /introspect HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    chunk = b"a" * 16384
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(5))  # no last chunk
+    with serve_starlette(make_migration(ring)) as base_url:
+        status = _raw_post(base_url, head, chunks)
+    assert status.split(b" ")[1] == b"413"
