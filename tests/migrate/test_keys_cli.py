@@ -142,6 +142,17 @@ def test_keys_jwks_prints_the_environment_key(tmp_path: Path, env_pem: str) -> N
     assert ENV_SIGNING_KEY in result.stderr
 
 
+def test_keys_list_reports_a_broken_environment_key(tmp_path: Path) -> None:
+    """A garbage OAUTH_MIGRATE_SIGNING_KEY is an error naming it, not the folder's keys."""
+    run(tmp_path / "keys", "generate")
+    result = CliRunner(env={ENV_SIGNING_KEY: "garbage"}).invoke(
+        cli, ["keys", "list", "--keys-dir", str(tmp_path / "keys")]
+    )
+    assert result.exit_code == 1
+    assert ENV_SIGNING_KEY in result.output
+    assert "Traceback" not in result.output
+
+
 @pytest.mark.parametrize("command", [["generate"], ["rotate"], ["promote"], ["retire"]])
 def test_keys_commands_that_write_the_folder_refuse_while_the_env_key_is_set(
     tmp_path: Path, env_pem: str, command: list[str]
