@@ -3,11 +3,18 @@
 Rotation follows STANDARDS.md: ``rotate`` publishes a staged key, ``promote`` makes it
 sign once relying parties had time to fetch the JWKS, ``retire`` drops the previous key
 only when no token it signed can still be alive.
+
+The commands see the keys the server sees: while ``OAUTH_MIGRATE_SIGNING_KEY`` is set,
+the server signs with that key and never reads the folder, so ``list`` and ``jwks`` show
+the environment's keys (and say so), and the commands that change the folder refuse
+rather than change keys nobody uses. A folder whose private keys group or others may
+read is refused, with the ``chmod`` that fixes it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -16,7 +23,18 @@ from typing import Any, TypeVar, cast
 
 import click
 
-from shims.keys import ENV_KEYS_DIR, KeyFolder, KeyProblem, SigningKey
+from migrate.exit_codes import MigrateError
+from shims.keys import (
+    ENV_KEYS_DIR,
+    ENV_PUBLISHED_KEYS,
+    ENV_SIGNING_KEY,
+    MAX_BITS,
+    MIN_BITS,
+    KeyFolder,
+    KeyProblem,
+    KeyRing,
+    SigningKey,
+)
 
 DEFAULT_KEYS_DIR = ".oauth-migration/keys"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,7 +47,13 @@ keys_dir_option = click.option(
     show_default=True,
     help=f"Key folder (or ${ENV_KEYS_DIR}).",
 )
-bits_option = click.option("--bits", type=int, default=2048, show_default=True)
+bits_option = click.option(
+    "--bits",
+    type=click.IntRange(MIN_BITS, MAX_BITS),
+    default=2048,
+    show_default=True,
+    help=f"RSA key size, {MIN_BITS} to {MAX_BITS}.",
+)
 
 
 def _reports_key_problems(command: F) -> F:
@@ -40,14 +64,43 @@ def _reports_key_problems(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except KeyProblem as problem:
-            raise click.ClickException(str(problem)) from None
+            raise MigrateError(str(problem)) from None
 
     return cast(F, run)
+
+
+def _environment_key() -> str | None:
+    return os.environ.get(ENV_SIGNING_KEY) or None
+
+
+def _folder_to_change(keys_dir: Path) -> KeyFolder:
+    """The folder a writing command may change: none while the server signs from the env."""
+    if _environment_key() is not None:
+        raise MigrateError(
+            f"${ENV_SIGNING_KEY} is set: the server signs with that key and does not read "
+            f"{keys_dir}, so changing the folder would change nothing it uses. Rotate the "
+            f"key where that variable is kept (the previous key goes in ${ENV_PUBLISHED_KEYS} "
+            f"meanwhile), or unset ${ENV_SIGNING_KEY} to manage the folder."
+        )
+    return KeyFolder(keys_dir, strict=True)
+
+
+def _ring(keys_dir: Path) -> tuple[KeyRing, bool]:
+    """The keys the server would use, and whether they come from the environment."""
+    pem = _environment_key()
+    if pem is not None:
+        return KeyRing.from_pem(pem, os.environ.get(ENV_PUBLISHED_KEYS, "")), True
+    return KeyFolder(keys_dir, strict=True).ring(), False
 
 
 def _describe(key: SigningKey) -> str:
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(key.state_since))
     return f"{key.kid}  {key.state:<8}  RSA {key.public_key.key_size}  since {since}"
+
+
+def _describe_env(key: SigningKey) -> str:
+    source = ENV_SIGNING_KEY if key.state == "active" else ENV_PUBLISHED_KEYS
+    return f"{key.kid}  {key.state:<8}  RSA {key.public_key.key_size}  from ${source}"
 
 
 @click.group("keys")
@@ -61,7 +114,7 @@ def keys_group() -> None:
 @_reports_key_problems
 def generate(keys_dir: Path, bits: int) -> None:
     """Create the first signing key (private file mode 0600)."""
-    key = KeyFolder(keys_dir).generate(bits)
+    key = _folder_to_change(keys_dir).generate(bits)
     click.echo(f"generated {_describe(key)} in {keys_dir}")
 
 
@@ -69,9 +122,10 @@ def generate(keys_dir: Path, bits: int) -> None:
 @keys_dir_option
 @_reports_key_problems
 def list_keys(keys_dir: Path) -> None:
-    """Show every key with its state."""
-    for key in KeyFolder(keys_dir).ring().keys:
-        click.echo(_describe(key))
+    """Show every key with its state (those of $OAUTH_MIGRATE_SIGNING_KEY when it is set)."""
+    ring, from_env = _ring(keys_dir)
+    for key in ring.keys:
+        click.echo(_describe_env(key) if from_env else _describe(key))
 
 
 @keys_group.command()
@@ -79,7 +133,10 @@ def list_keys(keys_dir: Path) -> None:
 @_reports_key_problems
 def jwks(keys_dir: Path) -> None:
     """Print the public JWKS (no private members)."""
-    click.echo(json.dumps(KeyFolder(keys_dir).ring().jwks(), indent=2))
+    ring, from_env = _ring(keys_dir)
+    if from_env:
+        click.echo(f"keys from ${ENV_SIGNING_KEY} (the key folder is not used)", err=True)
+    click.echo(json.dumps(ring.jwks(), indent=2))
 
 
 @keys_group.command()
@@ -88,7 +145,7 @@ def jwks(keys_dir: Path) -> None:
 @_reports_key_problems
 def rotate(keys_dir: Path, bits: int) -> None:
     """Stage a new key: published in the JWKS, not signing yet."""
-    key = KeyFolder(keys_dir).rotate(bits)
+    key = _folder_to_change(keys_dir).rotate(bits)
     click.echo(f"staged {_describe(key)}; promote it once every JWKS cache has it")
 
 
@@ -97,7 +154,7 @@ def rotate(keys_dir: Path, bits: int) -> None:
 @_reports_key_problems
 def promote(keys_dir: Path) -> None:
     """The staged key signs; the active one becomes retiring (still published)."""
-    key = KeyFolder(keys_dir).promote()
+    key = _folder_to_change(keys_dir).promote()
     click.echo(f"active {_describe(key)}")
 
 
@@ -114,7 +171,7 @@ def promote(keys_dir: Path) -> None:
 @_reports_key_problems
 def retire(keys_dir: Path, max_token_lifetime: int, force: bool) -> None:
     """Drop retiring keys once no token they signed can still be alive."""
-    retired = KeyFolder(keys_dir).retire(max_token_lifetime, force=force)
+    retired = _folder_to_change(keys_dir).retire(max_token_lifetime, force=force)
     if not retired:
         click.echo("no retiring key")
     for key in retired:

@@ -4,22 +4,26 @@ RFC 7662 §2.1 wants introspection callers authenticated, and the clients that m
 are the ones the legacy authorization server registered, in a registry whose shape the
 kit cannot know. Its token endpoint knows them, though: it checks the client before the
 grant. So the runtime asks it, in process, for a refresh grant with a made-up refresh
-token: ``401``/``invalid_client`` means the credentials are wrong, any other refusal means
-they are right. The same request with a wrong secret must then be refused, or the
-endpoint does not check secrets before grants (or the client is public) and the caller
-is refused: the probe fails closed. A server can replace all this with
-``oauth_migration.authenticate_clients_with(check)``.
+token. Only one answer shows the client passed: ``invalid_grant`` (RFC 6749 §5.2), the
+refusal of the made-up grant itself. The same request with a wrong secret must then get
+``401`` or ``invalid_client``, or the endpoint does not check secrets before grants (or the
+client is public). Any other answer (``invalid_request`` from a check of the secret's
+shape, a ``429`` rate limit, a ``5xx``) is unknown, and unknown is a refusal: the probe
+fails closed. An empty or blank secret is refused without asking. A server can replace
+all this with ``oauth_migration.authenticate_clients_with(check)``.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import quote, urlencode
 
 # A probe's answer: the HTTP status and body of one token request.
@@ -56,9 +60,27 @@ def requests_for(client_id: str, secret: str) -> list[ProbeRequest]:
     ]
 
 
-def accepted(answer: Answer) -> bool:
+Verdict = Literal["client_passed", "client_refused", "unknown"]
+
+
+def verdict(answer: Answer) -> Verdict:
+    """What one answer to the made-up refresh grant says about the client credentials."""
     status, body = answer
-    return status != 401 and b"invalid_client" not in body and status < 500
+    error = _error_code(body)
+    if status == 401 or error == "invalid_client":
+        return "client_refused"
+    if 400 <= status < 500 and error == "invalid_grant":
+        return "client_passed"
+    return "unknown"
+
+
+def _error_code(body: bytes) -> str | None:
+    try:
+        parsed = json.loads(body)
+    except ValueError:  # also UnicodeDecodeError
+        return None
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    return error if isinstance(error, str) else None
 
 
 def _wrong(secret: str) -> str:
@@ -90,13 +112,16 @@ class _Cache:
 
 def _decide(client_id: str, secret: str) -> Generator[ProbeRequest, Answer, bool]:
     """Yields the token requests to send, receives their answers, returns the verdict."""
-    if not secret:
+    if not secret.strip():
         return False
     right, wrong = requests_for(client_id, secret), requests_for(client_id, _wrong(secret))
     for good, bad in zip(right, wrong, strict=True):
-        # The same answer to the right and a wrong secret says nothing about the secret
-        # (this way of sending it is not read, or the client is public): try the next.
-        if accepted((yield good)) and not accepted((yield bad)):
+        # Proof needs both answers from one way of sending the secret; anything less says
+        # nothing (this way is not read, the client is public, an input check or a rate
+        # limit answered): try the next way, and refuse when none proves it.
+        if verdict((yield good)) != "client_passed":
+            continue
+        if verdict((yield bad)) == "client_refused":
             return True
     return False
 

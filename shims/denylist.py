@@ -4,7 +4,14 @@ A JWT that never reaches the legacy store would silently survive revocation; the
 delete paths (refresh rotation, ``/revoke``) feed this list instead. With a ``path`` the
 list is also kept in a small SQLite file, so a restart does not bring revoked tokens back
 and workers or replicas sharing the file see each other's revocations within a second.
-Membership is a dict lookup; the file's mtime is looked at no more than once a second.
+
+Membership is a dict lookup under a lock. The change signal lives in the database, not
+in the file's mtime (two writes in one coarse mtime tick would look like one): every
+write gives its row a rowid above all earlier ones, and a reload, at most once a second,
+reads only ``WHERE rowid > <the highest rowid read>``. That mark moves only after a read
+succeeded, so a reload that failed (a locked file) is retried at the next check. Expired
+entries are purged now and then (``PURGE_SECONDS``), by an index on ``exp``, not on
+every revocation: the cost of a revocation or a reload does not grow with the list.
 """
 
 from __future__ import annotations
@@ -15,11 +22,30 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from contextlib import closing
 from pathlib import Path
 
 log = logging.getLogger("oauth_migration.denylist")
 RELOAD_SECONDS = 1.0
+PURGE_SECONDS = 60.0
+# A reload runs on the request path: it waits briefly for a locked file, then tries
+# again at the next check. A revocation may wait longer: it must be kept.
+READ_TIMEOUT_MS = 100
+WRITE_TIMEOUT_MS = 5000
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS revoked (jti TEXT PRIMARY KEY, exp REAL)",
+    "CREATE INDEX IF NOT EXISTS revoked_exp ON revoked (exp)",
+)
+# The new row's rowid is one above the highest: REPLACE drops the old row first, and
+# SQLite would otherwise reuse that rowid, which readers past it would never read.
+_INSERT = (
+    "INSERT OR REPLACE INTO revoked (rowid, jti, exp) VALUES ("
+    "(SELECT coalesce(max(rowid), 0) + 1 FROM revoked), ?1,"
+    " max(?2, coalesce((SELECT exp FROM revoked WHERE jti = ?1), ?2)))"
+)
+# The row with the highest rowid is kept, so the next rowid never goes back (see above).
+_PURGE = "DELETE FROM revoked WHERE exp <= ? AND rowid < (SELECT max(rowid) FROM revoked)"
+_NEWER = "SELECT rowid, jti, exp FROM revoked WHERE rowid > ? ORDER BY rowid"
 
 
 class Denylist:
@@ -29,72 +55,119 @@ class Denylist:
         self, clock: Callable[[], float] = time.time, path: str | os.PathLike[str] | None = None
     ) -> None:
         self._until: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the dict, and the marks below
+        # Two connections: a reload on the request path never waits behind this
+        # process's own write, which may wait seconds for another worker's lock.
+        self._reader, self._writer = _Connection(), _Connection()
         self._clock = clock
         self._path = Path(path) if path is not None else None
         self._next_check = 0.0
-        self._stamp = 0
+        self._next_purge = clock() + PURGE_SECONDS
+        self._seen_rowid = 0
         if self._path is not None:
             self._load()
 
     def __contains__(self, jti: object) -> bool:
         if self._path is not None:
             self._maybe_reload()
-        return jti in self._until
+        with self._lock:
+            return jti in self._until
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._until)
+
+    def add(self, jti: str, exp: float) -> None:
+        with self._lock:
+            self._until[jti] = max(exp, self._until.get(jti, exp))
+            purge = self._purge_due()
+        if self._path is not None:
+            self._store(jti, exp, purge)
+
+    # -- in memory -----------------------------------------------------------------------
+
+    def _purge_due(self) -> bool:
+        """With the lock held: drop expired entries once per PURGE_SECONDS; True if done."""
+        now = self._clock()
+        if now < self._next_purge:
+            return False
+        self._next_purge = now + PURGE_SECONDS
+        for jti in [j for j, exp in self._until.items() if exp <= now]:
+            del self._until[jti]
+        return True
 
     def _maybe_reload(self) -> None:
-        # Other workers sharing the file revoke too: look at its mtime at most once a
-        # second (a clock read per request, a stat per second, a read when it changed).
+        # Other workers sharing the file revoke too: look for new rows at most once a
+        # second (a clock read per request, one indexed query per second).
         now = time.monotonic()
         if now < self._next_check:
             return
         self._next_check = now + RELOAD_SECONDS
-        try:
-            stamp = os.stat(self._path).st_mtime_ns if self._path is not None else 0
-        except OSError:
-            return
-        if stamp != self._stamp:
-            self._stamp = stamp
-            self._load()
-
-    def __len__(self) -> int:
-        return len(self._until)
-
-    def add(self, jti: str, exp: float) -> None:
-        with self._lock:
-            self._until[jti] = exp
-            self._purge()
-        if self._path is not None:
-            self._store(jti, exp)
-
-    def _purge(self) -> None:
-        now = self._clock()
-        for jti in [j for j, exp in self._until.items() if exp <= now]:
-            del self._until[jti]
-
-    def _connect(self) -> sqlite3.Connection:
-        assert self._path is not None
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self._path, timeout=5)
-        connection.execute("CREATE TABLE IF NOT EXISTS revoked (jti TEXT PRIMARY KEY, exp REAL)")
-        return connection
+        self._load()
 
     def _load(self) -> None:
+        """Read the rows written since the last successful read, by any worker."""
+        assert self._path is not None
+        with self._lock:
+            since = self._seen_rowid
         try:
-            with closing(self._connect()) as connection:
-                rows = connection.execute(
-                    "SELECT jti, exp FROM revoked WHERE exp > ?", (self._clock(),)
-                ).fetchall()
+            with self._reader.lock:
+                connection = self._reader.get(self._path)
+                connection.execute(f"PRAGMA busy_timeout = {READ_TIMEOUT_MS}")
+                rows = connection.execute(_NEWER, (since,)).fetchall()
         except sqlite3.Error as exc:
-            log.warning("cannot read the denylist %s: %s", self._path, exc)
+            log.warning("cannot read the denylist %s (retried in a second): %s", self._path, exc)
             return
-        self._until.update({str(jti): float(exp) for jti, exp in rows})
+        if not rows:
+            return
+        now = self._clock()
+        fresh = {str(jti): float(exp) for _, jti, exp in rows if float(exp) > now}
+        with self._lock:
+            self._until.update(fresh)
+            self._seen_rowid = max(self._seen_rowid, int(rows[-1][0]))
 
-    def _store(self, jti: str, exp: float) -> None:
+    # -- the file ------------------------------------------------------------------------
+
+    def _store(self, jti: str, exp: float, purge: bool) -> None:
+        assert self._path is not None
         try:
-            with closing(self._connect()) as connection, connection:
-                connection.execute("INSERT OR REPLACE INTO revoked VALUES (?, ?)", (jti, exp))
-                connection.execute("DELETE FROM revoked WHERE exp <= ?", (self._clock(),))
+            with self._writer.lock:
+                connection = self._writer.get(self._path)
+                connection.execute(f"PRAGMA busy_timeout = {WRITE_TIMEOUT_MS}")
+                # IMMEDIATE: the write lock is taken before max(rowid) is read, so two
+                # workers never compute the same next rowid.
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    connection.execute(_INSERT, (jti, exp))
+                    if purge:
+                        connection.execute(_PURGE, (self._clock(),))
+                    connection.execute("COMMIT")
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    raise
         except sqlite3.Error as exc:
             # The revocation holds in this process; log so the operator sees it is not kept.
             log.error("cannot record a revocation in %s: %s", self._path, exc)
+
+
+class _Connection:
+    """One SQLite connection of this process, used under ``lock``, opened again after a
+    fork (a connection must not cross one)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+        self._pid = 0
+
+    def get(self, path: Path) -> sqlite3.Connection:
+        if self._connection is None or self._pid != os.getpid():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            try:
+                for statement in _SCHEMA:
+                    connection.execute(statement)
+            except sqlite3.Error:
+                connection.close()
+                raise
+            self._connection, self._pid = connection, os.getpid()
+        return self._connection

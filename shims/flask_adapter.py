@@ -7,6 +7,7 @@ optional Prometheus metrics. Flask parses the form itself; nothing else is neede
 from __future__ import annotations
 
 import functools
+import inspect
 import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -17,7 +18,7 @@ from flask.sansio.scaffold import Scaffold
 
 from .client_probe import PROBE_PREFIX, Answer, SyncProbe
 from .discovery import INTROSPECTION_PATH, JWKS_PATH, challenge_missing, fix_challenge, prm_paths
-from .introspection import ClientAuthenticator
+from .introspection import MAX_FORM_BYTES, ClientAuthenticator, parse_form
 from .keys import KeysUnavailable
 from .metrics import render_prometheus
 from .runtime import OAuthMigration
@@ -41,6 +42,16 @@ def _unavailable() -> Response:
     return _json(body, 503, {"Retry-After": "30"})
 
 
+def _capped_body() -> bytes | None:
+    """The body, or None when it is over MAX_FORM_BYTES: the declared length first, then
+    at most one byte past the cap from the stream (``request.form`` reads it all)."""
+    declared = request.content_length
+    if declared is not None and declared > MAX_FORM_BYTES:
+        return None
+    raw = request.stream.read(MAX_FORM_BYTES + 1)
+    return None if len(raw) > MAX_FORM_BYTES else raw
+
+
 def register_flask(
     target: Flask | Scaffold,
     migration: OAuthMigration,
@@ -51,8 +62,10 @@ def register_flask(
     """Add the routes to a Flask app or blueprint (endpoint names start with ``oauth_migrate``).
 
     ``authenticate`` checks introspection callers (default: the runtime's own); paths in
-    ``skip`` are left to the app, which already serves them.
+    ``skip`` are left to the app, which already serves them. Raises TypeError when the
+    runtime's legacy lookup is ``async def`` (introspection here is synchronous).
     """
+    _require_sync_lookup(migration, "register_flask")
 
     def jwks() -> Response:
         try:
@@ -63,7 +76,10 @@ def register_flask(
         return _json(body, headers={"Cache-Control": f"public, max-age={max_age}"})
 
     def introspect() -> Response:
-        form = dict(request.form.items())
+        raw = _capped_body()
+        if raw is None:
+            return _json({"error": "invalid_request"}, 413)
+        form = parse_form(raw)
         if before_introspection is not None:
             before_introspection()
         reply = migration.introspector.handle(
@@ -96,8 +112,22 @@ def register_flask(
             target.add_url_rule(path, endpoint, view, methods=[method])
 
 
+def _require_sync_lookup(migration: OAuthMigration, where: str) -> None:
+    """Flask views are synchronous: an ``async def`` legacy lookup would hand them a
+    coroutine, so it is refused when the app is built rather than on each request."""
+    if inspect.iscoroutinefunction(migration.gate.legacy_lookup):
+        raise TypeError(
+            f"{where}: the legacy lookup is async, and Flask views cannot await it; "
+            "give OAuthMigration a synchronous legacy_lookup"
+        )
+
+
 def require_bearer(migration: OAuthMigration) -> Callable[[F], F]:
-    """A view decorator: the accepted record is ``flask.g.oauth_token``; else 401 (or 503)."""
+    """A view decorator: the accepted record is ``flask.g.oauth_token``; else 401 (or 503).
+
+    Raises TypeError at once when the runtime's legacy lookup is ``async def``.
+    """
+    _require_sync_lookup(migration, "require_bearer")
 
     def decorate(view: F) -> F:
         @functools.wraps(view)

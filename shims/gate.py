@@ -15,14 +15,21 @@ The migration wraps that one expression::
 - In the ``final`` mode only JWTs pass; the record is built from the claims by
   ``to_record`` and revocation goes through the ``jti`` denylist.
 
-Verified tokens are cached (bounded; dropped at ``exp`` and when their key leaves the key
-ring), so a client reusing its token costs a dict lookup rather than an RSA verify.
+``resolve`` is synchronous: a lookup that returns an awaitable (an async store) is refused
+there, with an error in the log, and must go through ``resolve_async``; a coroutine taken
+for a record would let every token in.
+
+Verified tokens are cached (bounded, least recently used out first; never served past
+``exp`` or once their key has left the key ring), so a client reusing its token costs a
+dict lookup rather than an RSA verify.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
@@ -36,6 +43,8 @@ Mode = Literal["hybrid", "final"]
 Liveness = Literal["legacy", "denylist"]
 
 DEFAULT_CACHE_SIZE = 10_000
+
+log = logging.getLogger("oauth_migration.gate")
 
 
 class ValidationCounter(Protocol):
@@ -64,6 +73,12 @@ class _Unset:
 
 
 _UNSET: Any = _Unset()
+_ASYNC: Any = _Unset()  # what _sync_lookup gives for a lookup that must be awaited
+
+ASYNC_LOOKUP_ERROR = (
+    "the legacy lookup is async: the synchronous gate refuses the token; call "
+    "`await oauth_migration.resolve_async(...)` (or give a synchronous lookup)"
+)
 
 
 def field_of(record: Any, name: str) -> Any:
@@ -129,10 +144,12 @@ class TokenGate(Generic[R]):
         self.metrics: ValidationCounter = metrics if metrics is not None else _NoMetrics()
         self.legacy_client_id = legacy_client_id or client_id_of
         self.cache_size = cache_size
-        self._cache: dict[str, VerifiedToken] = {}
+        # Least recently used first: eviction pops the front in O(1) (finding 12).
+        self._cache: OrderedDict[str, VerifiedToken] = OrderedDict()
         self._records: dict[str, R] = {}
-        # Threaded servers (waitress, gunicorn threads) share one gate: eviction iterates
-        # the cache, so every change to it happens under this lock.
+        self._inserts_since_sweep = 0
+        # Threaded servers (waitress, gunicorn threads) share one gate: the sweep iterates
+        # the cache, so every read and change of it happens under this lock.
         self._cache_lock = threading.Lock()
 
     # -- the three calls a legacy gate needs ----------------------------------------------
@@ -163,9 +180,15 @@ class TokenGate(Generic[R]):
         if verified is None:
             if self.mode == "final":
                 return self._reject("opaque", "opaque_refused", unknown)
-            return self._accept_opaque(token, self._lookup(legacy)(token), unknown)
+            found = self._sync_lookup(legacy, token)
+            if found is _ASYNC:
+                return self._reject("opaque", "async_lookup", unknown)
+            return self._accept_opaque(token, found, unknown)
         if self.liveness == "legacy":
-            return self._accept_live(verified, self._lookup(legacy)(token), unknown)
+            found = self._sync_lookup(legacy, token)
+            if found is _ASYNC:
+                return self._reject("jwt", "async_lookup", unknown)
+            return self._accept_live(verified, found, unknown)
         return self._accept_jwt(verified, record)
 
     async def resolve_async(
@@ -233,12 +256,17 @@ class TokenGate(Generic[R]):
     # -- internals -----------------------------------------------------------------------
 
     def _cached(self, token: str) -> VerifiedToken | None:
-        verified = self._cache.get(token)
-        if verified is None:
-            return None
-        if verified.exp <= self.verifier.clock() - self.verifier.leeway:
-            self._forget(token)
-            return None
+        with self._cache_lock:
+            verified = self._cache.get(token)
+            if verified is None:
+                return None
+            # The kid is checked on every hit, not only when use_keyring prunes: a
+            # verification in flight across a retirement may insert after the prune.
+            expired = verified.exp <= self.verifier.clock() - self.verifier.leeway
+            if expired or verified.kid not in self.verifier.keyring.by_kid:
+                self._drop(token)
+                return None
+            self._cache.move_to_end(token)
         if verified.jti in self.denylist:
             return None
         return verified
@@ -252,19 +280,28 @@ class TokenGate(Generic[R]):
         verified = self.verifier.verify(token)
         if verified.jti in self.denylist:
             raise TokenRejected("revoked")
-        with self._cache_lock:
-            if len(self._cache) >= self.cache_size:
-                self._evict()
-            self._cache[token] = verified
+        self._remember(token, verified)
         return verified
 
-    def _evict(self) -> None:
-        """Called with ``_cache_lock`` held."""
+    def _remember(self, token: str, verified: VerifiedToken) -> None:
+        with self._cache_lock:
+            if verified.kid not in self.verifier.keyring.by_kid:
+                return  # its key left the ring while it was being verified (finding 6)
+            self._cache[token] = verified
+            self._cache.move_to_end(token)
+            self._inserts_since_sweep += 1
+            if self._inserts_since_sweep >= self.cache_size:
+                self._sweep()
+            while len(self._cache) > self.cache_size:
+                self._drop(next(iter(self._cache)))
+
+    def _sweep(self) -> None:
+        """Drop expired entries; once per ``cache_size`` inserts, so O(1) amortized.
+        Called with ``_cache_lock`` held."""
+        self._inserts_since_sweep = 0
         now = self.verifier.clock() - self.verifier.leeway
         for token in [t for t, v in self._cache.items() if v.exp <= now]:
             self._drop(token)
-        while len(self._cache) >= self.cache_size:
-            self._drop(next(iter(self._cache)))
 
     def _forget(self, token: str) -> None:
         with self._cache_lock:
@@ -282,6 +319,22 @@ class TokenGate(Generic[R]):
         if self.legacy_lookup is None:
             raise RuntimeError("the gate has no legacy lookup for opaque tokens")
         return self.legacy_lookup
+
+    def _sync_lookup(self, legacy: Callable[[str], Any] | None, token: str) -> Any:
+        """The legacy record, or ``_ASYNC`` when the lookup must be awaited: a coroutine is
+        not a record, and taking it for one would let any token in (it is never None)."""
+        lookup = self._lookup(legacy)
+        if inspect.iscoroutinefunction(lookup):
+            log.error(ASYNC_LOOKUP_ERROR)
+            return _ASYNC
+        found = lookup(token)
+        if inspect.isawaitable(found):
+            close = getattr(found, "close", None)
+            if callable(close):
+                close()  # never awaited: closed so it neither runs nor warns
+            log.error(ASYNC_LOOKUP_ERROR)
+            return _ASYNC
+        return found
 
     def _reject(self, kind: Literal["jwt", "opaque"], reason: str, unknown: Any) -> Any:
         self.metrics.validation(kind, "rejected", reason)

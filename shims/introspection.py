@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import parse_qsl, unquote_plus
 
 from .gate import TokenGate, client_id_of, field_of
 from .minting import scope_string
@@ -29,6 +29,8 @@ ClientAuthenticator = Callable[[str, str], bool]
 LegacyDescriber = Callable[[Any], Mapping[str, Any] | None]
 
 INACTIVE: dict[str, Any] = {"active": False}
+# The largest introspection form read; the adapters answer 413 past it, before reading more.
+MAX_FORM_BYTES = 64 * 1024
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _JWT_MEMBERS = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "nbf")
 
@@ -72,6 +74,11 @@ def client_credentials(
     return None
 
 
+def parse_form(raw: bytes) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body (RFC 7662 §2.1) as a dict."""
+    return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+
+
 def _epoch(value: Any) -> int | None:
     if isinstance(value, bool) or value is None:
         return None
@@ -107,10 +114,27 @@ def describe_legacy_record(record: Any) -> dict[str, Any]:
     }
 
 
-def _dead(record: Any) -> bool:
+_TRUE_TEXT = frozenset({"1", "true", "t", "yes", "y"})
+
+
+def flag_set(value: Any) -> bool:
+    """A stored boolean read as the legacy code reads it: SQL rows give ``1``/``0``, text
+    columns ``"1"``/``"true"``; ``0``, ``None``, ``False``, ``""`` and ``"false"`` are unset."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if isinstance(value, str):
+        return value.strip().lower() in _TRUE_TEXT
+    return bool(value)
+
+
+def dead_record(record: Any) -> bool:
     """A legacy record the lookup returned although the legacy gate would refuse it: a
     revoked flag, or a token of another kind (a refresh token)."""
-    if field_of(record, "revoked") is True:
+    if flag_set(field_of(record, "revoked")):
         return True
     kind = _first(record, ("kind", "type", "token_type"))
     return isinstance(kind, str) and kind.lower() not in ("access", "access_token", "bearer")
@@ -216,8 +240,8 @@ class Introspector:
     def _answer(
         self, verified: VerifiedToken | None, looked_up: bool, record: Any
     ) -> dict[str, Any]:
-        if looked_up and record is None:
-            return dict(INACTIVE)
+        if looked_up and (record is None or dead_record(record)):
+            return dict(INACTIVE)  # dead for a JWT's legacy record too (liveness "legacy")
         if verified is not None:
             answer = {"active": True, "token_type": "Bearer"}
             answer.update({k: verified.claims[k] for k in _JWT_MEMBERS if k in verified.claims})
@@ -242,8 +266,6 @@ class Introspector:
         return dict(INACTIVE)
 
     def _opaque(self, record: Any) -> dict[str, Any]:
-        if _dead(record):
-            return dict(INACTIVE)
         described = dict(self.describe_legacy(record) or {})
         exp = described.get("exp")
         if exp is not None and exp <= self.gate.verifier.clock():

@@ -13,6 +13,11 @@ published keys in ``OAUTH_MIGRATE_PUBLISHED_KEYS`` (PEM blocks, public or privat
 
 Private key text never leaves this module: no ``repr``, log line or exception message
 carries it, and :meth:`KeyRing.jwks` renders public members only.
+
+A key folder, or a private key file in it, that group or others may read is a leak
+waiting to happen. The ``migrate keys`` commands refuse it (``strict``), naming the exact
+``chmod`` to run; a server still starts over it, so a deploy is not taken down by a mode
+bit, but logs a warning naming the same ``chmod``.
 """
 
 from __future__ import annotations
@@ -20,8 +25,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import re
+import shlex
+import stat
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -41,6 +49,8 @@ ENV_SIGNING_KEY = "OAUTH_MIGRATE_SIGNING_KEY"
 ENV_PUBLISHED_KEYS = "OAUTH_MIGRATE_PUBLISHED_KEYS"
 MANIFEST = "manifest.json"
 MIN_BITS = 2048
+MAX_BITS = 8192  # longer keys take minutes to generate and slow every verification
+log = logging.getLogger("oauth_migration.keys")
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z ]+)-----.+?-----END \1-----", re.DOTALL)
 
 
@@ -95,6 +105,8 @@ def thumbprint(public_key: rsa.RSAPublicKey) -> str:
 def generate_private_key(bits: int = 2048) -> rsa.RSAPrivateKey:
     if bits < MIN_BITS:
         raise KeyProblem(f"RSA keys shorter than {MIN_BITS} bits are refused (asked for {bits})")
+    if bits > MAX_BITS:
+        raise KeyProblem(f"RSA keys longer than {MAX_BITS} bits are refused (asked for {bits})")
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
@@ -192,8 +204,26 @@ class KeyRing:
         return cls(keys)
 
     @classmethod
-    def from_folder(cls, folder: Path) -> KeyRing:
+    def from_folder(cls, folder: Path, *, strict: bool = False) -> KeyRing:
+        """The keys a folder's manifest lists. A folder or private key file that group or
+        others may read is refused with ``strict`` (the CLI), else logged as a warning
+        naming the ``chmod`` to run (a server still starts)."""
         manifest = _read_manifest(folder)
+        keys = cls._read_keys(folder, manifest)
+        private = [folder / f"{k.kid}.pem" for k in keys if k.private_key is not None]
+        fixes = loose_permissions(folder, private)
+        if fixes and strict:
+            raise LoosePermissions(folder, fixes)
+        if fixes:
+            log.warning(
+                "private keys in %s are readable by group or others; run: %s",
+                folder,
+                " && ".join(fixes),
+            )
+        return cls(keys, folder=folder)
+
+    @staticmethod
+    def _read_keys(folder: Path, manifest: list[dict[str, Any]]) -> list[SigningKey]:
         keys = []
         for entry in manifest:
             path = folder / f"{entry['kid']}.pem"
@@ -217,7 +247,31 @@ class KeyRing:
                     float(entry.get("state_since", 0)),
                 )
             )
-        return cls(keys, folder=folder)
+        return keys
+
+
+class LoosePermissions(KeyProblem):
+    """Private key material that group or others may read."""
+
+    def __init__(self, folder: Path, fixes: list[str]) -> None:
+        self.fixes = fixes
+        super().__init__(
+            f"{folder}: private keys readable by group or others; run: {' && '.join(fixes)}"
+        )
+
+
+def loose_permissions(folder: Path, private_files: Iterable[Path]) -> list[str]:
+    """The ``chmod`` commands that make the folder and its private key files the owner's
+    alone; empty when they are (or when a mode cannot be read: the load reports that)."""
+    fixes = []
+    for path, private_mode in ((folder, 0o700), *((f, 0o600) for f in private_files)):
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            continue
+        if mode & 0o077:
+            fixes.append(f"chmod {private_mode:o} {shlex.quote(str(path))}")
+    return fixes
 
 
 def _read_manifest(folder: Path) -> list[dict[str, Any]]:
@@ -247,14 +301,18 @@ def _valid_entry(entry: object) -> bool:
 
 
 class KeyFolder:
-    """Write access to a key folder: each change rewrites the manifest atomically."""
+    """Write access to a key folder: each change rewrites the manifest atomically.
 
-    def __init__(self, folder: Path, clock: Any = time.time) -> None:
+    ``strict`` refuses a folder whose private keys group or others may read (the CLI).
+    """
+
+    def __init__(self, folder: Path, clock: Any = time.time, *, strict: bool = False) -> None:
         self.folder = folder
         self.clock = clock
+        self.strict = strict
 
     def ring(self) -> KeyRing:
-        return KeyRing.from_folder(self.folder)
+        return KeyRing.from_folder(self.folder, strict=self.strict)
 
     def exists(self) -> bool:
         return (self.folder / MANIFEST).exists()

@@ -32,6 +32,7 @@ from .introspection import (
     ClientAuthenticator,
     Introspector,
     LegacyDescriber,
+    dead_record,
     describe_legacy_record,
 )
 from .keys import MANIFEST, KeyProblem, KeyRing, KeysUnavailable
@@ -153,21 +154,41 @@ class OAuthMigration:
 
         Whatever the legacy code answers for an unknown token (``None``, the configured
         ``unknown`` such as ``False``, or a raise such as ``KeyError`` from ``TOKENS[token]``)
-        comes out as None, so a guard cannot take a rejection for a record. Raises
-        KeysUnavailable when the keys cannot be loaded.
+        comes out as None, so a guard cannot take a rejection for a record; so does a
+        record marked revoked. Raises KeysUnavailable when the keys cannot be loaded.
         """
-        unknown = self.gate.unknown
         try:
             record = self.resolve(token)
-        except KeysUnavailable:
-            raise
-        except LookupError:
-            return None
         except Exception as exc:
-            if exc is unknown or (isinstance(unknown, type) and isinstance(exc, unknown)):
-                return None
-            raise
-        return None if record is unknown else record
+            return self._refused(exc)
+        return self._guarded(record)
+
+    async def bearer_record_async(self, token: str) -> Any:
+        """As :meth:`bearer_record`, awaiting the legacy lookup when it is async (the
+        Starlette guard): the synchronous gate refuses an async lookup's tokens."""
+        try:
+            record = await self.resolve_async(token)
+        except Exception as exc:
+            return self._refused(exc)
+        return self._guarded(record)
+
+    def _guarded(self, record: Any) -> Any:
+        """A guard has no legacy checks after it: a record the legacy gate would refuse
+        (a true ``revoked`` flag, a refresh token's record) is a refusal too."""
+        if record is self.gate.unknown or dead_record(record):
+            return None
+        return record
+
+    def _refused(self, exc: Exception) -> None:
+        """None for the legacy code's "unknown token" raise; anything else goes on up."""
+        unknown = self.gate.unknown
+        if isinstance(exc, KeysUnavailable):
+            raise exc
+        if isinstance(exc, LookupError):
+            return None
+        if exc is unknown or (isinstance(unknown, type) and isinstance(exc, unknown)):
+            return None
+        raise exc
 
     async def resolve_async(
         self, token: str, legacy: Callable[[str], Any] | None = None, **kw: Any

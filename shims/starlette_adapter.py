@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .client_probe import PROBE_PREFIX, Answer, AsyncProbe
 from .discovery import INTROSPECTION_PATH, JWKS_PATH, challenge_missing, fix_challenge, prm_paths
+from .introspection import MAX_FORM_BYTES, parse_form
 from .keys import KeysUnavailable
 from .metrics import render_prometheus
 from .runtime import OAuthMigration
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 
 AsyncAuthenticator = Callable[[str, str], Awaitable[bool]]
 METRICS_PATH = "/oauth-migrate/metrics"
-MAX_FORM_BYTES = 64 * 1024
 
 
 def _unavailable() -> Response:
@@ -60,10 +60,10 @@ def starlette_routes(
         return JSONResponse(body, headers={"Cache-Control": f"public, max-age={max_age}"})
 
     async def introspect(request: Request) -> Response:
-        raw = await request.body()
-        if len(raw) > MAX_FORM_BYTES:
+        raw = await _capped_body(request)
+        if raw is None:
             return JSONResponse({"error": "invalid_request"}, 413)
-        form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        form = parse_form(raw)
         if before_introspection is not None:
             await before_introspection()
         reply = await migration.introspector.handle_async(
@@ -96,6 +96,21 @@ def starlette_routes(
     return routes
 
 
+async def _capped_body(request: Request) -> bytes | None:
+    """The body, or None once it is over MAX_FORM_BYTES: the declared length is checked
+    first, and the stream is read no further than the cap (callers are not yet
+    authenticated, so what they send must not decide how much memory is used)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None
+    return bytes(body)
+
+
 class BearerGuard:
     """ASGI middleware: requests under ``prefix`` need a token the gate accepts.
 
@@ -112,20 +127,21 @@ class BearerGuard:
         if scope["type"] != "http" or not _under(scope["path"], self.prefix):
             await self.app(scope, receive, send)
             return
-        response = self._check(Request(scope).headers.get("authorization", ""), scope)
+        response = await self._check(Request(scope).headers.get("authorization", ""), scope)
         if response is not None:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
-    def _check(self, authorization: str, scope: Scope) -> Response | None:
+    async def _check(self, authorization: str, scope: Scope) -> Response | None:
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             challenge = challenge_missing(self.migration.resource_metadata_url)
             return _unauthorized(challenge)
         try:
-            record = self.migration.bearer_record(token)
+            # The async path: the legacy lookup of an async server must be awaited.
+            record = await self.migration.bearer_record_async(token)
         except KeysUnavailable:
             return _unavailable()
         if record is None:

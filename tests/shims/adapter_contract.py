@@ -112,6 +112,16 @@ class AdapterContract:
         assert response.status_code == 401
         assert INVALID_TOKEN_CHALLENGE.match(response.headers["www-authenticate"])
 
+    @pytest.mark.parametrize("flag", [1, "true"])
+    def test_finding_8_a_record_marked_revoked_is_401(
+        self, serve: Serve, ring: KeyRing, flag: Any
+    ) -> None:
+        """A live-looking legacy record with a true `revoked` flag is refused by the guard."""
+        store = LegacyStore({"opaque-revoked": {"sub": "u", "client_id": "c", "revoked": flag}})
+        migration = make_migration(ring, store=store)
+        response = _get(serve, migration, "/mcp", headers=bearer("opaque-revoked"))
+        assert response.status_code == 401
+
     @pytest.mark.parametrize("unknown", [False, 0, "", KeyError, LookupError("unknown")])
     def test_any_unknown_value_is_still_a_401(
         self, serve: Serve, ring: KeyRing, forge: Forge, unknown: Any

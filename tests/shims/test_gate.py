@@ -301,6 +301,21 @@ def test_cache_is_bounded(ring: KeyRing, forge: Forge) -> None:
     assert verifier.verifications == 5
 
 
+def test_finding_12_a_full_cache_evicts_the_least_recently_used_token(
+    ring: KeyRing, forge: Forge
+) -> None:
+    """A full cache drops the token unused longest, not the first one inserted."""
+    gate = make_gate(ring, "final", cache_size=3)
+    verifier: Any = gate.verifier
+    tokens = [forge.valid() for _ in range(4)]
+    for token in tokens[:3]:
+        gate.resolve(token)
+    gate.resolve(tokens[0])  # a hit: now the most recently used
+    gate.resolve(tokens[3])  # evicts tokens[1]
+    gate.resolve(tokens[0])
+    assert verifier.verifications == 4
+
+
 def test_cache_survives_concurrent_eviction(ring: KeyRing, forge: Forge) -> None:
     """Threads resolving many tokens through a full cache never see an exception."""
     gate = make_gate(ring, "final", cache_size=50)
@@ -461,3 +476,48 @@ def test_a_revocation_by_another_worker_is_seen(tmp_path: Path) -> None:
     second._next_check = 0.0  # the once-a-second pause, skipped
     assert "jti-1" in second
     assert module.RELOAD_SECONDS <= 1.0
+
+
+# -- finding 4: an async legacy lookup behind the sync gate ------------------------------
+
+
+async def _async_lookup(token: str) -> Any:
+    await asyncio.sleep(0)
+    return LEGACY_RECORD
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_finding_4_sync_resolve_refuses_the_awaitable_of_an_async_lookup(ring: KeyRing) -> None:
+    """The sync gate refuses (and closes) the coroutine an async legacy lookup returns."""
+    gate = make_gate(ring, "hybrid")
+    assert gate.resolve("made-up-token", legacy=lambda t: _async_lookup(t)) is UNKNOWN
+
+
+def test_finding_4_sync_resolve_refuses_a_jwt_checked_by_an_async_store(
+    ring: KeyRing, forge: Forge
+) -> None:
+    """A valid JWT whose liveness needs an async store is refused by the sync gate."""
+    gate = make_gate(ring, "hybrid", liveness="legacy")
+    assert gate.resolve(forge.valid(), legacy=lambda t: _async_lookup(t)) is UNKNOWN
+
+
+def test_finding_4_sync_resolve_never_calls_a_coroutine_function(ring: KeyRing) -> None:
+    """An `async def` lookup given to the sync gate is refused without being called."""
+    calls: list[str] = []
+
+    async def lookup(token: str) -> Any:
+        calls.append(token)
+        return LEGACY_RECORD
+
+    gate = make_gate(ring, "hybrid")
+    assert gate.resolve("made-up-token", legacy=lookup) is UNKNOWN
+    assert calls == []
+
+
+def test_finding_4_the_refusal_names_resolve_async(
+    ring: KeyRing, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The sync gate logs an error that says to use resolve_async."""
+    gate = make_gate(ring, "hybrid")
+    gate.resolve("made-up-token", legacy=lambda t: _async_lookup(t))
+    assert any(r.levelname == "ERROR" and "resolve_async" in r.getMessage() for r in caplog.records)

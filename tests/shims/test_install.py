@@ -38,8 +38,12 @@ def _credentials(authorization: str, form: dict[str, str]) -> tuple[str, str]:
 
 
 def legacy_token_answer(authorization: str, form: dict[str, str]) -> tuple[int, dict[str, str]]:
-    """The legacy token endpoint: clients first (public ones need no secret), then grants."""
+    """The legacy token endpoint: clients first (public ones need no secret), then grants.
+
+    Like many real ones, it checks the secret's shape before its value (finding 9)."""
     client_id, secret = _credentials(authorization, form)
+    if len(secret) < 4:
+        return 400, {"error": "invalid_request"}
     if client_id not in CLIENTS:
         return 401, {"error": "invalid_client"}
     expected = CLIENTS[client_id]
@@ -201,6 +205,14 @@ def test_starlette_introspection_accepts_the_right_secret(starlette_url: str) ->
 def test_starlette_introspection_refuses_a_wrong_secret(starlette_url: str) -> None:
     """A wrong secret gets 401 from introspection."""
     assert introspect(starlette_url, ("conf", "wrong"), "opaque-token-1").status_code == 401
+
+
+def test_finding_9_a_secret_refused_for_its_shape_is_not_taken_as_right(
+    starlette_url: str,
+) -> None:
+    """A secret the token endpoint rejects as invalid_request (too short) cannot introspect."""
+    httpx.post(starlette_url + "/mcp", headers={"Authorization": "Bearer opaque-token-1"})
+    assert introspect(starlette_url, ("conf", "x"), "opaque-token-1").status_code == 401
 
 
 def test_starlette_introspection_refuses_a_public_client(starlette_url: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -404,3 +405,53 @@ def test_http_unknown_hint_is_not_an_error(
     client, _, _ = served
     response = client.post("/introspect", data=post_form("opaque-live", token_type_hint="bogus"))
     assert (response.status_code, response.json()["active"]) == (200, True)
+
+
+# -- finding 8: a record the legacy store marks revoked ----------------------------------
+
+
+def _sqlite_store(*tokens: str) -> sqlite3.Connection:
+    """A real SQLite token table with a soft-delete `revoked INTEGER` column."""
+    db = sqlite3.connect(":memory:")
+    db.row_factory = sqlite3.Row
+    db.execute(
+        "CREATE TABLE tokens (token TEXT PRIMARY KEY, client_id TEXT, user_id TEXT,"
+        " scope TEXT, expires_at INTEGER, revoked INTEGER)"
+    )
+    for token in tokens:
+        db.execute("INSERT INTO tokens VALUES (?, 'c', 'u', 's', 4102444800, 1)", (token,))
+    return db
+
+
+@pytest.mark.parametrize("kind", ["jwt", "opaque"])
+def test_finding_8_a_token_revoked_in_a_sqlite_store_is_inactive(
+    ring: KeyRing, forge: Forge, kind: str
+) -> None:
+    """A JWT or opaque token whose SQLite row says revoked = 1 introspects as inactive."""
+    token = forge.valid() if kind == "jwt" else "opaque-legacy-token-123"
+    db = _sqlite_store(token)
+
+    def lookup(t: str) -> Any:
+        return db.execute("SELECT * FROM tokens WHERE token = ?", (t,)).fetchone()
+
+    introspector = _introspector(ring, "hybrid", legacy_lookup=lookup)
+    assert introspector.introspect(token) == INACTIVE
+
+
+@pytest.mark.parametrize("flag", [1, "1", True, "true", "TRUE", 2])
+def test_finding_8_any_true_revoked_flag_makes_a_jwt_inactive(
+    ring: KeyRing, forge: Forge, flag: Any
+) -> None:
+    """A legacy record of a JWT with a true `revoked` flag, in any spelling, is inactive."""
+    token = forge.valid()
+    store = LegacyStore({token: {"sub": "user-1", "revoked": flag}})
+    assert _introspector(ring, "hybrid", store=store).introspect(token) == INACTIVE
+
+
+@pytest.mark.parametrize("flag", [0, "0", None, False, "false", ""])
+def test_finding_8_a_false_revoked_flag_keeps_an_opaque_token_active(
+    ring: KeyRing, flag: Any
+) -> None:
+    """A legacy record with a false `revoked` flag (0, None, False, "false") stays active."""
+    store = LegacyStore({"opaque-1": {"sub": "user-9", "revoked": flag}})
+    assert _introspector(ring, "hybrid", store=store).introspect("opaque-1")["active"] is True

@@ -354,3 +354,29 @@ def test_opaque_tokens_pass_without_keys_in_the_hybrid_phase(
     record = {"user_id": "ada", "client_id": "c"}
     migration = make_migration(key_folder=str(folder), store=LegacyStore({"opaque-1": record}))
     assert migration.resolve("opaque-1") == record
+
+
+# -- key hygiene: loose permissions ------------------------------------------------------
+
+
+def test_keys_a_server_over_a_loose_key_folder_warns_with_the_chmod_and_starts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The runtime over key files readable by others logs the chmods to run, and still signs."""
+    folder = KeyFolder(tmp_path / "keys")
+    folder.generate()
+    pem = next(folder.folder.glob("*.pem"))
+    pem.chmod(0o644)
+    folder.folder.chmod(0o755)
+    migration = make_migration(key_folder=str(folder.folder))
+    assert migration.mint_access_token("user-1", "client-1")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(f"chmod 600 {pem}" in m and f"chmod 700 {folder.folder}" in m for m in warnings)
+
+
+def test_keys_a_private_key_folder_loads_without_a_warning(
+    key_folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A key folder of mode 0700 with files of mode 0600 loads without any warning."""
+    KeyRing.from_folder(key_folder)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -149,3 +149,25 @@ def test_runtime_reload_drops_retired_key(folder: KeyFolder, clock: Clock) -> No
     clock.advance(KEY_RECHECK_SECONDS)
     assert migration.reload_keys() is True
     assert migration.resolve(old_token) is None
+
+
+def test_finding_6_a_verification_in_flight_during_retirement_is_not_served_later(
+    folder: KeyFolder, clock: Clock
+) -> None:
+    """A token of a key retired while its verification ran is refused on its next use."""
+    old_token = _mint(folder)
+    _rotated(folder, clock)
+    gate = make_gate(folder.ring(), "final")
+    folder.retire(LIFETIME, force=True)
+    retired = folder.ring()
+    verify = gate.verifier.verify
+
+    def verify_then_retire(token: str) -> Any:
+        verified = verify(token)
+        gate.use_keyring(retired)  # what another thread's reload_keys does meanwhile
+        return verified
+
+    gate.verifier.verify = verify_then_retire  # type: ignore[method-assign]
+    gate.resolve(old_token)
+    gate.verifier.verify = verify  # type: ignore[method-assign]
+    assert gate.resolve(old_token) is UNKNOWN
