@@ -55,4 +55,5 @@ class MigrateError(click.ClickException):
     def __init__(self, message: str, code: Exit | None = None) -> None:
         super().__init__(message)
         if code is not None:
-            self.exit_code = int(code)
+            # click declares exit_code a ClassVar; each error carries its own code here.
+            object.__setattr__(self, "exit_code", int(code))

@@ -138,7 +138,7 @@ def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     """Planning a folder that does not exist exits 1 with one line."""
     result = run("plan", str(tmp_path / "absent"))
     assert result.exit_code == 1
-    assert "not a folder" in result.output
+    assert "no such folder" in result.output
 
 
 def test_tree_without_a_server_lists_manual_steps(tmp_path: Path) -> None:
