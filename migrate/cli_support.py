@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
+from migrate.emit import STATE_DIR
 from migrate.exit_codes import Exit, MigrateError
 
 SCHEMA_PREFIX = "oauth-migrate"
@@ -30,7 +31,27 @@ def _existing_folder(ctx: click.Context, param: click.Parameter, value: Path | N
         raise MigrateError(f"{value}: no such folder", Exit.ERROR)
     if not value.is_dir():
         raise MigrateError(f"{value}: is a file; give the folder of the server", Exit.USAGE)
+    _check_state_shape(value)
     return value
+
+
+def _check_state_shape(folder: Path) -> None:
+    """A state file that is JSON but not an object (a list, a string) is named as such,
+    with how to recover, before any command reads it field by field."""
+    path = folder / STATE_DIR / "state.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # absent or not JSON: the state reader says so in its own words
+    history = data.get("history", []) if isinstance(data, dict) else None
+    if isinstance(history, list) and all(isinstance(entry, dict) for entry in history):
+        return
+    kinds = {list: "a list", str: "a string", dict: "an object with a malformed history"}
+    found = kinds.get(type(data), "a number or null")
+    raise MigrateError(
+        f"{path}: not an oauth-migrate state file (it holds {found}); restore it "
+        f"from version control, e.g. `git checkout -- {STATE_DIR}/state.json`"
+    )
 
 
 def path_argument(default: str | None = ".") -> Callable[[F], F]:
