@@ -133,6 +133,7 @@ def report(argv: Sequence[str], message: str, code: Exit) -> int:
 
 
 @click.group(
+    "migrate",
     cls=MigrateGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog=EPILOG,
