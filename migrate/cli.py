@@ -110,7 +110,11 @@ def run(
 
 def describe_os_error(problem: OSError) -> str:
     """``where: what`` for a file the command could not read or write, and what to do."""
-    where = problem.filename or "a file"
+    # os.replace(temporary, target) names the target second: that is the file meant.
+    where = str(problem.filename2 or problem.filename or "a file")
+    name = where.rpartition("/")[2]
+    if name.startswith(".") and name.endswith(".tmp"):  # a write's temporary file: its folder
+        where = where.rpartition("/")[0]
     what = problem.strerror or str(problem)
     advice = "check its permissions (and `lsattr` for the immutable flag), then run again"
     return f"{where}: {what}; {advice}"
