@@ -46,7 +46,11 @@ def _check_state_shape(folder: Path) -> None:
     history = data.get("history", []) if isinstance(data, dict) else None
     if isinstance(history, list) and all(isinstance(entry, dict) for entry in history):
         return
-    kinds = {list: "a list", str: "a string", dict: "an object with a malformed history"}
+    kinds: dict[type, str] = {
+        list: "a list",
+        str: "a string",
+        dict: "an object with a malformed history",
+    }
     found = kinds.get(type(data), "a number or null")
     raise MigrateError(
         f"{path}: not an oauth-migrate state file (it holds {found}); restore it "
