@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
+from migrate.cli_support import echo_json, format_option
 from shims.keys import ENV_KEYS_DIR, KeyFolder, KeyProblem, SigningKey
 
 DEFAULT_KEYS_DIR = ".oauth-migration/keys"
@@ -67,11 +68,27 @@ def generate(keys_dir: Path, bits: int) -> None:
 
 @keys_group.command("list")
 @keys_dir_option
+@format_option("the keys")
 @_reports_key_problems
-def list_keys(keys_dir: Path) -> None:
+def list_keys(keys_dir: Path, fmt: str) -> None:
     """Show every key with its state."""
-    for key in KeyFolder(keys_dir).ring().keys:
+    keys = KeyFolder(keys_dir).ring().keys
+    if fmt == "json":
+        echo_json("keys-list", 0, {"keys_dir": str(keys_dir), "keys": [_row(k) for k in keys]})
+        return
+    for key in keys:
         click.echo(_describe(key))
+
+
+def _row(key: SigningKey) -> dict[str, Any]:
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(key.state_since))
+    return {
+        "kid": key.kid,
+        "state": key.state,
+        "bits": key.public_key.key_size,
+        "since": key.state_since,
+        "since_iso": since,
+    }
 
 
 @keys_group.command()

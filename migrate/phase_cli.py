@@ -96,6 +96,8 @@ def plan_command(
     if out is not None:
         _save(plan, out)
     code = _plan_code(plan)
+    if code is Exit.ERROR and fmt == "json":  # one JSON object on stdout: the error's
+        raise MigrateError(f"no OAuth server code found under {path}")
     if fmt == "json":
         echo_json("plan", code, plan_document(plan))
     else:
@@ -130,8 +132,8 @@ def _load_plan(plan_file: Path) -> Plan:
         data = json.loads(text)
         if isinstance(data, dict) and "schema" in data:
             # The `plan --format json` document: a saved plan plus its schema name and code.
-            data.pop("schema")
-            data.pop("exit_code", None)
+            for added in ("schema", "exit_code", "pending"):
+                data.pop(added, None)
             text = json.dumps(data)
         return Plan.from_json(text)
     except (ValueError, UnicodeDecodeError) as problem:
