@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +22,8 @@ from migrate.emit import STATE_DIR
 from migrate.exit_codes import Exit, MigrateError
 
 SCHEMA_PREFIX = "oauth-migrate"
+# Seconds of silence before a progress note on stderr; the variable is for tests.
+ENV_PROGRESS_AFTER = "OAUTH_MIGRATE_PROGRESS_AFTER"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -122,3 +126,45 @@ def confirm(question: str, yes: bool, flag_use: str) -> None:
 def next_step(text: str) -> None:
     """The one line saying which command to run next."""
     click.echo(f"next: {text}")
+
+
+def progress_after() -> float:
+    try:
+        return float(os.environ.get(ENV_PROGRESS_AFTER, "1"))
+    except ValueError:
+        return 1.0
+
+
+class Progress:
+    """A note on stderr when something runs longer than a second, and how long it took.
+
+    ``poke(note)`` restarts the clock with a new note (verify: the next check)."""
+
+    def __init__(self, note: str, *, say_done: bool = True) -> None:
+        self.note = note
+        self.say_done = say_done
+        self.started = time.monotonic()
+        self.spoke = False
+        self.timer: threading.Timer | None = None
+
+    def __enter__(self) -> Progress:
+        self.poke(self.note)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.spoke and self.say_done and exc[0] is None:
+            click.echo(f"{self.note}: done in {time.monotonic() - self.started:.0f} s", err=True)
+
+    def poke(self, note: str) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.note = note
+        self.timer = threading.Timer(progress_after(), self._speak)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _speak(self) -> None:
+        self.spoke = True
+        click.echo(f"{self.note} ...", err=True)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from migrate.cli_support import (
+    Progress,
     colour_on,
     confirm,
     echo_json,
@@ -46,7 +47,8 @@ def _plan(path: Path, only: tuple[str, ...], skip: tuple[str, ...]) -> Plan:
 
     try:
         check_selection(only, skip)
-        return plan_hybrid(path, only, skip)
+        with Progress(f"migrate: reading the Python files under {path}"):
+            return plan_hybrid(path, only, skip)
     except (PlanError, StateError) as problem:
         raise MigrateError(str(problem)) from None
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import click
 
-from migrate.cli_support import colour_on, format_option, paint, schema
+from migrate.cli_support import Progress, colour_on, format_option, paint, schema
 from migrate.exit_codes import Exit
 
 if TYPE_CHECKING:
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
     from migrate.verify.client import Credentials
 
 STATUS_COLOURS = {"PASS": "green", "FAIL": "red", "WARN": "yellow", "SKIP": "bright_black"}
-SLOW = 1.0  # seconds: a check slower than this gets a progress note on stderr
+ID_WIDTH = 28  # the longest check id, so that streamed lines line up
 
 
 def summary(checks: Sequence[Check]) -> dict[str, int]:
@@ -95,21 +94,19 @@ def _credentials(client_id: str | None, client_secret: str | None) -> Credential
 
 
 class Printer:
-    """Prints each check as it completes (text mode), and a note on stderr when one is slow."""
+    """Prints each check as it completes (text mode); while the server keeps it waiting
+    for over a second, a note on stderr says so."""
 
-    def __init__(self, text: bool) -> None:
+    def __init__(self, text: bool, progress: Progress) -> None:
         self.text = text
         self.colour = text and colour_on()
-        self.last = time.monotonic()
+        self.progress = progress
 
     def __call__(self, check: Check) -> None:
-        took = time.monotonic() - self.last
-        if took > SLOW:
-            click.echo(f"verify: {check.id} took {took:.0f} s", err=True)
         if self.text:
-            click.echo(check_line(check, 28, self.colour))
+            click.echo(check_line(check, ID_WIDTH, self.colour))
             sys.stdout.flush()
-        self.last = time.monotonic()
+        self.progress.poke(f"verify: waiting for the server (after {check.id})")
 
 
 @click.command("verify")
@@ -134,8 +131,8 @@ def verify_command(
     from migrate.verify.runner import run_checks
 
     credentials = _credentials(client_id, client_secret)
-    printer = Printer(fmt == "text")
-    checks = run_checks(url, credentials, timeout, on_check=printer)
+    with Progress(f"verify: waiting for {url}", say_done=False) as progress:
+        checks = run_checks(url, credentials, timeout, on_check=Printer(fmt == "text", progress))
     click.echo(render_json(url, checks) if fmt == "json" else summary_line(checks))
     failed = summary(checks)["failed"] > 0
     raise SystemExit(int(Exit.CHECKS_FAILED if failed else Exit.OK))
