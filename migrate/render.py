@@ -83,7 +83,7 @@ def _runtime(plan: Plan) -> list[str]:
         return []
     created = sum(1 for c in emitted if c.before is None)
     verb = "created" if created == len(emitted) else "updated" if not created else "written"
-    lines = ["", f"Runtime package ({_files(len(emitted))}, {verb} as they are in shims/)"]
+    lines = ["", f"Runtime package ({_files(len(emitted))}, {verb} from shims/)"]
     return lines + [f"  {c.path}" + ("" if c.before is None else "  (updated)") for c in emitted]
 
 

@@ -148,3 +148,24 @@ def test_tree_without_a_server_lists_manual_steps(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "no OAuth server code found" in result.output
     assert "none found" in result.output
+
+
+def test_runtime_files_are_listed_once(project: Path) -> None:
+    """The runtime package's files appear once (under "Runtime package"), not twice."""
+    output = run("plan", str(project)).output
+    assert output.count("  sample_legacy/oauth_migration/verifier.py\n") == 1
+    assert "Runtime package (17 files, created from shims/)" in output
+
+
+def test_plan_ends_with_a_summary_and_the_next_step(project: Path) -> None:
+    """The text plan ends with a count of what it changes and the command to run next."""
+    lines = run("plan", str(project)).output.splitlines()
+    assert lines[-2] == "Plan: 7 steps, 3 files to change, 18 to create, 1 manual (pending)"
+    assert lines[-1] == f"next: migrate apply {project}"
+
+
+def test_plan_json_carries_its_schema_and_exit_code(project: Path) -> None:
+    """The JSON plan names its schema and the exit code the command returned."""
+    result = run("plan", str(project), "--format", "json")
+    data = json.loads(result.output)
+    assert (data["schema"], data["exit_code"], result.exit_code) == ("oauth-migrate/plan/1", 2, 2)
