@@ -178,8 +178,8 @@ def apply_command(
         _nothing_to_apply(plan, path, fmt)
         return
     _check(plan, path, allow_dirty)
-    if plan_file is None and not yes:
-        click.echo(render_text(plan, colour=colour_on()))
+    if plan_file is None and not yes:  # in json mode stdout is for the one JSON object
+        click.echo(render_text(plan, colour=colour_on()), err=fmt == "json")
     confirm("Apply these changes?", yes or plan_file is not None, "apply without asking")
     result = _write(plan, path)
     _report_written(plan, path, result, fmt)

@@ -21,7 +21,7 @@ HELPS = [
     ["--help"],
     *([name, "--help"] for name in ("plan", "apply", "status", "finalize", "rollback", "verify")),
     ["keys", "--help"],
-    *(["keys", name, "--help"] for name in ("generate", "list", "jwks", "rotate", "promote")),
+    *(["keys", name, "--help"] for name in ("generate", "list", "jwks", "rotate", "promote", "retire")),
 ]
 
 

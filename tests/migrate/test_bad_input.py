@@ -307,3 +307,30 @@ def test_case_html_bodies_are_cut_short() -> None:
     assert described.startswith("GET http://h/ -> 200: Welcome to nginx! x x")
     assert len(described) < 120
     assert "<" not in described
+
+
+def test_case_11_finalize_outside_git_warns_about_the_key_folder(project: Path) -> None:
+    """Case 11: finalize outside git says the key folder could not be git-ignored."""
+    assert migrate("apply", "--yes", str(project)).code == 0
+    started = time.time()
+    record_hybrid_run(project, started=started)
+    later = {"OAUTH_MIGRATE_NOW": str(started + 2 * 3600)}
+    ran = migrate("finalize", "--yes", str(project), env=later)
+    assert ran.code == 0, ran
+    assert ran.stdout.splitlines()[1] == (
+        "warning: the key folder could not be git-ignored (not a git work tree): "
+        "keep .oauth-migration/keys out of version control"
+    )
+
+
+def test_case_11_inside_git_the_key_is_git_ignored(project: Path) -> None:
+    """In a git work tree apply's .gitignore really ignores the key, and it says so."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run([*git, "init", "-q"], cwd=project, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=project, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "legacy"], cwd=project, check=True)
+    ran = migrate("apply", "--yes", str(project))
+    assert ran.code == 0, ran
+    assert ran.stdout.splitlines()[0] == (
+        "generated a signing key in .oauth-migration/keys (git-ignored)"
+    )
