@@ -16,12 +16,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = ("plan", "apply", "status", "finalize", "rollback", "verify", "keys")
+KEYS = ("generate", "list", "jwks", "rotate", "promote", "retire")
 HELPS = [
     [],
     ["--help"],
-    *([name, "--help"] for name in ("plan", "apply", "status", "finalize", "rollback", "verify")),
-    ["keys", "--help"],
-    *(["keys", name, "--help"] for name in ("generate", "list", "jwks", "rotate", "promote", "retire")),
+    *([name, "--help"] for name in COMMANDS),
+    *(["keys", name, "--help"] for name in KEYS),
 ]
 
 
