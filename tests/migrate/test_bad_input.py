@@ -334,3 +334,32 @@ def test_case_11_inside_git_the_key_is_git_ignored(project: Path) -> None:
     assert ran.stdout.splitlines()[0] == (
         "generated a signing key in .oauth-migration/keys (git-ignored)"
     )
+
+
+# -- cases other changes fix: here only "no traceback at the CLI" ----------------------
+
+
+def test_case_6_latin1_file_prints_no_traceback(project: Path) -> None:
+    """Case 6 (encodings are another change): a PEP 263 latin-1 file gives no traceback."""
+    odd = project / "sample_legacy" / "legacy_notes.py"
+    odd.write_bytes(b"# -*- coding: latin-1 -*-\nNOTE = 'caf\xe9'\n")
+    no_traceback(migrate("plan", str(project)))
+
+
+def test_case_8_symlink_loops_print_no_traceback(project: Path) -> None:
+    """Case 8 (symlinks are another change): loops and dangling links give no traceback."""
+    (project / "sample_legacy" / "up").symlink_to("..")
+    (project / "sample_legacy" / "dangling.py").symlink_to("missing.py")
+    ran = migrate("plan", str(project))
+    assert ran.code == 2, ran
+    no_traceback(ran)
+
+
+def test_case_17e_unknown_phase_prints_no_traceback(project: Path) -> None:
+    """Case 17e (state validation is another change): `"phase": "banana"`, no traceback."""
+    assert migrate("apply", "--yes", str(project)).code == 0
+    state = project / ".oauth-migration" / "state.json"
+    data = json.loads(state.read_text(encoding="utf-8"))
+    state.write_text(json.dumps({**data, "phase": "banana"}), encoding="utf-8")
+    for command in ("plan", "status"):
+        no_traceback(migrate(command, str(project)))
