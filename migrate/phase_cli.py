@@ -55,7 +55,18 @@ def _plan(path: Path, only: tuple[str, ...], skip: tuple[str, ...]) -> Plan:
 
 def _refused(problem: Exception) -> MigrateError:
     """An engine refusal (``ApplyRefused`` carries its code) as a CLI error."""
-    return MigrateError(str(problem), Exit(getattr(problem, "exit_code", Exit.ERROR)))
+    return MigrateError(_once_each(str(problem)), Exit(getattr(problem, "exit_code", Exit.ERROR)))
+
+
+def _once_each(message: str) -> str:
+    """``what: a, b, a; advice`` with each listed name once (the engine lists a file both
+    as read and as written when it changed since the plan)."""
+    head, sep, rest = message.partition(": ")
+    listed, semi, advice = rest.partition("; ")
+    names = listed.split(", ")
+    if not sep or len(set(names)) == len(names):
+        return message
+    return head + sep + ", ".join(dict.fromkeys(names)) + semi + advice
 
 
 def _plan_code(plan: Plan) -> Exit:

@@ -363,3 +363,16 @@ def test_case_17e_unknown_phase_prints_no_traceback(project: Path) -> None:
     state.write_text(json.dumps({**data, "phase": "banana"}), encoding="utf-8")
     for command in ("plan", "status"):
         no_traceback(migrate(command, str(project)))
+
+
+def test_case_19_stale_plan_names_each_file_once(project: Path, tmp_path: Path) -> None:
+    """Case 19: a file edited after `plan --out`: exit 4, the file named once."""
+    saved = tmp_path / "p.json"
+    assert migrate("plan", "--out", str(saved), str(project)).code == 2
+    oauth = project / "sample_legacy" / "oauth.py"
+    oauth.write_text(oauth.read_text(encoding="utf-8") + "\n# a later fix\n", encoding="utf-8")
+    ran = migrate("apply", "--plan", str(saved))
+    assert ran.code == 4, ran
+    assert ran.first_line == (
+        "Error: the tree changed since the plan was made: sample_legacy/oauth.py; plan again"
+    )
