@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,6 +76,14 @@ class MigrateGroup(click.Group):
         return code
 
 
+INTERRUPTED = "interrupted: the command stopped (apply and rollback undo an unfinished write)"
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM ends the command as Ctrl-C does: the same undo, the same exit code."""
+    raise KeyboardInterrupt
+
+
 def run(
     group: click.Group,
     argv: list[str],
@@ -82,6 +92,8 @@ def run(
     extra: dict[str, Any],
 ) -> int:
     """Run the group without click's own error handling; return the exit code."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         result = click.Group.main(
             group, argv, prog_name, complete_var, standalone_mode=False, **extra
@@ -96,10 +108,10 @@ def run(
         return report(argv, problem.format_message(), Exit(problem.exit_code))
     except click.Abort as aborted:
         if isinstance(aborted.__cause__, KeyboardInterrupt):
-            return report(argv, "interrupted; nothing half-written was kept", Exit.INTERRUPTED)
+            return report(argv, INTERRUPTED, Exit.INTERRUPTED)
         return report(argv, "aborted; nothing was changed", Exit.ERROR)
     except KeyboardInterrupt:
-        return report(argv, "interrupted; nothing half-written was kept", Exit.INTERRUPTED)
+        return report(argv, INTERRUPTED, Exit.INTERRUPTED)
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away (`| head`): nothing left to say
         return int(Exit.OK)
