@@ -24,8 +24,10 @@ class Ran:
 
 
 def _env(extra: dict[str, str] | None) -> dict[str, str]:
+    """The test's environment, without colour or clock overrides; progress notes only
+    after an hour (so a slow machine does not put one before the line a test reads)."""
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "OAUTH_MIGRATE_NOW")}
-    return {**env, **(extra or {})}
+    return {**env, "OAUTH_MIGRATE_PROGRESS_AFTER": "3600", **(extra or {})}
 
 
 def migrate(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Ran:

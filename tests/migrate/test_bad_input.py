@@ -7,6 +7,7 @@ The case numbers are those of the newcomer trial's bad-input table (Part 2).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -277,6 +278,7 @@ def test_case_25_ctrl_c_is_one_line_and_exit_130(sent: signal.Signals) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env={**os.environ, "OAUTH_MIGRATE_PROGRESS_AFTER": "3600"},
         )
         with proc:
             connection, _ = listener.accept()  # the command is now waiting for an answer
