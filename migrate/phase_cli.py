@@ -50,7 +50,10 @@ def _plan(path: Path, only: tuple[str, ...], skip: tuple[str, ...]) -> Plan:
         with Progress(f"migrate: reading the Python files under {path}"):
             return plan_hybrid(path, only, skip)
     except (PlanError, StateError) as problem:
-        raise MigrateError(str(problem)) from None
+        message = str(problem)
+        if message.startswith("unknown step id"):  # a bad option value: say the good ones
+            raise MigrateError(f"{message} (the step ids: {STEP_IDS})", Exit.USAGE) from None
+        raise MigrateError(message) from None
 
 
 def _refused(problem: Exception) -> MigrateError:

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from migrate.cli import cli
+from migrate.phase_cli import STEP_IDS
 from tests.migrate.tree_support import copy_sample
 
 
@@ -100,10 +101,11 @@ def test_skip_leaves_a_step_out(project: Path) -> None:
 
 
 def test_unknown_step_id_is_an_error(project: Path) -> None:
-    """An unknown --only id exits 1 naming it."""
+    """An unknown --only id is a usage error (64) naming it and listing the valid ids."""
     result = run("plan", str(project), "--only", "nope")
-    assert result.exit_code == 1
+    assert result.exit_code == 64
     assert "nope" in result.output
+    assert f"(the step ids: {STEP_IDS})" in result.output
 
 
 def test_missing_requirements_file_is_a_manual_step(project: Path) -> None:
