@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest demo bench clean
+.PHONY: test lint typecheck pytest install-check demo bench clean
 
 # Reinstall when the project's metadata changes, not on every run.
 $(STAMP): pyproject.toml
@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-test: lint typecheck pytest
+test: lint typecheck install-check pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -24,6 +24,11 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest
+
+# A plain `pip install` (no extras) of the built wheel runs every command (a fresh venv
+# in a temporary folder; pip's cache keeps it to a few seconds after the first run).
+install-check: $(STAMP)
+	$(BIN)/python scripts/install_check.py
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
-from migrate.cli import main
+import sys
+
+try:
+    from migrate.cli import main
+except KeyboardInterrupt:  # Ctrl-C while Python is still importing: no traceback either
+    sys.stderr.write("Error: interrupted; nothing was changed\n")
+    sys.exit(130)
 
 main()

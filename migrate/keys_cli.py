@@ -23,6 +23,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
+from migrate.cli_support import echo_json, format_option
 from migrate.exit_codes import MigrateError
 from shims.keys import (
     ENV_KEYS_DIR,
@@ -120,12 +121,28 @@ def generate(keys_dir: Path, bits: int) -> None:
 
 @keys_group.command("list")
 @keys_dir_option
+@format_option("the keys")
 @_reports_key_problems
-def list_keys(keys_dir: Path) -> None:
+def list_keys(keys_dir: Path, fmt: str) -> None:
     """Show every key with its state (those of $OAUTH_MIGRATE_SIGNING_KEY when it is set)."""
     ring, from_env = _ring(keys_dir)
+    if fmt == "json":
+        source = f"${ENV_SIGNING_KEY}" if from_env else str(keys_dir)
+        echo_json("keys-list", 0, {"keys_dir": source, "keys": [_row(k) for k in ring.keys]})
+        return
     for key in ring.keys:
         click.echo(_describe_env(key) if from_env else _describe(key))
+
+
+def _row(key: SigningKey) -> dict[str, Any]:
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(key.state_since))
+    return {
+        "kid": key.kid,
+        "state": key.state,
+        "bits": key.public_key.key_size,
+        "since": key.state_since,
+        "since_iso": since,
+    }
 
 
 @keys_group.command()

@@ -1,7 +1,8 @@
 """Is it safe to finalize? The hybrid period's evidence, and a verdict with its reason.
 
-Rules (STANDARDS.md, "The hybrid period and finalize"): no opaque access token minted for
-at least the longest opaque lifetime plus clock skew, counted from the LAST opaque mint
+Rules (an access token lives for its ``expires_in``, RFC 6749 section 5.1): no opaque
+access token minted for at least the longest opaque lifetime plus clock skew, counted
+from the LAST opaque mint
 (the moment the hybrid code first ran, or a later opaque mint the metrics recorded); and
 no opaque token accepted over the recent window. A store in memory lost every opaque
 token at the restart that deployed the hybrid code, so only the skew applies there.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 import urllib.parse
 import urllib.request
@@ -60,13 +62,28 @@ class Status:
     earliest: float | None
     reason: str
 
+    def document(self) -> dict[str, Any]:
+        """The fields of `status --format json`: epoch seconds with an ISO twin beside each."""
+        evidence = asdict(self.evidence)
+        for name in ("started", "last_opaque_minted", "last_opaque_accepted"):
+            evidence[f"{name}_iso"] = _iso(evidence[name])
+        for client in evidence["opaque_clients"]:
+            if "last_seen" in client:
+                client["last_seen_iso"] = _iso(client["last_seen"])
+        body = {k: v for k, v in asdict(self).items() if k != "evidence"}
+        return {**body, "earliest_iso": _iso(self.earliest), "evidence": evidence}
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+        return json.dumps(self.document(), indent=2, sort_keys=True) + "\n"
 
 
 def now() -> float:
     override = os.environ.get(ENV_NOW)
     return float(override) if override else time.time()
+
+
+def _iso(value: float | None) -> str | None:
+    return None if value is None else _stamp(value)
 
 
 def _stamp(value: float | None) -> str:
@@ -80,10 +97,17 @@ def file_evidence(root: Path, at: float) -> Evidence:
     try:
         report = read_metrics(path, now=at)
     except MetricsUnavailable as problem:
-        raise StatusError(f"{problem}: has the hybrid server run yet?") from None
+        # The runtime's own hint ("flushed yet?") would double the question below.
+        what = str(problem).replace(" (has the hybrid server flushed yet?)", "")
+        raise StatusError(f"{what}: has the hybrid server run yet?") from None
+    except sqlite3.DatabaseError as problem:  # truncated or damaged past the header
+        raise StatusError(
+            f"{path} is damaged ({problem}): restore it from a backup, or delete it and let "
+            "the hybrid servers record a new one (the wait then starts again)"
+        ) from None
 
     def flat(counts: Mapping[tuple[Kind, Outcome], int]) -> dict[str, int]:
-        return {f"{kind} {outcome}": n for (kind, outcome), n in sorted(counts.items())}
+        return {f"{kind}_{outcome}": n for (kind, outcome), n in sorted(counts.items())}
 
     clients = [
         {"client_id": c.client_id, "count": c.count, "last_seen": c.last_seen}
@@ -137,7 +161,7 @@ def prometheus_evidence(url: str) -> Evidence:
     def window(span: str) -> dict[str, int]:
         rows = query("sum by (kind, outcome) " + _growth(VALIDATIONS, span))
         return {
-            f"{r['metric']['kind']} {r['metric']['outcome']}": round(float(r["value"][1]))
+            f"{r['metric']['kind']}_{r['metric']['outcome']}": round(float(r["value"][1]))
             for r in rows
         }
 
@@ -203,12 +227,12 @@ def render_status(result: Status) -> str:
         f"phase: {result.phase}; store: {'persistent' if result.persistent else 'in memory'}; "
         f"access-token lifetime {result.lifetime} s; evidence: {e.source}",
         "validations, last hour: "
-        + (", ".join(f"{k} {v}" for k, v in e.last_hour.items()) or "none"),
+        + (", ".join(f"{k.replace('_', ' ')} {v}" for k, v in e.last_hour.items()) or "none"),
         "validations, last day:  "
-        + (", ".join(f"{k} {v}" for k, v in e.last_day.items()) or "none"),
+        + (", ".join(f"{k.replace('_', ' ')} {v}" for k, v in e.last_day.items()) or "none"),
         f"hybrid code running since: {_stamp(e.started)}",
-        f"last opaque token minted: {_stamp(e.last_opaque_minted)} (none after the hybrid start "
-        "means the start is the last opaque mint)",
+        "last opaque token minted after the hybrid start: "
+        + (_stamp(e.last_opaque_minted) if e.last_opaque_minted else "none"),
         f"last opaque token accepted: {_stamp(e.last_opaque_accepted)}",
     ]
     if e.opaque_clients:
@@ -218,9 +242,6 @@ def render_status(result: Status) -> str:
             + (f", last seen {_stamp(c['last_seen'])}" if c.get("last_seen") else "")
             for c in e.opaque_clients
         ]
-    lines.append(
-        "live opaque tokens in the legacy store: not read (the store belongs to the server)"
-    )
     if result.ready:
         lines.append(f"verdict: ready ({result.reason})")
     else:

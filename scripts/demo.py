@@ -24,6 +24,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from migrate.exit_codes import MEANINGS, Exit  # noqa: E402
 from tests.support.oauth_flow import OAuthFlow, send_initialize  # noqa: E402
 from tests.support.server_process import ServerProcess, command_from_start_file  # noqa: E402
 
@@ -44,8 +45,14 @@ def migrate(*args: str, env: dict[str, str] | None = None, lines: int = 0) -> in
     output = (result.stdout + result.stderr).rstrip("\n").splitlines()
     for line in output[-lines:] if lines else output:
         say("   | " + line)
-    say(f"   (exit {result.returncode})")
+    say(f"   (exit {meaning(result.returncode)})")
     return result.returncode
+
+
+def meaning(code: int) -> str:
+    """``7: not ready ...``: the code and its line of the exit-code table."""
+    known = code in Exit._value2member_map_
+    return f"{code}: {MEANINGS[Exit(code)]}" if known else str(code)
 
 
 def mcp_status(http: httpx.Client, server: ServerProcess, token: str) -> str:
@@ -105,10 +112,11 @@ def walk(project: Path, server: ServerProcess, http: httpx.Client, started: floa
     for line in steps.splitlines():
         if line.strip() and not line.startswith("        "):
             say("   | " + line.strip())
-    say(f"   (exit {plan.returncode}: changes pending)")
+    say(f"   (exit {meaning(plan.returncode)})")
     say()
     say("3. migrate apply")
     migrate("apply", str(project), "--yes")
+    say("   (the manual step: the sample has no requirements file to add pyjwt to)")
     say()
     say("4. Restart on the same store: the hybrid phase")
     with server:
@@ -127,10 +135,10 @@ def walk(project: Path, server: ServerProcess, http: httpx.Client, started: floa
     later = str(int(time.time()) + 3600 + 120)
     say()
     say(f"6. The clock moves past the last opaque token's lifetime (OAUTH_MIGRATE_NOW={later})")
-    migrate("status", str(project), env={"OAUTH_MIGRATE_NOW": later}, lines=1)
+    migrate("status", str(project), env={"OAUTH_MIGRATE_NOW": later}, lines=2)
     say()
     say("7. migrate finalize")
-    migrate("finalize", str(project), env={"OAUTH_MIGRATE_NOW": later})
+    migrate("finalize", str(project), "--yes", env={"OAUTH_MIGRATE_NOW": later})
     say()
     say("8. Restart: the final phase (JWT only)")
     with server:

@@ -8,6 +8,7 @@ outside the replaced nodes keeps its comments and formatting byte for byte.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -74,13 +75,48 @@ def _import_index(module: cst.Module) -> int:
     return index
 
 
+_RELATIVE = re.compile(r"from\s+(\.+)([\w.]*)\s+import\b")
+_BLANK = (cst.EmptyLine(),)
+
+
+def _relative_key(module: cst.Module, statement: cst.CSTNode) -> tuple[int, str] | None:
+    """isort's order of a relative import (furthest first, then by name), else None."""
+    found = _RELATIVE.match(module.code_for_node(statement).strip())
+    return (-len(found.group(1)), found.group(2)) if found else None
+
+
+def _insert_relative(module: cst.Module, body: list[cst.BaseStatement], line: str) -> None:
+    """Put a relative import where isort would: in its own section, after the absolute
+    imports and a blank line, in order among the file's other relative imports."""
+    end = _import_index(module.with_changes(body=body))
+    statement = cst.parse_statement(line)
+    key = _relative_key(module, statement)
+    assert isinstance(statement, cst.SimpleStatementLine) and key is not None
+    start = end
+    while start > 0 and _relative_key(module, body[start - 1]) is not None:
+        start -= 1
+    at = next((i for i in range(start, end) if (_relative_key(module, body[i]) or key) > key), end)
+    if at == start:  # first of its section: the section's blank line moves to it
+        displaced = body[at] if at < end else None
+        leading: tuple[cst.EmptyLine, ...] = _BLANK if at > 0 else ()
+        if isinstance(displaced, cst.SimpleStatementLine):
+            leading = tuple(displaced.leading_lines) or leading
+            body[at] = displaced.with_changes(leading_lines=())
+        statement = statement.with_changes(leading_lines=leading)
+    body.insert(at, statement)
+
+
 def add_imports(module: cst.Module, imports: list[str]) -> cst.Module:
     present = {module.code_for_node(s).strip() for s in module.body}
-    new = [cst.parse_statement(i) for i in imports if i not in present]
-    if not new:
+    lines = [i for i in imports if i not in present]
+    if not lines:
         return module
-    index = _import_index(module)
-    body = [*module.body[:index], *new, *module.body[index:]]
+    body: list[cst.BaseStatement] = list(module.body)
+    for line in lines:
+        if _RELATIVE.match(line):
+            _insert_relative(module, body, line)
+        else:
+            body.insert(_import_index(module.with_changes(body=body)), cst.parse_statement(line))
     return module.with_changes(body=body)
 
 

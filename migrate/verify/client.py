@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import secrets
 import socket
 from collections.abc import Mapping
@@ -26,6 +27,14 @@ MCP_ACCEPT = "application/json, text/event-stream"
 MCP_PROTOCOL_VERSION = "2025-11-25"
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 _BODY_QUOTE = 300  # characters of a response body quoted in a message
+_HTML_QUOTE = 80  # an error page says little beyond its title
+_HTML_TAG = re.compile(r"<[^>]*>")
+
+
+def _looks_like_html(content_type: str, text: str) -> bool:
+    return "html" in content_type.lower() or text.lstrip()[:15].lower().startswith(
+        ("<!doctype html", "<html")
+    )
 
 
 @dataclass(frozen=True)
@@ -54,8 +63,16 @@ class Answer:
     def describe(self) -> str:
         if self.error is not None:
             return f"{self.request} failed: {self.error}"
-        body = " ".join(self.text.split())[:_BODY_QUOTE]
-        return f"{self.request} -> {self.status}" + (f": {body}" if body else "")
+        return f"{self.request} -> {self.status}" + (f": {self.quote()}" if self.text else "")
+
+    def quote(self) -> str:
+        """The body on one line, cut short; an HTML page is reduced to its text."""
+        text = self.text
+        limit = _BODY_QUOTE
+        if _looks_like_html(self.headers.get("content-type", ""), text):
+            text, limit = _HTML_TAG.sub(" ", text), _HTML_QUOTE
+        body = " ".join(text.split())
+        return body if len(body) <= limit else body[:limit] + "..."
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from migrate.verify import checks, token_checks
 from migrate.verify.checks import Check, Status, skipped
 from migrate.verify.client import (
+    Answer,
     Credentials,
     Endpoints,
     FlowError,
@@ -63,6 +65,7 @@ class Verification:
     prm: dict[str, Any] | None = None
     grant: Grant | None = None
     claims: dict[str, Any] | None = None
+    on_check: Callable[[Check], None] | None = None  # called as each check completes
 
     @property
     def mcp_url(self) -> str:
@@ -73,11 +76,22 @@ class Verification:
         issuer = (self.metadata or {}).get("issuer")
         return issuer if isinstance(issuer, str) else None
 
+    def add(self, check: Check) -> None:
+        self.checks.append(check)
+        if self.on_check is not None:
+            self.on_check(check)
+
     def skip(self, ids: tuple[str, ...], reason: str) -> None:
-        self.checks.extend(skipped(check_id, reason) for check_id in ids)
+        for check_id in ids:
+            self.add(skipped(check_id, reason))
 
     def run(self) -> list[Check]:
-        self.check_metadata()
+        answer = self.http.get(self.base_url + METADATA_PATH)
+        if _unreachable(answer):
+            # Every later check would fail or skip for the same reason: say it once.
+            self.add(checks.failed("connect", _cannot_connect(self.base_url, answer)))
+            return self.checks
+        self.check_metadata(answer)
         self.check_jwks()
         self.check_prm()
         self.check_challenge()
@@ -85,16 +99,15 @@ class Verification:
         self.check_introspection()
         return self.checks
 
-    def check_metadata(self) -> None:
-        answer = self.http.get(self.base_url + METADATA_PATH)
-        self.checks.append(checks.metadata_document(answer, self.base_url))
+    def check_metadata(self, answer: Answer) -> None:
+        self.add(checks.metadata_document(answer, self.base_url))
         self.metadata = answer.json_object() if answer.status == 200 else None
         ids = ("metadata.jwks_uri", "metadata.introspection", "metadata.pkce_s256")
         if self.metadata is None:
             return self.skip(ids, "no metadata document (metadata)")
-        self.checks.append(checks.metadata_jwks_uri(self.metadata))
-        self.checks.append(checks.metadata_introspection(self.metadata))
-        self.checks.append(checks.metadata_pkce(self.metadata))
+        self.add(checks.metadata_jwks_uri(self.metadata))
+        self.add(checks.metadata_introspection(self.metadata))
+        self.add(checks.metadata_pkce(self.metadata))
 
     def check_jwks(self) -> None:
         jwks_uri = (self.metadata or {}).get("jwks_uri")
@@ -102,36 +115,36 @@ class Verification:
             return self.skip(JWKS_CHECKS, "no jwks_uri to fetch (metadata.jwks_uri)")
         answer = self.http.get(jwks_uri)
         document = checks.jwks_document(answer)
-        self.checks.append(document)
+        self.add(document)
         if document.status is Status.FAIL:
             return self.skip(JWKS_CHECKS[1:], "no JWKS to read (jwks)")
         self.keys = (answer.json_object() or {})["keys"]
-        self.checks.append(checks.jwks_keys(self.keys))
-        self.checks.append(checks.jwks_private_members(self.keys))
-        self.checks.append(checks.jwks_cache_control(answer))
+        self.add(checks.jwks_keys(self.keys))
+        self.add(checks.jwks_private_members(self.keys))
+        self.add(checks.jwks_cache_control(answer))
 
     def check_prm(self) -> None:
         path_answer = self.http.get(self.base_url + PRM_PATH + MCP_PATH)
         root_answer = self.http.get(self.base_url + PRM_PATH)
         document = checks.prm_document(path_answer, root_answer, self.mcp_url)
-        self.checks.append(document)
+        self.add(document)
         served = [a.json_object() for a in (path_answer, root_answer) if a.status == 200]
         self.prm = next((body for body in served if body is not None), None)
         if self.prm is None:
             return self.skip(("prm.authorization_servers",), "no PRM document (prm)")
         if self.issuer is None:
             return self.skip(("prm.authorization_servers",), "no issuer to compare (metadata)")
-        self.checks.append(checks.prm_authorization_servers(self.prm, self.issuer))
+        self.add(checks.prm_authorization_servers(self.prm, self.issuer))
 
     def check_challenge(self) -> None:
         answer = mcp_initialize(self.http, self.mcp_url, None)
         found = checks.challenge(answer)
-        self.checks.append(found)
+        self.add(found)
         if found.status is Status.FAIL:
             return self.skip(("challenge.resource_metadata",), "no Bearer challenge (challenge)")
         url = resource_metadata_url(answer.header("www-authenticate"))
         fetched = self.http.get(url) if url is not None else None
-        self.checks.append(checks.challenge_resource_metadata(url, fetched, self.issuer))
+        self.add(checks.challenge_resource_metadata(url, fetched, self.issuer))
 
     def authorization_params(self) -> dict[str, str]:
         """The RFC 8707 ``resource`` and the advertised scopes, as MCP clients send them."""
@@ -153,15 +166,13 @@ class Verification:
             outcome = obtain_token(self.http, endpoints, self.authorization_params())
         except FlowError as problem:
             outcome = problem
-        self.checks.append(token_checks.token_obtained(outcome))
+        self.add(token_checks.token_obtained(outcome))
         if isinstance(outcome, FlowError):
             return self.skip(ids[1:], "no access token (token.obtain)")
         self.grant = outcome
         token = outcome.access_token
-        self.checks.append(
-            token_checks.mcp_token_accepted(mcp_initialize(self.http, self.mcp_url, token))
-        )
-        self.checks.append(token_checks.token_format(token))
+        self.add(token_checks.mcp_token_accepted(mcp_initialize(self.http, self.mcp_url, token)))
+        self.add(token_checks.token_format(token))
         if self.checks[-1].status is Status.FAIL:
             return self.skip(JWT_CHECKS, "the access token is not a JWT (token.format)")
         self.check_jwt(token)
@@ -171,16 +182,16 @@ class Verification:
         header = token_checks.decode_segment(header_segment) or {}
         claims = token_checks.decode_segment(payload_segment)
         keys = self.keys or []
-        self.checks.append(token_checks.token_header(header, keys))
-        self.checks.append(token_checks.token_typ(header))
-        self.checks.append(token_checks.token_signature(token, header, keys))
+        self.add(token_checks.token_header(header, keys))
+        self.add(token_checks.token_typ(header))
+        self.add(token_checks.token_signature(token, header, keys))
         if claims is None:
-            self.checks.append(checks.failed("token.claims", "the payload is not a JSON object"))
+            self.add(checks.failed("token.claims", "the payload is not a JSON object"))
             return self.skip(JWT_CHECKS[-2:], "no claims to read (token.claims)")
         self.claims = claims
-        self.checks.append(token_checks.token_claims(claims, self.expected(), time.time()))
-        self.checks.append(token_checks.token_lifetime(claims))
-        self.checks.append(token_checks.token_jti(claims))
+        self.add(token_checks.token_claims(claims, self.expected(), time.time()))
+        self.add(token_checks.token_lifetime(claims))
+        self.add(token_checks.token_jti(claims))
 
     def expected(self) -> Expected:
         assert self.grant is not None
@@ -215,12 +226,12 @@ class Verification:
             own = self.grant.client
             asker = own if own.client_secret is not None else caller
             answer = introspect(self.http, endpoint, self.grant.access_token, asker)
-            self.checks.append(token_checks.introspection_of_token(answer, self.claims))
+            self.add(token_checks.introspection_of_token(answer, self.claims))
         else:
             self.skip(INTROSPECTION_CHECKS[:1], "no JWT access token (token.format)")
         made_up = "verify-" + secrets.token_urlsafe(24)
         answer = introspect(self.http, endpoint, made_up, caller)
-        self.checks.append(token_checks.introspection_of_garbage(answer))
+        self.add(token_checks.introspection_of_garbage(answer))
 
     def check_introspection_auth(self, endpoint: str, caller: Credentials | None) -> None:
         token = self.grant.access_token if self.grant else "verify-" + secrets.token_urlsafe(24)
@@ -229,15 +240,31 @@ class Verification:
         if caller is not None:
             impostor = Credentials(caller.client_id, "not-" + secrets.token_urlsafe(16))
             wrong_secret = introspect(self.http, endpoint, token, impostor)
-        self.checks.append(token_checks.introspection_requires_auth(anonymous, wrong_secret))
+        self.add(token_checks.introspection_requires_auth(anonymous, wrong_secret))
+
+
+def _unreachable(answer: Answer) -> bool:
+    """No TCP connection at all (refused, no route, timed out connecting)."""
+    return answer.error is not None and answer.error.startswith(("ConnectError", "ConnectTimeout"))
+
+
+def _cannot_connect(base_url: str, answer: Answer) -> str:
+    message = f"cannot connect to {base_url}: {answer.error}"
+    if base_url.startswith("https://") and "SSL" in (answer.error or ""):
+        message += " (does the server speak plain http://?)"
+    return message
 
 
 def run_checks(
-    base_url: str, caller: Credentials | None = None, timeout: float = 15.0
+    base_url: str,
+    caller: Credentials | None = None,
+    timeout: float = 15.0,
+    on_check: Callable[[Check], None] | None = None,
 ) -> list[Check]:
-    """Every check against the server at ``base_url``, in order."""
+    """Every check against the server at ``base_url``, in order; ``on_check`` sees each
+    one as it completes (the command prints it at once)."""
     http = Http(timeout)
     try:
-        return Verification(http, base_url.rstrip("/"), caller).run()
+        return Verification(http, base_url.rstrip("/"), caller, on_check=on_check).run()
     finally:
         http.close()

@@ -375,7 +375,7 @@ class Lifecycle:
         self.observed["hybrid.status.json"] = as_json
         self.observed["hybrid.tree.before_refusal"] = snapshot(self.root)
         self.observed["hybrid.finalize.refused"] = run_kit(
-            "finalize", root, "--allow-dirty", cwd=cwd
+            "finalize", root, "--allow-dirty", "--yes", cwd=cwd
         )
         try:
             earliest = float(json.loads(as_json.stdout)["earliest"])
@@ -386,7 +386,7 @@ class Lifecycle:
         self.observed["hybrid.tree"] = snapshot(self.root)
         later = earliest + 1.0
         self.observed["ready.status"] = run_kit("status", root, cwd=cwd, now=later)
-        finalized = run_kit("finalize", root, "--allow-dirty", cwd=cwd, now=later)
+        finalized = run_kit("finalize", root, "--allow-dirty", "--yes", cwd=cwd, now=later)
         self.observed["ready.finalize"] = finalized
         if finalized.returncode != 0:
             raise WalkStopped(f"migrate finalize failed:\n{finalized.describe()}")
@@ -439,7 +439,7 @@ class Lifecycle:
             self.probe("emptied.new_jwt.whoami", self._whoami(http, later.tokens.access_token))
 
     def _rollback(self) -> None:
-        undone = run_kit("rollback", str(self.root), cwd=self.workdir)
+        undone = run_kit("rollback", str(self.root), "--yes", cwd=self.workdir)
         self.observed["rollback"] = undone
         self.observed["rollback.tree"] = snapshot(self.root)
         if undone.returncode != 0:

@@ -149,7 +149,7 @@ def test_rollback_restores_every_byte(project: Path) -> None:
     """rollback after apply gives back the exact legacy tree and removes what apply made."""
     before = tree_bytes(project)
     run("apply", str(project), "--yes")
-    result = run("rollback", str(project))
+    result = run("rollback", str(project), "--yes")
     assert result.exit_code == 0, result.output
     assert tree_bytes(project) == before
     assert not (project / ".oauth-migration").exists()
@@ -161,7 +161,7 @@ def test_rollback_refuses_over_edits_and_names_them(project: Path) -> None:
     oauth = project / "sample_legacy" / "oauth.py"
     oauth.write_text(oauth.read_text() + "\n# a later fix\n")
     before = tree_bytes(project)
-    result = run("rollback", str(project))
+    result = run("rollback", str(project), "--yes")
     assert result.exit_code == 5
     assert "sample_legacy/oauth.py" in result.output
     assert tree_bytes(project) == before
@@ -243,5 +243,5 @@ def test_crlf_files_roll_back_byte_for_byte(project: Path) -> None:
     before = tree_bytes(project)
     assert run("apply", str(project), "--yes").exit_code == 0
     assert b"\r\n" in auth.read_bytes()
-    assert run("rollback", str(project)).exit_code == 0
+    assert run("rollback", str(project), "--yes").exit_code == 0
     assert tree_bytes(project) == before

@@ -42,9 +42,13 @@ def _stamp(at: float) -> str:
 
 
 def run(*args: str, at: float | None = None) -> Result:
-    """``migrate ARGS`` in process; ``at`` sets OAUTH_MIGRATE_NOW (unset otherwise)."""
+    """``migrate ARGS`` in process; ``at`` sets OAUTH_MIGRATE_NOW (unset otherwise).
+
+    finalize and rollback get ``--yes``: no terminal answers their prompt here (the
+    prompt itself is tested in test_cli_prompts.py)."""
     env: Mapping[str, str | None] = {ENV_NOW: None if at is None else repr(at)}
-    return CliRunner().invoke(cli, list(args), env=env)
+    confirmed = ["--yes"] if args[0] in ("finalize", "rollback") else []
+    return CliRunner().invoke(cli, [*args, *confirmed], env=env)
 
 
 def phase_of(root: Path) -> str:
@@ -106,12 +110,13 @@ def test_plan_only_shows_the_diff_and_changes_nothing(hybrid: Path) -> None:
 
 
 def test_finalize_refuses_before_ready_with_the_earliest_time(hybrid: Path, ran: float) -> None:
-    """Without --force and before the earliest time, finalize exits 3, names it, writes nothing."""
+    """Without --force and before the earliest time, finalize exits 7, names it, writes nothing."""
     before = snapshot(hybrid)
     result = run("finalize", str(hybrid))
-    assert result.exit_code == 3, result.output
+    assert result.exit_code == 7, result.output
     assert f"verdict: not ready, earliest at {_stamp(ran)}" in result.stderr
-    assert "migrate finalize: refusing, status is not ready" in result.stderr
+    assert f"refusing, status is not ready: run `migrate finalize {hybrid}` again after " \
+        f"{_stamp(ran)}, or pass --force" in result.stderr  # fmt: skip
     assert "client-a: 1" in result.stderr
     assert snapshot_difference(before, snapshot(hybrid)) == []
     assert phase_of(hybrid) == "hybrid"

@@ -114,17 +114,17 @@ def test_metrics_counted_just_before_a_stop_reach_the_file(life: Lifecycle) -> N
 
 
 def test_status_is_not_ready_and_names_the_earliest_time(life: Lifecycle) -> None:
-    """`migrate status` right after the hybrid run exits 3: not ready, earliest at a given time."""
+    """`migrate status` right after the hybrid run exits 7: not ready, earliest at a given time."""
     result = _command(life, "hybrid.status.text")
     earliest: float = life.get("hybrid.earliest")
-    assert result.returncode == 3, result.describe()
+    assert result.returncode == 7, result.describe()
     assert f"verdict: not ready, earliest at {_stamp(earliest)}" in result.stdout, result.describe()
 
 
 def test_status_json_waits_a_lifetime_after_the_hybrid_start(life: Lifecycle) -> None:
     """`status --format json`: not ready, persistent store, earliest = start + lifetime + skew."""
     result = _command(life, "hybrid.status.json")
-    assert result.returncode == 3, result.describe()
+    assert result.returncode == 7, result.describe()
     answer: dict[str, Any] = json.loads(result.stdout)
     assert answer["phase"] == "hybrid" and answer["ready"] is False, answer
     assert answer["persistent"] is True, answer
@@ -135,10 +135,10 @@ def test_status_json_waits_a_lifetime_after_the_hybrid_start(life: Lifecycle) ->
 
 
 def test_finalize_refuses_before_ready_and_prints_the_earliest_time(life: Lifecycle) -> None:
-    """`migrate finalize` without --force exits 3 naming the earliest time, and changes nothing."""
+    """`migrate finalize` without --force exits 7 naming the earliest time, and changes nothing."""
     result = _command(life, "hybrid.finalize.refused")
     earliest: float = life.get("hybrid.earliest")
-    assert result.returncode == 3, result.describe()
+    assert result.returncode == 7, result.describe()
     assert f"not ready, earliest at {_stamp(earliest)}" in result.stderr, result.describe()
     assert "refusing" in result.stderr, result.describe()
     before: dict[str, bytes] = life.get("hybrid.tree.before_refusal")

@@ -433,8 +433,8 @@ def _report(run: StatusRun) -> dict[str, Any]:
 
 
 def test_status_with_prometheus_is_not_ready(status_run: StatusRun) -> None:
-    """`migrate status --prometheus` exits 3 (not ready) with the evidence from Prometheus."""
-    assert status_run.result.returncode == 3, status_run.result.describe()
+    """`migrate status --prometheus` exits 7 (not ready) with the evidence from Prometheus."""
+    assert status_run.result.returncode == 7, status_run.result.describe()
     report = _report(status_run)
     assert report["ready"] is False, report
     assert report["phase"] == "hybrid", report
@@ -446,7 +446,8 @@ def test_status_sums_validations_over_both_replicas(status_run: StatusRun) -> No
     """The last-hour and last-day counts are the sums of both replicas' own counters."""
     evidence = _report(status_run)["evidence"]
     for window in ("last_hour", "last_day"):
-        reported = {k: n for k, n in sorted(evidence[window].items()) if n}
+        # status --format json spells "kind outcome" as kind_outcome (no spaces in keys).
+        reported = {k.replace("_", " "): n for k, n in sorted(evidence[window].items()) if n}
         assert reported == status_run.expected, (
             f"{window}: status reported {reported}, the replicas counted {status_run.expected} "
             f"(replica 1 + replica 2)\n{status_run.result.describe()}"

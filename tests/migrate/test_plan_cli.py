@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from migrate.cli import cli
+from migrate.phase_cli import STEP_IDS
 from tests.migrate.tree_support import copy_sample
 
 
@@ -60,14 +61,14 @@ def test_emitted_runtime_files_are_listed_not_dumped(project: Path) -> None:
 
 def test_plan_is_byte_identical_for_the_same_tree(project: Path) -> None:
     """Planning twice gives the same bytes, in text and in JSON."""
-    assert run("plan", str(project)).output == run("plan", str(project)).output
-    first = run("plan", str(project), "--format", "json").output
-    assert first == run("plan", str(project), "--format", "json").output
+    assert run("plan", str(project)).stdout == run("plan", str(project)).stdout
+    first = run("plan", str(project), "--format", "json").stdout
+    assert first == run("plan", str(project), "--format", "json").stdout
 
 
 def test_json_plan_has_steps_with_ids_and_safety(project: Path) -> None:
     """The JSON plan lists ordered steps, each with an id and a safety."""
-    data = json.loads(run("plan", str(project), "--format", "json").output)
+    data = json.loads(run("plan", str(project), "--format", "json").stdout)
     ids = [s["id"] for s in data["steps"] if s["safety"] == "safe"]
     assert ids[:2] == ["keys", "emit-runtime"]
     assert {"wrap-metadata", "mint-jwt", "hybrid-gate", "install-runtime"} <= set(ids)
@@ -78,7 +79,7 @@ def test_only_keeps_the_selected_steps(project: Path) -> None:
     """--only the gate (with the runtime it needs) leaves the mint and metadata alone."""
     only = ["--only", "hybrid-gate", "--only", "keys", "--only", "emit-runtime"]
     data = json.loads(
-        run("plan", str(project), "--format", "json", *only, "--only", "install-runtime").output
+        run("plan", str(project), "--format", "json", *only, "--only", "install-runtime").stdout
     )
     server_files = sorted(c["path"] for c in data["changes"] if "oauth_migration" not in c["path"])
     assert server_files == ["sample_legacy/app.py", "sample_legacy/auth.py"]
@@ -93,17 +94,18 @@ def test_selection_without_the_runtime_is_refused(project: Path) -> None:
 
 def test_skip_leaves_a_step_out(project: Path) -> None:
     """--skip mint-jwt leaves the mint as it was."""
-    data = json.loads(run("plan", str(project), "--format", "json", "--skip", "mint-jwt").output)
+    data = json.loads(run("plan", str(project), "--format", "json", "--skip", "mint-jwt").stdout)
     oauth = next(c for c in data["changes"] if c["path"] == "sample_legacy/oauth.py")
     assert "mint_access_token" not in oauth["after"]
     assert "authorization_server_metadata(" in oauth["after"]
 
 
 def test_unknown_step_id_is_an_error(project: Path) -> None:
-    """An unknown --only id exits 1 naming it."""
+    """An unknown --only id is a usage error (64) naming it and listing the valid ids."""
     result = run("plan", str(project), "--only", "nope")
-    assert result.exit_code == 1
+    assert result.exit_code == 64
     assert "nope" in result.output
+    assert f"(the step ids: {STEP_IDS})" in result.output
 
 
 def test_missing_requirements_file_is_a_manual_step(project: Path) -> None:
@@ -116,7 +118,7 @@ def test_missing_requirements_file_is_a_manual_step(project: Path) -> None:
 def test_requirements_file_gains_the_runtime_dependencies(project: Path) -> None:
     """An existing requirements.txt gets pyjwt[crypto] and cryptography appended."""
     (project / "requirements.txt").write_text("starlette>=1.0\n", encoding="utf-8")
-    data = json.loads(run("plan", str(project), "--format", "json").output)
+    data = json.loads(run("plan", str(project), "--format", "json").stdout)
     change = next(c for c in data["changes"] if c["path"] == "requirements.txt")
     assert change["after"].startswith("starlette>=1.0\n")
     assert "pyjwt[crypto]>=2.14" in change["after"]
@@ -138,7 +140,7 @@ def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     """Planning a folder that does not exist exits 1 with one line."""
     result = run("plan", str(tmp_path / "absent"))
     assert result.exit_code == 1
-    assert "not a folder" in result.output
+    assert "no such folder" in result.output
 
 
 def test_tree_without_a_server_lists_manual_steps(tmp_path: Path) -> None:
@@ -148,3 +150,24 @@ def test_tree_without_a_server_lists_manual_steps(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "no OAuth server code found" in result.output
     assert "none found" in result.output
+
+
+def test_runtime_files_are_listed_once(project: Path) -> None:
+    """The runtime package's files appear once (under "Runtime package"), not twice."""
+    output = run("plan", str(project)).output
+    assert output.count("  sample_legacy/oauth_migration/verifier.py\n") == 1
+    assert "Runtime package (17 files, created from shims/)" in output
+
+
+def test_plan_ends_with_a_summary_and_the_next_step(project: Path) -> None:
+    """The text plan ends with a count of what it changes and the command to run next."""
+    lines = run("plan", str(project)).stdout.splitlines()
+    assert lines[-2] == "Plan: 7 steps, 3 files to change, 18 to create, 1 manual (pending)"
+    assert lines[-1] == f"next: migrate apply {project}"
+
+
+def test_plan_json_carries_its_schema_and_exit_code(project: Path) -> None:
+    """The JSON plan names its schema and the exit code the command returned."""
+    result = run("plan", str(project), "--format", "json")
+    data = json.loads(result.stdout)
+    assert (data["schema"], data["exit_code"], result.exit_code) == ("oauth-migrate/plan/1", 2, 2)

@@ -170,10 +170,10 @@ def test_status_reads_the_metrics_file(tmp_path: Path) -> None:
     assert evidence.last_opaque_accepted == T0 + 7
     assert evidence.last_opaque_minted is None
     assert evidence.last_hour == {
-        "jwt accepted": 1,
-        "jwt rejected": 0,
-        "opaque accepted": 2,
-        "opaque rejected": 0,
+        "jwt_accepted": 1,
+        "jwt_rejected": 0,
+        "opaque_accepted": 2,
+        "opaque_rejected": 0,
     }
     assert evidence.last_day == evidence.last_hour
     assert evidence.opaque_clients == [{"client_id": "client-a", "count": 2, "last_seen": T0 + 7}]
@@ -240,7 +240,7 @@ def test_status_sums_every_instance(tmp_path: Path) -> None:
 def test_status_without_a_metrics_file_raises(tmp_path: Path) -> None:
     """No metrics file: StatusError asking whether the hybrid server has run."""
     root = make_tree(tmp_path)
-    with pytest.raises(StatusError, match="has the hybrid server run yet"):
+    with pytest.raises(StatusError, match=r"does not exist: has the hybrid server run yet\?$"):
         status(root, at=T0)
 
 
@@ -264,12 +264,12 @@ def test_now_reads_the_test_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 # -- the command -----------------------------------------------------------------------
 
 
-def test_text_output_not_ready_exits_3(tmp_path: Path) -> None:
-    """Not ready: exit 3; the text gives the phase, counts, clients and the earliest time."""
+def test_text_output_not_ready_exits_7(tmp_path: Path) -> None:
+    """Not ready: exit 7; the text gives the phase, counts, clients and the earliest time."""
     root = make_tree(tmp_path)
     record_hybrid_run(root, started=T0, opaque=[(T0 + 5, "client-a")], jwt=[(T0 + 6, "c")])
     result = run_status(root, at=T0 + 60)
-    assert result.exit_code == 3, result.output
+    assert result.exit_code == 7, result.output
     lines = result.stdout.splitlines()
     assert lines[0].startswith(
         f"phase: hybrid; store: persistent; access-token lifetime {LIFETIME} s; evidence: "
@@ -291,17 +291,18 @@ def test_text_output_ready_exits_0(tmp_path: Path) -> None:
     record_hybrid_run(root, started=T0, opaque=[(T0 + 5, "client-a")])
     result = run_status(root, at=T0 + LIFETIME + SKEW)
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == (
-        "verdict: ready (no opaque token can still be alive or in use)"
-    )
+    assert result.stdout.splitlines()[-2:] == [
+        "verdict: ready (no opaque token can still be alive or in use)",
+        f"next: migrate finalize {root}",
+    ]
 
 
-def test_json_output_not_ready_exits_3(tmp_path: Path) -> None:
-    """`--format json` gives the whole verdict as one object; exit 3 when not ready."""
+def test_json_output_not_ready_exits_7(tmp_path: Path) -> None:
+    """`--format json` gives the whole verdict as one object; exit 7 when not ready."""
     root = make_tree(tmp_path)
     record_hybrid_run(root, started=T0, opaque=[(T0 + 5, "client-a")])
     result = run_status(root, "--format", "json", at=T0 + 60)
-    assert result.exit_code == 3, result.output
+    assert result.exit_code == 7, result.output
     answer = json.loads(result.stdout)
     assert answer["phase"] == "hybrid"
     assert answer["persistent"] is True
@@ -311,7 +312,7 @@ def test_json_output_not_ready_exits_3(tmp_path: Path) -> None:
     assert answer["evidence"]["started"] == T0
     assert answer["evidence"]["last_opaque_accepted"] == T0 + 5
     assert answer["evidence"]["opaque_clients"] == [
-        {"client_id": "client-a", "count": 1, "last_seen": T0 + 5}
+        {"client_id": "client-a", "count": 1, "last_seen": T0 + 5, "last_seen_iso": _stamp(T0 + 5)}
     ]
     assert isinstance(answer["reason"], str) and answer["reason"]
 
@@ -336,14 +337,21 @@ def test_no_metrics_file_exits_1(tmp_path: Path) -> None:
     assert "has the hybrid server run yet" in result.stderr
 
 
-@pytest.mark.parametrize("phase", ["legacy", "final"])
-def test_outside_the_hybrid_phase_exits_1(tmp_path: Path, phase: str) -> None:
-    """A tree in the legacy or final phase: exit 1 naming the phase."""
-    root = make_tree(tmp_path, phase=phase)
+def test_legacy_phase_exits_1(tmp_path: Path) -> None:
+    """A tree in the legacy phase: exit 1 naming the phase and what to run."""
+    root = make_tree(tmp_path, phase="legacy")
     record_hybrid_run(root, started=T0)
     result = run_status(root, at=T0)
     assert result.exit_code == 1, result.output
-    assert f"in the {phase} phase" in result.stderr
+    assert "in the legacy phase: run `migrate apply` first" in result.stderr
+
+
+def test_final_phase_is_done_and_exits_0(tmp_path: Path) -> None:
+    """After finalize, status says "final" and exits 0: asking is not an error."""
+    root = make_tree(tmp_path, phase="final")
+    result = run_status(root, at=T0)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("phase: final; finalize is done"), result.output
 
 
 def test_json_output_errors_exit_1(tmp_path: Path) -> None:
@@ -360,7 +368,7 @@ def test_status_of_a_migrated_sample(tmp_path: Path) -> None:
     started = time.time()
     record_hybrid_run(root, started=started, opaque=[(started + 1, "client-a")])
     result = run_status(root, "--format", "json", at=started + 2)
-    assert result.exit_code == 3, result.output
+    assert result.exit_code == 7, result.output
     answer = json.loads(result.stdout)
     assert answer["lifetime"] == LIFETIME
     assert answer["earliest"] == started + LIFETIME + SKEW

@@ -244,3 +244,21 @@ def test_non_utf8_file_is_written_back_in_its_encoding(project: Path) -> None:
     assert path.read_bytes() == after.encode("latin-1")
     rollback(project)
     assert tree_bytes(project) == before
+
+
+def test_latin1_gate_file_is_migrated_in_latin1(project: Path) -> None:
+    """The bearer-gate file in latin-1 with its PEP 263 cookie: apply migrates it and
+    writes it back in latin-1; rollback restores every byte."""
+    auth = project / "sample_legacy" / "auth.py"
+    text = "# -*- coding: latin-1 -*-\n# Prüfung der Zugänge\n" + auth.read_text(encoding="utf-8")
+    auth.write_bytes(text.encode("latin-1"))
+    before = tree_bytes(project)
+    result = run("apply", str(project), "--yes")
+    assert result.exit_code == 0, result.output
+    migrated = auth.read_bytes().decode("latin-1")
+    assert "Prüfung" in migrated and "oauth_migration" in migrated
+    with pytest.raises(UnicodeDecodeError):
+        auth.read_bytes().decode("utf-8")
+    result = run("rollback", str(project), "--yes")
+    assert result.exit_code == 0, result.output
+    assert tree_bytes(project) == before

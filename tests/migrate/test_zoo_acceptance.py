@@ -188,7 +188,7 @@ def finalize(root: Path) -> CommandResult:
     """`migrate finalize`, the clock moved past every opaque token's lifetime."""
     later = str(int(time.time()) + 2 * 3600)
     return run_command(
-        [sys.executable, "-m", "migrate", "finalize", str(root), "--allow-dirty"],
+        [sys.executable, "-m", "migrate", "finalize", str(root), "--allow-dirty", "--yes"],
         cwd=root.parent,
         env=clean_env({"OAUTH_MIGRATE_NOW": later}),
     )

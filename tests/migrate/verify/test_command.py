@@ -22,25 +22,26 @@ def test_public_names_are_pinned() -> None:
 
 
 def test_url_that_is_not_http_is_a_usage_error() -> None:
-    """A URL without an http(s) scheme exits 2 with a usage message."""
+    """A URL without an http(s) scheme exits 64 with a usage message."""
     result = run_verify("ftp://example.org")
-    assert result.exit_code == 2
+    assert result.exit_code == 64
     assert "is not an http(s) URL" in result.output
 
 
 def test_client_id_without_secret_is_a_usage_error() -> None:
-    """--client-id alone exits 2: the two options go together."""
+    """--client-id alone exits 64: the two options go together."""
     result = run_verify("http://127.0.0.1:1", "--client-id", "x")
-    assert result.exit_code == 2
+    assert result.exit_code == 64
     assert "together" in result.output
 
 
-def test_unreachable_server_gives_fail_lines_and_exit_1() -> None:
-    """Nothing listening: FAIL lines for metadata, PRM and the challenge; exit 1."""
+def test_unreachable_server_is_one_cannot_connect_line_and_exit_8() -> None:
+    """Nothing listening: one FAIL line "cannot connect", no SKIP lines; exit 8."""
     result = run_verify(f"http://127.0.0.1:{free_port()}", "--timeout", "2")
-    assert result.exit_code == 1
-    assert failing(result.output) == {"metadata", "prm", "challenge"}
-    assert "ConnectError" in result.output
+    assert result.exit_code == 8
+    assert failing(result.output) == {"connect"}
+    assert "cannot connect to http://127.0.0.1:" in result.output
+    assert "SKIP" not in result.output
 
 
 def test_unreachable_server_prints_no_traceback() -> None:
@@ -51,6 +52,6 @@ def test_unreachable_server_prints_no_traceback() -> None:
         text=True,
         check=False,
     )
-    assert proc.returncode == 1
+    assert proc.returncode == 8
     assert "Traceback" not in proc.stderr + proc.stdout
-    assert proc.stdout.strip().splitlines()[-1].startswith("verify: 0 passed, 3 failed")
+    assert proc.stdout.strip().splitlines()[-1].startswith("verify: 0 passed, 1 failed")

@@ -27,9 +27,9 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Result]:
         yield run_verify(server.base_url)
 
 
-def test_exit_status_is_1(result: Result) -> None:
-    """Any FAIL makes verify exit 1."""
-    assert result.exit_code == 1, result.output
+def test_exit_status_is_8(result: Result) -> None:
+    """Any FAIL makes verify exit 8 (CHECKS_FAILED)."""
+    assert result.exit_code == 8, result.output
 
 
 def test_fails_exactly_the_legacy_defects(result: Result) -> None:

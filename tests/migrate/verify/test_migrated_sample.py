@@ -97,5 +97,5 @@ def test_given_client_credentials_introspect(server: ServerProcess) -> None:
 def test_wrong_client_credentials_fail_introspection(server: ServerProcess) -> None:
     """Credentials the server does not know fail the check made with them, and only it."""
     result = run_verify(server.base_url, "--client-id", "nobody", "--client-secret", "wrong")
-    assert result.exit_code == 1
+    assert result.exit_code == 8
     assert failing(result.output) == {"introspect.inactive"}, result.output
