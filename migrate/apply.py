@@ -140,14 +140,9 @@ def _transaction(
     hook: WriteHook | None,
     aside: tuple[str, ...] = (),
 ) -> None:
-    """journal.run, with an OS failure (read-only tree, full disk) as one clear line."""
-    try:
-        journal.run(root, writes, keys=keys, make_keys=_generate, aside=aside, hook=hook)
-    except OSError as problem:
-        where = problem.filename or root
-        raise MigrateError(
-            f"cannot write {where}: {problem.strerror or problem}; nothing was changed"
-        ) from None
+    """journal.run with this kit's key generation. An OSError (a read-only tree, a full
+    disk) propagates after the undo, naming the file, for the command to report."""
+    journal.run(root, writes, keys=keys, make_keys=_generate, aside=aside, hook=hook)
 
 
 def _state_write(root: Path, plan: Plan, generated: bool) -> Write:

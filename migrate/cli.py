@@ -125,7 +125,7 @@ def describe_os_error(problem: OSError) -> str:
     # os.replace(temporary, target) names the target second: that is the file meant.
     where = str(problem.filename2 or problem.filename or "a file")
     name = where.rpartition("/")[2]
-    if name.startswith(".") and name.endswith(".tmp"):  # a write's temporary file: its folder
+    if name.startswith(".") and name.endswith((".tmp", "-tmp")):  # a temporary: its folder
         where = where.rpartition("/")[0]
     what = problem.strerror or str(problem)
     advice = "check its permissions (and `lsattr` for the immutable flag), then run again"

@@ -253,12 +253,7 @@ def _journal_path(root: Path) -> Path:
 
 
 def _write_journal(root: Path, journal: Journal) -> None:
-    try:
-        _put(_journal_path(root), journal.to_json(), "utf-8", 0o600)
-    except OSError as problem:
-        raise WriteError(
-            f"cannot write in {root}: {problem.strerror}; nothing was changed"
-        ) from None
+    _put(_journal_path(root), journal.to_json(), "utf-8", 0o600)
 
 
 def _undo(root: Path, journal: Journal) -> None:

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 # The planner's STEP_TITLES, spelt out so `--help` need not import the planner (a test
 # keeps the two equal).
 STEP_IDS = (
-    "keys, emit-runtime, wrap-metadata, mint-jwt, hybrid-gate, install-runtime, requirements, "
-    "gitignore"
+    "keys, emit-runtime, wrap-metadata, mint-jwt, hybrid-gate, revoke-on-delete, "
+    "install-runtime, requirements, gitignore"
 )
 step_options = [
     click.option(

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from migrate import emit
-from migrate.plan import Plan
+from migrate.plan import Plan, content_digest
 from migrate.scan.findings import blocks
 
 SAFETY_COLOURS = {"safe": "green", "manual": "yellow"}
@@ -130,6 +130,7 @@ def _summary(plan: Plan) -> str:
 def plan_document(plan: Plan) -> dict[str, Any]:
     """The plan as `plan --format json` prints it: the saved-plan fields, plus summary."""
     document = asdict(plan)
+    document["digest"] = content_digest(document)
     document["pending"] = plan.pending
     return document
 

@@ -12,7 +12,6 @@ from click.testing import CliRunner, Result
 
 from migrate.apply import ApplyRefused, apply_plan
 from migrate.cli import cli
-from migrate.exit_codes import MigrateError
 from migrate.planner import plan_hybrid
 from tests.migrate.tree_support import copy_sample, tree_bytes, write_forged
 
@@ -139,7 +138,7 @@ def test_interrupted_apply_leaves_the_tree_as_it_was(project: Path, failing_writ
         if len(writes) == failing_write:
             raise OSError("disk full (injected)")
 
-    with pytest.raises(MigrateError, match="injected"):
+    with pytest.raises(OSError, match="injected"):
         apply_plan(plan, project, write_hook=fail_on_nth)
     assert tree_bytes(project) == before
     assert not (project / ".oauth-migration").exists()
@@ -231,7 +230,7 @@ def test_failed_state_write_undoes_the_whole_apply(project: Path) -> None:
         if label.endswith("state.json"):
             raise OSError("disk full (injected)")
 
-    with pytest.raises(MigrateError, match="injected"):
+    with pytest.raises(OSError, match="injected"):
         apply_plan(plan, project, write_hook=fail_on_state)
     assert tree_bytes(project) == before
 

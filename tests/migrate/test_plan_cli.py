@@ -162,7 +162,7 @@ def test_runtime_files_are_listed_once(project: Path) -> None:
 def test_plan_ends_with_a_summary_and_the_next_step(project: Path) -> None:
     """The text plan ends with a count of what it changes and the command to run next."""
     lines = run("plan", str(project)).stdout.splitlines()
-    assert lines[-2] == "Plan: 7 steps, 3 files to change, 18 to create, 1 manual (pending)"
+    assert lines[-2] == "Plan: 8 steps, 4 files to change, 18 to create, 1 manual (pending)"
     assert lines[-1] == f"next: migrate apply {project}"
 
 

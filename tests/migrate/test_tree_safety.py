@@ -57,7 +57,7 @@ def test_finding_3_rollback_refuses_paths_outside_the_tree(applied: Path, tmp_pa
     }
     write_forged(_state_file(applied), data)
     before = tree_bytes(applied)
-    result = run("rollback", str(applied))
+    result = run("rollback", str(applied), "--yes")
     assert result.exit_code == 1
     assert "outside the tree" in result.output
     assert victim.read_text(encoding="utf-8") == "precious data\n"
@@ -74,7 +74,7 @@ def test_finding_3_rollback_refuses_a_symlink_leading_out(applied: Path, tmp_pat
     data = _state(applied)
     data["history"][-1]["files"]["sample_legacy/link/x.py"] = {"before": None, "after": "x = 1\n"}
     write_forged(_state_file(applied), data)
-    result = run("rollback", str(applied))
+    result = run("rollback", str(applied), "--yes")
     assert result.exit_code == 1
     assert (outside / "x.py").read_text(encoding="utf-8") == "x = 1\n"
 
@@ -84,7 +84,7 @@ def test_hand_edited_state_is_refused_with_what_to_do(applied: Path) -> None:
     text = _state_file(applied).read_text(encoding="utf-8")
     _state_file(applied).write_text(text.replace('"hybrid"', '"final"', 1), encoding="utf-8")
     before = tree_bytes(applied)
-    result = run("rollback", str(applied))
+    result = run("rollback", str(applied), "--yes")
     assert result.exit_code == 1
     assert "digest does not match" in result.output
     assert "git checkout" in result.output
@@ -110,7 +110,7 @@ def test_forged_state_of_the_wrong_shape_changes_nothing(applied: Path, edit: An
     edit(data)
     write_forged(_state_file(applied), data)
     before = tree_bytes(applied)
-    result = run("rollback", str(applied))
+    result = run("rollback", str(applied), "--yes")
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert "state" in result.output
@@ -122,7 +122,9 @@ def test_state_that_is_not_an_object_is_one_line(applied: Path, shape: str) -> N
     """NEWCOMER-UX 17/17b: a list, a string or truncated JSON: exit 1, no traceback."""
     _state_file(applied).write_text(shape, encoding="utf-8")
     for command in ("plan", "status", "finalize", "rollback"):
-        result = run(command, str(applied))
+        result = run(
+            command, str(applied), *(["--yes"] if command in ("finalize", "rollback") else [])
+        )
         assert result.exit_code == 1, (command, result.output)
         assert result.exception is None or isinstance(result.exception, SystemExit)
 
@@ -168,7 +170,7 @@ def test_case_8b_symlinked_server_file_stays_a_link(project: Path) -> None:
     assert result.exit_code == 0, result.output
     assert auth.is_symlink()
     assert "oauth_migration" in (common / "auth.py").read_text(encoding="utf-8")
-    result = run("rollback", str(project))
+    result = run("rollback", str(project), "--yes")
     assert result.exit_code == 0, result.output
     assert auth.is_symlink()
     assert tree_bytes(project) == before
