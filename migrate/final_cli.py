@@ -112,8 +112,9 @@ def finalize_command(
 
     Refuses (exit 7) until `status` says ready, unless --force; asks "Finalize?" before it
     writes, unless --yes (without a terminal it refuses unless --yes). Exit 2 with
-    --plan-only when changes are pending; 3: uncommitted changes; 1: other errors, such as
-    legacy code left that finalize cannot remove (see `migrate --help`).
+    --plan-only when changes are pending; 3: uncommitted changes; 6: blocked by a manual
+    step (legacy code finalize cannot change; with --force too); 1: other errors (see
+    `migrate --help`).
     """
     from migrate.apply import ApplyRefused, apply_plan, check_plan
     from migrate.finalizer import plan_final
@@ -131,6 +132,8 @@ def finalize_command(
     if not plan.pending:
         _finalized(path, [], ["nothing to finalize: the tree is already in the final phase"], fmt)
         return
+    if plan.blocked_by:  # waiting cannot help here, so this comes before readiness
+        _refuse_blocked(plan, path, allow_dirty)
     _check_ready(path, prometheus, force)
     try:
         check_plan(plan, path, allow_dirty)
@@ -139,6 +142,16 @@ def finalize_command(
     except ApplyRefused as refused:
         raise MigrateError(str(refused), Exit(refused.exit_code)) from None
     _finalized(path, result.written, _written_lines(path, plan, result.written), fmt)
+
+
+def _refuse_blocked(plan: Any, path: Path, allow_dirty: bool) -> None:
+    """Exit 6 (with --force too: --force overrides readiness only) naming the blockers."""
+    from migrate.apply import ApplyRefused, check_plan
+
+    try:
+        check_plan(plan, path, allow_dirty)
+    except ApplyRefused as refused:
+        raise MigrateError(str(refused), Exit(refused.exit_code)) from None
 
 
 def _written_lines(path: Path, plan: Any, written: list[str]) -> list[str]:

@@ -375,9 +375,19 @@ class KeyFolder:
         new = SigningKey(thumbprint(public), state, public, private, now, now)
         self.folder.mkdir(parents=True, exist_ok=True)
         os.chmod(self.folder, 0o700)
+        self._remove_orphans({k.kid for k in keys})
+        # The key file first, then the manifest that makes it a key (one atomic rename): a
+        # process killed between the two leaves only an orphan, removed by the next add.
         _write_private(self.folder / f"{new.kid}.pem", private_pem(private))
         self._write_manifest([*keys, new])
         return new
+
+    def _remove_orphans(self, listed: set[str]) -> None:
+        """Private key files no manifest names: left by an add that was killed halfway,
+        never published, never used to sign."""
+        for pem in self.folder.glob("*.pem"):
+            if pem.stem not in listed and not pem.is_symlink():
+                pem.unlink()
 
     def _write_manifest(self, keys: list[SigningKey]) -> None:
         entries = [

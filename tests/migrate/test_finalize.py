@@ -302,6 +302,22 @@ def test_finding_2_delete_left_by_an_older_apply_blocks_finalize(tmp_path: Path)
     assert phase_of(root) == "hybrid"
 
 
+def test_a_blocked_finalize_says_so_before_it_says_not_ready(tmp_path: Path) -> None:
+    """Blocked and not ready yet: exit 6 (waiting would not help), not 7, nothing written."""
+    root = to_hybrid(_flask_blueprint(tmp_path))
+    oauth = root / "fieldnotes" / "oauth.py"
+    lines = oauth.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if 'oauth_migration.revoke(row["access_token"])' not in line]
+    oauth.write_text("".join(kept).replace(DELETE_BY_TOKEN, DELETE_BY_USER), encoding="utf-8")
+    started = time.time()
+    record_hybrid_run(root, started=started)
+    before = snapshot(root)
+    result = run("finalize", str(root), at=started + 1)
+    assert result.exit_code == 6, result.output
+    assert "keyed by username" in result.stderr
+    assert snapshot_difference(before, snapshot(root)) == []
+
+
 def test_finding_1_finalize_adds_revoke_where_an_older_apply_did_not(hybrid: Path) -> None:
     """Finding 1: on a tree applied without revoke-on-delete, finalize still adds it, once."""
     store = hybrid / "sample_legacy" / "store.py"

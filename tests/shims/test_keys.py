@@ -380,3 +380,31 @@ def test_keys_a_private_key_folder_loads_without_a_warning(
     """A key folder of mode 0700 with files of mode 0600 loads without any warning."""
     KeyRing.from_folder(key_folder)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_key_generation_killed_before_its_manifest_leaves_no_orphan(tmp_path: Path) -> None:
+    """Issue #8: `keys generate` killed after writing the private key file but before the
+    manifest leaves an orphan; the next generate removes it, so one key file remains and
+    the manifest names it."""
+    import os
+
+    import shims.keys
+
+    folder = tmp_path / "keys"
+    real_replace = os.replace
+
+    def replace_then_die(source: str | Path, target: str | Path) -> None:
+        real_replace(source, target)
+        if str(target).endswith(".pem"):
+            os._exit(137)
+
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child dies inside generate()
+        shims.keys.os.replace = replace_then_die  # type: ignore[attr-defined]
+        KeyFolder(folder).generate()
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 137
+    assert len(list(folder.glob("*.pem"))) == 1 and not (folder / "manifest.json").exists()
+    key = KeyFolder(folder).generate()
+    assert [p.name for p in folder.glob("*.pem")] == [f"{key.kid}.pem"]
