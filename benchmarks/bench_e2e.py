@@ -93,7 +93,7 @@ def walk(spec: ServerSpec, options: Options) -> list[Row]:
                 rows.append(measure(http, server, fresh, Row("hybrid", "JWT"), options))
                 rows.append(old_opaque(http, server, opaque, spec, options))
             later = {"OAUTH_MIGRATE_NOW": str(int(time.time()) + CLOCK_SHIFT)}
-            migrate("finalize", str(root), env=later)
+            migrate("finalize", str(root), "--yes", env=later)
             with server:
                 final = jwt_token(http, server, "final")
                 rows.append(measure(http, server, final, Row("final", "JWT"), options))
