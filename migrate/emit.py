@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import PurePosixPath
 
 from migrate import __version__
+from shims.policy import DEFAULT_LIFETIME
 
 PACKAGE = "oauth_migration"
 STATE_DIR = ".oauth-migration"
@@ -53,7 +54,9 @@ def shim_files() -> dict[str, str]:
     }
 
 
-def wiring(package_dir: str, *, mode: str, mcp_path: str = "/mcp", lifetime: int = 3600) -> str:
+def wiring(
+    package_dir: str, *, mode: str, mcp_path: str = "/mcp", lifetime: int = DEFAULT_LIFETIME
+) -> str:
     depth = len(PurePosixPath(package_dir).parts) if package_dir else 0
     return WIRING.format(
         version=__version__,
@@ -65,7 +68,9 @@ def wiring(package_dir: str, *, mode: str, mcp_path: str = "/mcp", lifetime: int
     )
 
 
-def emitted_files(package_dir: str, *, mode: str, lifetime: int = 3600) -> dict[str, str]:
+def emitted_files(
+    package_dir: str, *, mode: str, lifetime: int = DEFAULT_LIFETIME
+) -> dict[str, str]:
     """Relative path -> text of every file of the emitted package under ``package_dir``."""
     base = PurePosixPath(package_dir) / PACKAGE if package_dir else PurePosixPath(PACKAGE)
     files = {str(base / name): text for name, text in shim_files().items()}
@@ -77,9 +82,9 @@ _LIFETIME = re.compile(r"lifetime=(\d+)")
 
 
 def wiring_lifetime(text: str) -> int:
-    """The access-token lifetime a generated wiring.py holds (3600 when it holds none)."""
+    """The access-token lifetime a generated wiring.py holds (the default when none)."""
     found = _LIFETIME.search(text)
-    return int(found.group(1)) if found else 3600
+    return int(found.group(1)) if found else DEFAULT_LIFETIME
 
 
 def package_dir_of(wiring_rel: str) -> str:

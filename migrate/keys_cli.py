@@ -179,17 +179,39 @@ def promote(keys_dir: Path) -> None:
 @keys_dir_option
 @click.option(
     "--max-token-lifetime",
-    type=int,
-    default=3600,
-    show_default=True,
-    help="Longest access-token lifetime, in seconds.",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Longest access-token lifetime, in seconds [default: the lifetime the migrated "
+    "tree's wiring.py holds, for a key folder inside .oauth-migration/; else 3600].",
 )
 @click.option("--force", is_flag=True, help="Retire even if tokens it signed may be alive.")
 @_reports_key_problems
-def retire(keys_dir: Path, max_token_lifetime: int, force: bool) -> None:
+def retire(keys_dir: Path, max_token_lifetime: int | None, force: bool) -> None:
     """Drop retiring keys once no token they signed can still be alive."""
+    if max_token_lifetime is None:
+        max_token_lifetime = _tree_lifetime(keys_dir)
     retired = _folder_to_change(keys_dir).retire(max_token_lifetime, force=force)
     if not retired:
         click.echo("no retiring key")
     for key in retired:
         click.echo(f"retired {key.kid}")
+
+
+def _tree_lifetime(keys_dir: Path) -> int:
+    """The access-token lifetime the server of this key folder uses: the one `apply` wrote
+    into its wiring.py (the server signs with it, so retiring sooner would refuse live
+    tokens), or the runtime's default outside a migrated tree."""
+    from migrate import emit
+    from migrate.state import StateError, read_state
+    from shims.policy import DEFAULT_LIFETIME
+
+    folder = keys_dir.resolve()
+    if folder.parent.name != emit.STATE_DIR:
+        return DEFAULT_LIFETIME
+    root = folder.parent.parent
+    try:
+        wiring = read_state(root).wiring
+        text = (root / wiring).read_text(encoding="utf-8") if wiring else None
+    except (StateError, OSError):
+        text = None
+    return emit.wiring_lifetime(text) if text is not None else DEFAULT_LIFETIME

@@ -31,6 +31,7 @@ from migrate.scan.source import ParseFailure, SourceTree
 from migrate.scan.stores import describe_store
 from migrate.state import read_state
 from shims.keys import KeyProblem, KeyRing, KeysUnavailable
+from shims.policy import DEFAULT_LIFETIME
 
 STEP_TITLES = {
     "keys": "generate the RS256 signing key (kept out of version control)",
@@ -366,11 +367,11 @@ def _access_lifetime(plan: Plan, tree: SourceTree) -> int:
     found = access_lifetime(tree)
     if found is None:
         plan.notes.append(
-            "Access-token lifetime: not found in the code; 3600 s assumed for the JWTs and "
-            "for `migrate status`. If the legacy tokens live longer, set "
+            f"Access-token lifetime: not found in the code; {DEFAULT_LIFETIME} s assumed for "
+            "the JWTs and for `migrate status`. If the legacy tokens live longer, set "
             "OAUTH_MIGRATE_TOKEN_LIFETIME or edit lifetime= in oauth_migration/wiring.py."
         )
-        return 3600
+        return DEFAULT_LIFETIME
     seconds, where = found
     plan.findings.append(_finding("lifetime", where, f"access tokens live {seconds} s"))
     return seconds

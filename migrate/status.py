@@ -29,6 +29,7 @@ from migrate import emit
 from migrate.plan import read_exact
 from migrate.state import read_state
 from shims.metrics import Kind, MetricsUnavailable, Outcome, read_metrics
+from shims.policy import DEFAULT_LIFETIME
 
 SKEW = 60.0
 WINDOW = 3600.0
@@ -190,7 +191,9 @@ def status(root: Path, *, prometheus: str | None = None, at: float | None = None
     persistent = state.history[-1].store_persistent if state.history else True
     evidence = prometheus_evidence(prometheus) if prometheus else file_evidence(root, at)
     wiring = root / state.wiring if state.wiring else None
-    lifetime = emit.wiring_lifetime(read_exact(wiring)) if wiring and wiring.exists() else 3600
+    lifetime = (
+        emit.wiring_lifetime(read_exact(wiring)) if wiring and wiring.exists() else DEFAULT_LIFETIME
+    )
     ready, earliest, reason = verdict(evidence, persistent, lifetime, at)
     return Status(state.phase, persistent, lifetime, evidence, ready, earliest, reason)
 

@@ -18,6 +18,7 @@ from typing import Any
 from .discovery import augment_metadata
 from .gate import Mode
 from .introspection import ClientAuthenticator
+from .policy import DEFAULT_LIFETIME
 from .records import Row
 from .runtime import OAuthMigration
 from .settings import Settings
@@ -42,7 +43,7 @@ class DeferredMigration:
         metrics_path: str | None,
         denylist_path: str | None = None,
         mcp_path: str = "/mcp",
-        lifetime: int = 3600,
+        lifetime: int = DEFAULT_LIFETIME,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self.mode: Mode = mode

@@ -42,6 +42,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from .policy import JWKS_MAX_AGE
+
 KeyState = Literal["staged", "active", "retiring"]
 
 ENV_KEYS_DIR = "OAUTH_MIGRATE_KEYS_DIR"
@@ -416,7 +418,6 @@ class RetireTooEarly(KeyProblem):
 
 
 # Seconds: how long relying parties may cache the JWKS, and the clock skew we allow.
-JWKS_MAX_AGE = 300
 CLOCK_SKEW = 60
 
 

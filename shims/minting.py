@@ -18,9 +18,9 @@ from typing import Any
 import jwt
 
 from .keys import KeyRing
+from .policy import DEFAULT_LIFETIME
 from .verifier import ALGORITHM
 
-DEFAULT_LIFETIME = 3600
 RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "client_id", "scope", "iat", "exp", "jti"})
 
 

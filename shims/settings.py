@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from .gate import Mode
-from .minting import DEFAULT_LIFETIME
+from .policy import DEFAULT_LIFETIME, JWKS_MAX_AGE
 
 ENV_METRICS = "OAUTH_MIGRATE_METRICS"
 ENV_LIFETIME = "OAUTH_MIGRATE_TOKEN_LIFETIME"
@@ -32,7 +32,7 @@ class Settings:
     metrics_path: str | None = None
     denylist_path: str | None = None
     metrics_route: bool = False
-    jwks_max_age: int = 300
+    jwks_max_age: int = JWKS_MAX_AGE
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ, repr=False)
 
     def __post_init__(self) -> None:

@@ -174,3 +174,31 @@ def test_keys_bits_out_of_range_is_a_clear_usage_error(tmp_path: Path, bits: str
     assert result.exit_code != 0
     assert "2048<=x<=8192" in result.output
     assert not (tmp_path / "keys").exists()
+
+
+def test_retire_waits_the_lifetime_the_migrated_server_uses(tmp_path: Path) -> None:
+    """In a migrated tree whose wiring.py says 24-hour tokens, `keys retire` with no
+    --max-token-lifetime waits those 24 hours, not the default hour (security review,
+    info: retire allowed dropping a key whose tokens were still alive)."""
+    import calendar
+    import re
+    import time
+
+    from tests.migrate.tree_support import copy_sample
+
+    project = copy_sample(tmp_path / "project")
+    applied = CliRunner().invoke(cli, ["apply", "--yes", str(project)])
+    assert applied.exit_code == 0, applied.output
+    wiring = project / "sample_legacy" / "oauth_migration" / "wiring.py"
+    text = wiring.read_text(encoding="utf-8")
+    wiring.write_text(re.sub(r"lifetime=\d+", "lifetime=86400", text), encoding="utf-8")
+    keys = project / ".oauth-migration" / "keys"
+    run(keys, "rotate")
+    run(keys, "promote")
+    promoted = time.time()
+    result = run(keys, "retire")
+    assert result.exit_code == 1, result.output
+    stamp = re.search(r"not before (\S+Z)", result.output)
+    assert stamp is not None, result.output
+    earliest = calendar.timegm(time.strptime(stamp.group(1), "%Y-%m-%dT%H:%M:%SZ"))
+    assert earliest >= promoted + 86400
