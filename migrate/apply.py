@@ -60,6 +60,7 @@ def dirty_files(root: Path) -> list[str]:
 
 
 def check_plan(plan: Plan, root: Path, allow_dirty: bool) -> None:
+    root = root.resolve()
     if plan.blocked_by:
         raise ApplyRefused(
             "blocked: the change would leave the server broken or half-migrated; nothing "
@@ -126,7 +127,10 @@ def apply_plan(plan: Plan, root: Path, *, write_hook: WriteHook | None = None) -
 
 
 def _generate(folder: Path) -> None:
+    """The key, in a folder that keeps itself out of version control wherever it is (the
+    tree's .gitignore may not exist yet, or be restored by a rollback)."""
     KeyFolder(folder).generate()
+    (folder / ".gitignore").write_text("*\n", encoding="utf-8")
 
 
 def _write(change: FileChange) -> Write:

@@ -24,14 +24,18 @@ link. The state folder and the key folder must not be symlinks at all.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import hashlib
 import json
 import os
+import re
+import secrets
 import shutil
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from types import FrameType
 from typing import Any, Literal
@@ -70,25 +74,86 @@ class Journal:
     keys: KeysAction = None
     keys_entries_before: list[str] = field(default_factory=list)
     aside: list[str] = field(default_factory=list)  # names in the state folder to remove
+    seal: str = ""  # sha256 of the token kept outside the tree (see _seal_path)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Journal:
-        data: dict[str, Any] = json.loads(text)
-        data["writes"] = [Write(**w) for w in data["writes"]]
-        return cls(**data)
+        """A journal this kit wrote; ValueError for anything else, whatever its shape."""
+        try:
+            data: Any = json.loads(text)
+        except RecursionError:
+            raise ValueError("nested too deeply") from None
+        if not isinstance(data, dict) or set(data) != {f.name for f in fields(cls)}:
+            raise ValueError("missing or unexpected fields")
+        if not all(isinstance(w, dict) and set(w) == _WRITE_FIELDS for w in data["writes"]):
+            raise ValueError("malformed writes")
+        journal = cls(**{**data, "writes": [Write(**w) for w in data["writes"]]})
+        problem = journal.problem()
+        if problem:
+            raise ValueError(problem)
+        return journal
+
+    def problem(self) -> str | None:
+        """What no transaction of this kit writes, or None."""
+        texts_ok = all(
+            isinstance(w.path, str)
+            and all(t is None or isinstance(t, str) for t in (w.before, w.after))
+            and _known_encoding(w.encoding)
+            for w in self.writes
+        )
+        lists_ok = all(
+            isinstance(items, list) and all(isinstance(i, str) for i in items)
+            for items in (self.created_dirs, self.keys_entries_before, self.aside)
+        )
+        if not (texts_ok and lists_ok and self.keys in (None, "create")):
+            return "fields of the wrong type"
+        if not isinstance(self.seal, str) or not all(_ASIDE_NAME.fullmatch(n) for n in self.aside):
+            return "an entry no transaction of this kit writes"
+        try:
+            for rel in [w.path for w in self.writes]:
+                check_relative(rel)
+            for rel in self.created_dirs:  # the state folder itself is made by a first apply
+                if rel != STATE_DIR:
+                    check_relative(rel)
+        except WriteError as refused:
+            return str(refused)
+        return None
+
+
+_WRITE_FIELDS = {f.name for f in fields(Write)}
+# What a rollback may set aside in the state folder: the key folder and the runtime's data.
+_ASIDE_NAME = re.compile(r"keys|(metrics|denylist)\.sqlite3(-wal|-shm|-journal)?")
+
+
+def _known_encoding(name: object) -> bool:
+    try:
+        codecs.lookup(name)  # type: ignore[arg-type]
+    except (LookupError, TypeError):
+        return False
+    return True
 
 
 # -- paths -------------------------------------------------------------------------------
 
 
 def check_relative(rel: str) -> None:
-    """A path a plan, a state file or a journal may name: relative and without ``..``."""
+    """A path a plan, a state file or a journal may name: relative, without ``..``, and
+    none the kit never writes (git's own files, which run hooks; a tree's virtualenv; the
+    state folder but for state.json; the journal), whatever a forged file says."""
     pure = PurePosixPath(rel)
     if not rel or "\\" in rel or "\0" in rel or pure.is_absolute() or ".." in pure.parts:
         raise WriteError(f"refusing a path outside the tree: {rel!r}", Exit.STALE)
+    forbidden = (
+        ".git" in pure.parts
+        or "site-packages" in pure.parts
+        or rel == JOURNAL
+        or (pure.parts[0] == STATE_DIR and rel != f"{STATE_DIR}/state.json")
+    )
+    if forbidden:
+        raise WriteError(f"refusing a path the kit never writes: {rel!r}", Exit.STALE)
 
 
 def resolve_inside(root: Path, rel: str) -> Path:
@@ -97,12 +162,17 @@ def resolve_inside(root: Path, rel: str) -> Path:
     target = (root / rel).resolve()
     if not target.is_relative_to(root):
         raise WriteError(f"{rel} leads outside {root} (a symlink): refusing to write it")
+    for folder in target.parents:
+        if folder == root or not folder.is_relative_to(root):
+            break
+        if (folder / "pyvenv.cfg").exists():
+            raise WriteError(f"refusing to write {rel}: it lies in a virtualenv", Exit.STALE)
     return target
 
 
 def check_state_dirs(root: Path) -> None:
     """Finding 5: a committed symlink must not steer the state or a private key elsewhere."""
-    for rel in (STATE_DIR, f"{STATE_DIR}/keys"):
+    for rel in (STATE_DIR, f"{STATE_DIR}/keys", f"{STATE_DIR}/{ASIDE}"):
         if (root / rel).is_symlink():
             raise WriteError(
                 f"{root / rel} is a symlink: the kit writes its state and private key only "
@@ -212,8 +282,12 @@ def run(
         sorted(p.name for p in keys_dir.iterdir()) if keys_dir.is_dir() else [],
         [name for name in aside if (root / STATE_DIR / name).exists()],
     )
+    problem = journal.problem()
+    if problem:
+        raise WriteError(f"refusing to write in {root}: {problem}")
     step = hook or (lambda label: None)
     with _sigterm_raises():
+        journal.seal = _write_seal(root)
         try:
             _write_journal(root, journal)
             step("journal")
@@ -224,6 +298,8 @@ def run(
             with _signals_held():
                 _undo(root, journal)
             raise
+        finally:
+            _seal_path(root).unlink(missing_ok=True)
     shutil.rmtree(root / STATE_DIR / ASIDE, ignore_errors=True)
 
 
@@ -234,18 +310,21 @@ def _forward(
     make_keys: Callable[[Path], None] | None,
     step: Hook,
 ) -> None:
+    # Set aside first: a rollback restores the legacy .gitignore, which no longer hides
+    # the key folder (the key folder ignores itself too: see migrate.apply).
+    for name in journal.aside:
+        step(f"remove {STATE_DIR}/{name}")
+        (root / STATE_DIR / ASIDE).mkdir(exist_ok=True)
+        os.replace(root / STATE_DIR / name, root / STATE_DIR / ASIDE / name)
     for rel in journal.created_dirs:
         (root / rel).mkdir(exist_ok=True)
     for write, target in targets:
         step(f"write {write.path}")
         _apply_one(target, write)
+    # Keys last: by now the .gitignore that keeps them out of version control is written.
     if journal.keys == "create" and make_keys is not None:
         step("keys")
         make_keys(root / STATE_DIR / "keys")
-    for name in journal.aside:
-        step(f"remove {STATE_DIR}/{name}")
-        (root / STATE_DIR / ASIDE).mkdir(exist_ok=True)
-        os.replace(root / STATE_DIR / name, root / STATE_DIR / ASIDE / name)
 
 
 def _journal_path(root: Path) -> Path:
@@ -271,8 +350,10 @@ def _undo(root: Path, journal: Journal) -> None:
             _put(target, write.before, write.encoding)
     _undo_keys(root, journal)
     for rel in reversed(journal.created_dirs):
-        with contextlib.suppress(OSError):
-            (root / rel).rmdir()
+        folder = (root / rel).resolve()
+        if folder.is_relative_to(root):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
     _journal_path(root).unlink(missing_ok=True)
     _temporary(_journal_path(root)).unlink(missing_ok=True)
 
@@ -295,31 +376,76 @@ def _undo_keys(root: Path, journal: Journal) -> None:
 
 
 def recover(root: Path) -> bool:
-    """Undo a transaction a killed process left unfinished; True when there was one."""
+    """Undo a transaction a killed process left unfinished; True when there was one.
+
+    Only a journal this user's own `migrate` wrote for this tree is acted on: it must match
+    the seal kept outside the tree. A journal that came with the tree (committed, copied,
+    planted) is refused, untouched, since its "before" texts are whatever its author chose.
+    """
     root = root.resolve()
+    check_state_dirs(root)
     path = _journal_path(root)
-    if not path.is_file():
+    if not path.is_file() or path.is_symlink():
+        if path.is_symlink():
+            raise WriteError(f"{path} is a symlink: not a journal of this kit; delete it")
         # A committed rollback killed before it deleted what it had set aside.
         shutil.rmtree(root / STATE_DIR / ASIDE, ignore_errors=True)
         _temporary(path).unlink(missing_ok=True)
         return False
-    try:
-        journal = Journal.from_json(path.read_text(encoding="utf-8"))
-        for write in journal.writes:
-            check_relative(write.path)
-    except (ValueError, TypeError, KeyError, WriteError) as problem:
+    journal = _read_journal(path)
+    if not journal.seal or journal.seal != _seal_of(root):
         raise WriteError(
-            f"{path}: unreadable journal of an interrupted write ({problem}); compare the "
+            f"{path}: an unfinished journal that this user's migrate did not write here "
+            "(committed or copied with the tree?): nothing was done with it; compare the "
             "tree with version control, then delete the journal"
-        ) from None
+        )
     with _signals_held():
         _undo(root, journal)
+        _seal_path(root).unlink(missing_ok=True)
     print(
         f"migrate: an interrupted write was undone ({len(journal.writes)} files put back "
         "as they were)",
         file=sys.stderr,
     )
     return True
+
+
+def _read_journal(path: Path) -> Journal:
+    try:
+        return Journal.from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError, KeyError) as problem:
+        raise WriteError(
+            f"{path}: unreadable journal of an interrupted write ({problem}); compare the "
+            "tree with version control, then delete the journal"
+        ) from None
+
+
+# -- the seal: proof that this user's migrate wrote a journal ------------------------------
+
+
+def _seal_path(root: Path) -> Path:
+    """A file outside the tree, per tree, holding a random token whose sha256 the journal
+    carries (OAUTH_MIGRATE_STATE_HOME, else $XDG_STATE_HOME or ~/.local/state)."""
+    base = os.environ.get("OAUTH_MIGRATE_STATE_HOME") or os.environ.get("XDG_STATE_HOME")
+    home = Path(base) if base else Path.home() / ".local" / "state"
+    name = hashlib.sha256(str(root).encode("utf-8")).hexdigest()
+    return home / "oauth-migrate" / "journals" / name
+
+
+def _write_seal(root: Path) -> str:
+    token = secrets.token_hex(32)
+    path = _seal_path(root)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _put(path, token, "ascii", 0o600)
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def _seal_of(root: Path) -> str | None:
+    try:
+        token = _seal_path(root).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
 # -- signals -----------------------------------------------------------------------------

@@ -72,12 +72,12 @@ def state_path(root: Path) -> Path:
 
 def read_state(root: Path) -> State:
     """The tree's state, after undoing any write a killed process left unfinished."""
-    if root.is_dir():
-        journal.recover(root)
     try:
         journal.check_state_dirs(root)
     except journal.WriteError as refused:
         raise StateError(str(refused)) from None
+    if root.is_dir():
+        journal.recover(root)
     path = state_path(root)
     if path.is_symlink():
         raise StateError(f"{path} is a symlink: refusing to read or write state through it")
