@@ -168,3 +168,12 @@ class Progress:
     def _speak(self) -> None:
         self.spoke = True
         click.echo(f"{self.note} ...", err=True)
+
+
+# plan, apply and finalize scan the tree the same way, so they share the option.
+exclude_option = click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Leave out of the scan the files whose path under PATH, name or folder matches.",
+)

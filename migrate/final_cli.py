@@ -15,6 +15,7 @@ from migrate.cli_support import (
     colour_on,
     confirm,
     echo_json,
+    exclude_option,
     format_option,
     next_step,
     path_argument,
@@ -99,6 +100,7 @@ def _report_final(path: Path, fmt: str) -> None:
 @click.option("--allow-dirty", is_flag=True, help="Apply over uncommitted changes.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed without a TTY).")
 @format_option("the result")
+@exclude_option
 def finalize_command(
     path: Path,
     prometheus: str | None,
@@ -107,6 +109,7 @@ def finalize_command(
     allow_dirty: bool,
     yes: bool,
     fmt: str,
+    exclude: tuple[str, ...],
 ) -> None:
     """Remove the opaque-token path: JWT only (JWKS, introspection, discovery stay).
 
@@ -123,7 +126,7 @@ def finalize_command(
     from migrate.state import StateError
 
     try:
-        plan = plan_final(path)
+        plan = plan_final(path, exclude)
     except (PlanError, StateError) as problem:
         raise MigrateError(str(problem)) from None
     if plan_only:

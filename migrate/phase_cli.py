@@ -17,6 +17,7 @@ from migrate.cli_support import (
     colour_on,
     confirm,
     echo_json,
+    exclude_option,
     format_option,
     next_step,
     path_argument,
@@ -39,12 +40,6 @@ step_options = [
     ),
     click.option("--skip", multiple=True, metavar="ID", help="Leave out these step ids."),
 ]
-exclude_option = click.option(
-    "--exclude",
-    multiple=True,
-    metavar="GLOB",
-    help="Leave out of the scan the files whose path under PATH, name or folder matches.",
-)
 
 
 def _plan(
