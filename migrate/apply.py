@@ -232,11 +232,9 @@ def _removed_by_rollback(root: Path, last: Applied, state: State) -> tuple[str, 
 
 def _current(root: Path, rel: str, encoding: str) -> str | None:
     try:
-        return journal.read_text(journal.resolve_inside(root, rel), encoding)
+        return journal.current_text(journal.resolve_inside(root, rel), encoding)
     except journal.WriteError as refused:
         raise ApplyRefused(f"the state file names {rel}: {refused}", int(Exit.ERROR)) from None
-    except (UnicodeDecodeError, IsADirectoryError):
-        return "\0unreadable"
 
 
 def _remove_empty(folder: Path) -> None:

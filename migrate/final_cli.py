@@ -119,7 +119,7 @@ def finalize_command(
     step (legacy code finalize cannot change; with --force too); 1: other errors (see
     `migrate --help`).
     """
-    from migrate.apply import ApplyRefused, apply_plan, check_plan
+    from migrate.apply import apply_plan, check_plan
     from migrate.finalizer import plan_final
     from migrate.planner import PlanError
     from migrate.render import render_text
@@ -135,26 +135,15 @@ def finalize_command(
     if not plan.pending:
         _finalized(path, [], ["nothing to finalize: the tree is already in the final phase"], fmt)
         return
-    if plan.blocked_by:  # waiting cannot help here, so this comes before readiness
-        _refuse_blocked(plan, path, allow_dirty)
+    # check_plan's refusals carry their exit code (6 blocked, 3 dirty, 4 stale). A blocked
+    # plan is refused before readiness is read: waiting cannot help it (--force neither).
+    if plan.blocked_by:
+        check_plan(plan, path, allow_dirty)
     _check_ready(path, prometheus, force)
-    try:
-        check_plan(plan, path, allow_dirty)
-        confirm("Finalize? Opaque tokens will be refused from the next deploy on", yes, "finalize")
-        result = apply_plan(plan, path)
-    except ApplyRefused as refused:
-        raise MigrateError(str(refused), Exit(refused.exit_code)) from None
+    check_plan(plan, path, allow_dirty)
+    confirm("Finalize? Opaque tokens will be refused from the next deploy on", yes, "finalize")
+    result = apply_plan(plan, path)
     _finalized(path, result.written, _written_lines(path, plan, result.written), fmt)
-
-
-def _refuse_blocked(plan: Any, path: Path, allow_dirty: bool) -> None:
-    """Exit 6 (with --force too: --force overrides readiness only) naming the blockers."""
-    from migrate.apply import ApplyRefused, check_plan
-
-    try:
-        check_plan(plan, path, allow_dirty)
-    except ApplyRefused as refused:
-        raise MigrateError(str(refused), Exit(refused.exit_code)) from None
 
 
 def _written_lines(path: Path, plan: Any, written: list[str]) -> list[str]:

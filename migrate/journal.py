@@ -24,7 +24,6 @@ link. The state folder and the key folder must not be symlinks at all.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import hashlib
 import json
@@ -42,6 +41,7 @@ from typing import Any, Literal
 
 from migrate.emit import STATE_DIR
 from migrate.exit_codes import Exit, MigrateError
+from migrate.plan import known_encoding
 
 JOURNAL = ".oauth-migration.journal"
 ASIDE = ".removed"
@@ -101,7 +101,7 @@ class Journal:
         texts_ok = all(
             isinstance(w.path, str)
             and all(t is None or isinstance(t, str) for t in (w.before, w.after))
-            and _known_encoding(w.encoding)
+            and known_encoding(w.encoding)
             for w in self.writes
         )
         lists_ok = all(
@@ -126,14 +126,6 @@ class Journal:
 _WRITE_FIELDS = {f.name for f in fields(Write)}
 # What a rollback may set aside in the state folder: the key folder and the runtime's data.
 _ASIDE_NAME = re.compile(r"keys|(metrics|denylist)\.sqlite3(-wal|-shm|-journal)?")
-
-
-def _known_encoding(name: object) -> bool:
-    try:
-        codecs.lookup(name)  # type: ignore[arg-type]
-    except (LookupError, TypeError):
-        return False
-    return True
 
 
 # -- paths -------------------------------------------------------------------------------
@@ -222,7 +214,7 @@ def read_text(path: Path, encoding: str = "utf-8") -> str | None:
         return None
 
 
-def _current(path: Path, encoding: str) -> str | None:
+def current_text(path: Path, encoding: str) -> str | None:
     """The text now, or a marker that matches no text when it cannot be decoded."""
     try:
         return read_text(path, encoding)
@@ -342,7 +334,7 @@ def _undo(root: Path, journal: Journal) -> None:
         if not target.is_relative_to(root):
             continue
         _temporary(target).unlink(missing_ok=True)
-        if _current(target, write.encoding) == write.before:
+        if current_text(target, write.encoding) == write.before:
             continue
         if write.before is None:
             target.unlink(missing_ok=True)

@@ -198,20 +198,15 @@ def retire(keys_dir: Path, max_token_lifetime: int | None, force: bool) -> None:
 
 
 def _tree_lifetime(keys_dir: Path) -> int:
-    """The access-token lifetime the server of this key folder uses: the one `apply` wrote
-    into its wiring.py (the server signs with it, so retiring sooner would refuse live
-    tokens), or the runtime's default outside a migrated tree."""
+    """The access-token lifetime the server of this key folder uses (retiring sooner would
+    refuse live tokens): its migrated tree's, for a folder inside .oauth-migration/."""
     from migrate import emit
-    from migrate.state import StateError, read_state
-    from shims.policy import DEFAULT_LIFETIME
+    from migrate.state import State, StateError, read_state, recorded_lifetime
 
     folder = keys_dir.resolve()
-    if folder.parent.name != emit.STATE_DIR:
-        return DEFAULT_LIFETIME
     root = folder.parent.parent
     try:
-        wiring = read_state(root).wiring
-        text = (root / wiring).read_text(encoding="utf-8") if wiring else None
-    except (StateError, OSError):
-        text = None
-    return emit.wiring_lifetime(text) if text is not None else DEFAULT_LIFETIME
+        state = read_state(root) if folder.parent.name == emit.STATE_DIR else State()
+    except StateError:
+        state = State()
+    return recorded_lifetime(root, state)

@@ -59,22 +59,6 @@ def _plan(
         raise MigrateError(message) from None
 
 
-def _refused(problem: Exception) -> MigrateError:
-    """An engine refusal (``ApplyRefused`` carries its code) as a CLI error."""
-    return MigrateError(_once_each(str(problem)), Exit(getattr(problem, "exit_code", Exit.ERROR)))
-
-
-def _once_each(message: str) -> str:
-    """``what: a, b, a; advice`` with each listed name once (the engine lists a file both
-    as read and as written when it changed since the plan)."""
-    head, sep, rest = message.partition(": ")
-    listed, semi, advice = rest.partition("; ")
-    names = listed.split(", ")
-    if not sep or len(set(names)) == len(names):
-        return message
-    return head + sep + ", ".join(dict.fromkeys(names)) + semi + advice
-
-
 def _plan_code(plan: Plan) -> Exit:
     if _found_nothing(plan):
         return Exit.ERROR
@@ -225,22 +209,18 @@ def _nothing_to_apply(plan: Plan, path: Path, fmt: str) -> None:
     click.echo(message)
 
 
+# The engine's refusals (ApplyRefused) are MigrateErrors carrying their exit code: they
+# reach the command line's one report as they are.
 def _check(plan: Plan, path: Path, allow_dirty: bool) -> None:
-    from migrate.apply import ApplyRefused, check_plan
+    from migrate.apply import check_plan
 
-    try:
-        check_plan(plan, path, allow_dirty)
-    except ApplyRefused as refused:
-        raise _refused(refused) from None
+    check_plan(plan, path, allow_dirty)
 
 
 def _write(plan: Plan, path: Path) -> ApplyResult:
-    from migrate.apply import ApplyRefused, apply_plan
+    from migrate.apply import apply_plan
 
-    try:
-        return apply_plan(plan, path)
-    except ApplyRefused as refused:
-        raise _refused(refused) from None
+    return apply_plan(plan, path)
 
 
 def _report_written(plan: Plan, path: Path, result: ApplyResult, fmt: str) -> None:
@@ -286,7 +266,7 @@ def rollback_command(path: Path, yes: bool, fmt: str) -> None:
     (without a terminal it refuses unless --yes). Exit 5 when those files were edited
     since (nothing is changed then); 1 when there is nothing to roll back.
     """
-    from migrate.apply import ApplyRefused, rollback
+    from migrate.apply import rollback
     from migrate.state import StateError, read_state
 
     try:
@@ -294,8 +274,6 @@ def rollback_command(path: Path, yes: bool, fmt: str) -> None:
         if history and history[-1].keys_generated:
             confirm("Delete the signing key this apply generated?", yes, "delete it")
         undone = rollback(path)
-    except ApplyRefused as refused:
-        raise _refused(refused) from None
     except StateError as problem:
         raise MigrateError(str(problem)) from None
     message = f"restored {len(undone.files)} files in {path.resolve()}"

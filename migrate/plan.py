@@ -149,16 +149,23 @@ def _step_shape(step: Any) -> bool:
 def _change_shape(change: Any) -> bool:
     if not isinstance(change, dict) or set(change) != {f.name for f in fields(FileChange)}:
         return False
-    try:
-        codecs.lookup(change["encoding"])
-    except (LookupError, TypeError):
-        return False
     return (
-        isinstance(change["path"], str)
+        known_encoding(change["encoding"])
+        and isinstance(change["path"], str)
         and isinstance(change["after"], str)
         and (change["before"] is None or isinstance(change["before"], str))
         and isinstance(change["emitted"], bool)
     )
+
+
+def known_encoding(name: object) -> bool:
+    """A codec name Python knows (a saved plan, state or journal names the encoding a file
+    is written back in: an unknown one must be refused before any write)."""
+    try:
+        codecs.lookup(name)  # type: ignore[arg-type]
+    except (LookupError, TypeError):
+        return False
+    return True
 
 
 def content_digest(payload: dict[str, Any]) -> str:

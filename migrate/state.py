@@ -13,15 +13,15 @@ which is why every path is also checked where it is used (:mod:`migrate.journal`
 
 from __future__ import annotations
 
-import codecs
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from migrate import journal
-from migrate.emit import PACKAGE, STATE_DIR
-from migrate.plan import content_digest
+from migrate.emit import PACKAGE, STATE_DIR, wiring_lifetime
+from migrate.plan import content_digest, known_encoding
+from shims.policy import DEFAULT_LIFETIME
 
 STATE_FILE = "state.json"
 PHASES = ("legacy", "hybrid", "final")
@@ -158,12 +158,16 @@ def _file_problem(rel: Any, texts: Any) -> str | None:
         return f"{rel}: malformed entry"
     if not all(texts[k] is None or isinstance(texts[k], str) for k in ("before", "after")):
         return f"{rel}: texts of the wrong type"
-    return _encoding_problem(rel, texts.get("encoding", "utf-8"))
+    encoding = texts.get("encoding", "utf-8")
+    return None if known_encoding(encoding) else f"{rel}: unknown encoding {encoding!r}"
 
 
-def _encoding_problem(rel: str, encoding: Any) -> str | None:
+def recorded_lifetime(root: Path, state: State) -> int:
+    """The access-token lifetime the migrated server signs with: the one apply wrote into
+    its wiring.py (the runtime's default where the tree has none)."""
+    wiring = root / state.wiring if state.wiring else None
     try:
-        codecs.lookup(encoding)
-    except (LookupError, TypeError):
-        return f"{rel}: unknown encoding {encoding!r}"
-    return None
+        text = wiring.read_text(encoding="utf-8") if wiring is not None else None
+    except OSError:
+        text = None
+    return wiring_lifetime(text) if text is not None else DEFAULT_LIFETIME

@@ -26,10 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from migrate import emit
-from migrate.plan import read_exact
-from migrate.state import read_state
+from migrate.state import read_state, recorded_lifetime
 from shims.metrics import Kind, MetricsUnavailable, Outcome, read_metrics
-from shims.policy import DEFAULT_LIFETIME
 
 SKEW = 60.0
 WINDOW = 3600.0
@@ -190,10 +188,7 @@ def status(root: Path, *, prometheus: str | None = None, at: float | None = None
         raise StatusError(f"{root} is in the {state.phase} phase, not the hybrid one")
     persistent = state.history[-1].store_persistent if state.history else True
     evidence = prometheus_evidence(prometheus) if prometheus else file_evidence(root, at)
-    wiring = root / state.wiring if state.wiring else None
-    lifetime = (
-        emit.wiring_lifetime(read_exact(wiring)) if wiring and wiring.exists() else DEFAULT_LIFETIME
-    )
+    lifetime = recorded_lifetime(root, state)
     ready, earliest, reason = verdict(evidence, persistent, lifetime, at)
     return Status(state.phase, persistent, lifetime, evidence, ready, earliest, reason)
 

@@ -281,15 +281,21 @@ def test_finding_2_delete_keyed_by_another_column_blocks_apply(tmp_path: Path) -
     assert snapshot_difference(before, snapshot(root)) == []
 
 
-def test_finding_2_delete_left_by_an_older_apply_blocks_finalize(tmp_path: Path) -> None:
-    """Finding 2 and #8: a delete that cannot revoke blocks finalize, --force too (exit 6)."""
+def _hybrid_with_an_unrevokable_delete(tmp_path: Path) -> tuple[Path, Path]:
+    """A hybrid tree as an older apply left it (no revoke line), its delete keyed by a
+    column that is not the token; the tree and the edited module."""
     root = to_hybrid(_flask_blueprint(tmp_path))
     oauth = root / "fieldnotes" / "oauth.py"
-    # As an older apply left it (no revoke line), keyed by a column that is not the token.
     lines = oauth.read_text(encoding="utf-8").splitlines(keepends=True)
     kept = [line for line in lines if 'oauth_migration.revoke(row["access_token"])' not in line]
     assert len(kept) == len(lines) - 1
     oauth.write_text("".join(kept).replace(DELETE_BY_TOKEN, DELETE_BY_USER), encoding="utf-8")
+    return root, oauth
+
+
+def test_finding_2_delete_left_by_an_older_apply_blocks_finalize(tmp_path: Path) -> None:
+    """Finding 2 and #8: a delete that cannot revoke blocks finalize, --force too (exit 6)."""
+    root, oauth = _hybrid_with_an_unrevokable_delete(tmp_path)
     started = time.time()
     record_hybrid_run(root, started=started)
     before = snapshot(root)
@@ -304,11 +310,7 @@ def test_finding_2_delete_left_by_an_older_apply_blocks_finalize(tmp_path: Path)
 
 def test_a_blocked_finalize_says_so_before_it_says_not_ready(tmp_path: Path) -> None:
     """Blocked and not ready yet: exit 6 (waiting would not help), not 7, nothing written."""
-    root = to_hybrid(_flask_blueprint(tmp_path))
-    oauth = root / "fieldnotes" / "oauth.py"
-    lines = oauth.read_text(encoding="utf-8").splitlines(keepends=True)
-    kept = [line for line in lines if 'oauth_migration.revoke(row["access_token"])' not in line]
-    oauth.write_text("".join(kept).replace(DELETE_BY_TOKEN, DELETE_BY_USER), encoding="utf-8")
+    root, _ = _hybrid_with_an_unrevokable_delete(tmp_path)
     started = time.time()
     record_hybrid_run(root, started=started)
     before = snapshot(root)

@@ -24,7 +24,7 @@ from migrate.finalizer import plan_final
 from migrate.plan import Plan
 from migrate.planner import plan_hybrid
 from migrate.state import read_state
-from tests.migrate.tree_support import copy_sample, tree_bytes
+from tests.migrate.tree_support import commit_all, copy_sample, tree_bytes
 
 Snapshot = tuple[dict[str, bytes], frozenset[str]]
 
@@ -58,16 +58,6 @@ def boundaries(run: Callable[[journal.Hook], None]) -> list[str]:
     seen: list[str] = []
     run(seen.append)
     return seen
-
-
-def _git_commit(root: Path) -> None:
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "base"]):
-        subprocess.run(
-            ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
-            cwd=root,
-            check=True,
-            capture_output=True,
-        )
 
 
 @pytest.fixture(scope="module")
@@ -288,7 +278,7 @@ def test_git_sees_nothing_after_a_killed_apply_is_recovered(
 ) -> None:
     """In a git work tree, a recovered tree has no untracked or modified file."""
     root = _fresh(tmp_path)
-    _git_commit(root)
+    commit_all(root)
     plan = plan_hybrid(root)
     label = next(label for label in apply_labels if label == "keys")
     assert in_child(partial(apply_plan, plan, root, write_hook=_die_at(label))) == 137

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,36 +15,13 @@ import pytest
 from migrate import journal
 from migrate.apply import apply_plan, rollback
 from migrate.planner import plan_hybrid
+from tests.migrate.cli_support import migrate
 from tests.migrate.test_journal import in_child
-from tests.migrate.tree_support import copy_sample, tree_bytes, write_forged
-
-
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
-        cwd=root,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+from tests.migrate.tree_support import commit_all, copy_sample, git, tree_bytes, write_forged
 
 
 def _committed_sample(tmp_path: Path) -> Path:
-    root = copy_sample(tmp_path / "project")
-    _git(root, "init", "-q")
-    _git(root, "add", "-A")
-    _git(root, "commit", "-qm", "base")
-    return root
-
-
-def migrate(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "migrate", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return commit_all(copy_sample(tmp_path / "project"))
 
 
 def _journal(**fields: Any) -> str:
@@ -71,8 +46,8 @@ def test_a_journal_that_came_with_the_tree_is_never_acted_on(tmp_path: Path) -> 
     ]
     (root / journal.JOURNAL).write_text(_journal(writes=writes), encoding="utf-8")
     before = tree_bytes(root)
-    ran = migrate(root, "plan", ".")
-    assert ran.returncode == 1, ran
+    ran = migrate("plan", ".", cwd=root)
+    assert ran.code == 1, ran
     assert "did not write" in ran.stderr
     assert "Traceback" not in ran.stderr
     assert tree_bytes(root) == before
@@ -114,8 +89,8 @@ def test_symlinked_state_folder_deletes_nothing_outside(tmp_path: Path) -> None:
     (outside / "keys" / "id_ed25519").write_text("keep\n", encoding="utf-8")
     root = copy_sample(tmp_path / "project")
     os.symlink(outside, root / ".oauth-migration")
-    ran = migrate(root, "status", ".")
-    assert ran.returncode == 1, ran
+    ran = migrate("status", ".", cwd=root)
+    assert ran.code == 1, ran
     assert "symlink" in ran.stderr
     assert (outside / ".removed" / "precious").read_text(encoding="utf-8") == "keep\n"
     assert (outside / "keys" / "id_ed25519").exists()
@@ -139,8 +114,8 @@ def test_forged_state_cannot_make_rollback_write_git_config(tmp_path: Path) -> N
     }  # fmt: skip
     (root / ".oauth-migration").mkdir()
     write_forged(root / ".oauth-migration" / "state.json", state)
-    ran = migrate(root, "rollback", "--yes", ".")
-    assert ran.returncode == 1, ran
+    ran = migrate("rollback", "--yes", ".", cwd=root)
+    assert ran.code == 1, ran
     assert (root / ".git" / "config").read_text(encoding="utf-8") == config
 
 
@@ -160,8 +135,8 @@ def test_a_malformed_journal_is_one_line(tmp_path: Path, text: str) -> None:
     """Every malformed journal is refused with one line, no traceback, and left in place."""
     root = copy_sample(tmp_path / "project")
     (root / journal.JOURNAL).write_text(text, encoding="utf-8")
-    ran = migrate(root, "plan", ".")
-    assert ran.returncode == 1, ran
+    ran = migrate("plan", ".", cwd=root)
+    assert ran.code == 1, ran
     assert "Traceback" not in ran.stderr
     assert len(ran.stderr.strip().splitlines()) == 1, ran.stderr
     assert (root / journal.JOURNAL).exists()
@@ -172,21 +147,21 @@ def test_a_rollback_killed_at_its_commit_leaves_no_key_unignored(tmp_path: Path)
     no private key (the key folder ignores itself), and the next command undoes it."""
     root = _committed_sample(tmp_path)
     apply_plan(plan_hybrid(root), root)
-    _git(root, "add", "-A")
-    _git(root, "commit", "-qm", "hybrid")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "hybrid")
 
     def die_at_commit(label: str) -> None:
         if label == "commit":
             os._exit(137)
 
     assert in_child(partial(rollback, root, write_hook=die_at_commit)) == 137
-    assert ".pem" not in _git(root, "status", "--porcelain")
-    migrate(root, "plan", ".")  # any command that reads the tree recovers
-    assert _git(root, "status", "--porcelain") == ""
+    assert ".pem" not in git(root, "status", "--porcelain")
+    migrate("plan", ".", cwd=root)  # any command that reads the tree recovers
+    assert git(root, "status", "--porcelain") == ""
 
 
 def test_apply_takes_a_relative_path(tmp_path: Path) -> None:
     """`migrate apply --yes .` from inside the tree works (it was refused as 'a symlink')."""
     root = _committed_sample(tmp_path)
-    ran = migrate(root, "apply", "--yes", ".")
-    assert ran.returncode == 0, ran
+    ran = migrate("apply", "--yes", ".", cwd=root)
+    assert ran.code == 0, ran

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +39,22 @@ def write_forged(path: Path, data: dict[str, Any]) -> None:
     data = {key: value for key, value in data.items() if key != "digest"}
     data["digest"] = content_digest(data)
     path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def git(root: Path, *args: str) -> str:
+    """Run git in ``root`` with a throwaway identity; its standard output."""
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def commit_all(root: Path) -> Path:
+    """``root`` as a git work tree with everything committed."""
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "base")
+    return root
