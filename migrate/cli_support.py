@@ -7,6 +7,7 @@ Colour is used only on a terminal and never with ``NO_COLOR`` set (https://no-co
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -85,14 +86,26 @@ def format_option(what: str = "the report") -> Callable[[F], F]:
 
 
 def schema(command: str) -> str:
-    """The versioned name of a command's JSON shape, e.g. ``oauth-migrate/plan/1``."""
-    return f"{SCHEMA_PREFIX}/{command}/1"
+    """The versioned name of a command's JSON shape, e.g. ``oauth-migrate/plan/2``."""
+    return f"{SCHEMA_PREFIX}/{command}/{SCHEMA_VERSIONS.get(command, 1)}"
+
+
+# Version 2 of plan and apply: typed manual steps (how_to, found, blocks_apply) and the
+# recipe with its evidence.
+SCHEMA_VERSIONS = {"plan": 2, "apply": 2}
 
 
 def echo_json(command: str, exit_code: int, body: dict[str, Any]) -> None:
     """One JSON object on stdout: the schema name, the exit code, then the body."""
     document = {"schema": schema(command), "exit_code": int(exit_code), **body}
-    click.echo(json.dumps(document, indent=2, sort_keys=True))
+    click.echo(json.dumps(document, indent=2, sort_keys=True, default=_plain))
+
+
+def _plain(value: Any) -> Any:
+    """Typed findings and manual steps as the JSON objects the schemas describe."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def colour_on(stream: Any = None) -> bool:

@@ -18,26 +18,17 @@ from pathlib import Path, PurePosixPath
 
 import libcst as cst
 
-from migrate import emit
-from migrate.codemods import RUNTIME_NAME
+from migrate import emit, steps
+from migrate.codemods import RUNTIME_NAME, final_gate, revoke_on_delete
 from migrate.codemods.edits import FileEdits, rewrite
-from migrate.codemods.final_gate import final_gate, find_hybrid_resolves
-from migrate.codemods.revoke_on_delete import plan_revocations, token_store
 from migrate.plan import FileChange, Plan, Step, digest, read_exact
-from migrate.planner import PlanError, report_unreadable
-from migrate.scan.findings import Manual, blocker, blocks, manual_entry
-from migrate.scan.gates import find_gates
-from migrate.scan.minting import find_mints
+from migrate.planner import NOTHING_FOUND, PlanError, manual_steps, report_unreadable
+from migrate.recipes import TwoShapes, choose
+from migrate.scan.findings import Finding, ManualStep
 from migrate.scan.record_writes import RecordWrite, find_record_writes
 from migrate.scan.source import ParseFailure, SourceFile, SourceTree
 from migrate.scan.syntax import dotted, imported_names, walk
 from migrate.state import read_state
-
-STEP_TITLES = {
-    "final-gate": "accept JWTs only; rebuild the legacy record from the claims",
-    "revoke-on-delete": "make the legacy delete paths revoke JWTs (jti denylist)",
-    "final-wiring": "switch the runtime package to the final phase (this kit's version)",
-}
 
 
 def plan_final(root: Path, exclude: Iterable[str] = ()) -> Plan:
@@ -58,7 +49,7 @@ def plan_final(root: Path, exclude: Iterable[str] = ()) -> Plan:
         raise PlanError(str(failure)) from None
     _require_readable(tree)
     _changes(plan, tree, by_step, wiring)
-    plan.blocked_by += [blocker(m) for m in plan.manual if blocks(m)]
+    plan.blocked_by += [m.blocker for m in plan.manual if m.blocks_apply]
     report_unreadable(plan, tree)
     return plan
 
@@ -81,35 +72,25 @@ def _require_hybrid_code(plan: Plan, tree: SourceTree) -> None:
     """Finalize only a tree whose every access-token mint and bearer gate calls the
     runtime: an opaque mint left behind would lock every client out once JWTs alone
     pass, a legacy gate would keep reading the store, and status cannot see either (only
-    the runtime counts). Each one left is a blocking manual step."""
-    mints, manual_mints = find_mints(tree)
-    gates, manual_gates = find_gates(tree)
-    left = [
-        (m.where, "an access-token mint that still mints opaque tokens")
-        for m in mints
-        if not m.migrated
-    ]
-    left += [
-        (g.where, "a bearer gate that still looks tokens up in the legacy store")
-        for g in gates
-        if not g.migrated
-    ]
-    left += [(m.where, m.expected) for m in [*manual_mints, *manual_gates]]
-    left += [
-        (
-            w,
-            "a call of the runtime's resolve whose legacy lookup finalize cannot "
-            "rewrite (pass it as `legacy=`)",
-        )
-        for w in _unrewritable_resolves(tree)
-    ]
-    if not any(m.migrated for m in mints):
-        left.append(
-            ("(whole tree)", "no access-token mint calls oauth_migration.mint_access_token")
-        )
-    for where, expected in left:
-        _manual(plan, Manual(where, expected, "migrate it (see `migrate plan`), then finalize "
-                             "again", LEGACY_GUIDE, blocks=True))  # fmt: skip
+    the runtime counts). The recipe that recognises the tree says what is still legacy;
+    each one left is a blocking manual step."""
+    try:
+        match = choose(tree)
+    except TwoShapes as both:
+        raise PlanError(str(both)) from None
+    if match is None:
+        raise PlanError(f"{NOTHING_FOUND} under {tree.root}")
+    plan.recipe = match.describe()
+    plan.evidence = list(match.evidence)
+    for step in match.recipe.final_leftovers(match):
+        _manual(plan, step)
+    how = "migrate it (see `migrate plan`), then finalize again"
+    expected = (
+        "a call of the runtime's resolve whose legacy lookup finalize cannot "
+        "rewrite (pass it as `legacy=`)"
+    )
+    for where in _unrewritable_resolves(tree):
+        _manual(plan, ManualStep(where, expected, how, LEGACY_GUIDE, True))
 
 
 def _unrewritable_resolves(tree: SourceTree) -> list[str]:
@@ -136,28 +117,32 @@ def _wiring(root: Path, recorded: str | None) -> Path:
 def _edits(
     plan: Plan, tree: SourceTree, writes: list[RecordWrite], missing: list[str], wiring: Path
 ) -> dict[str, dict[str, FileEdits]]:
-    by_step: dict[str, dict[str, FileEdits]] = {"final-gate": {}, "revoke-on-delete": {}}
-    gate_files = [s for s in tree.with_text("oauth_migration.resolve") if find_hybrid_resolves(s)]
+    gate_step, revoke_step = final_gate.STEP.id, revoke_on_delete.STEP.id
+    by_step: dict[str, dict[str, FileEdits]] = {gate_step: {}, revoke_step: {}}
+    gate_files = [
+        s for s in tree.with_text("oauth_migration.resolve") if final_gate.find_hybrid_resolves(s)
+    ]
     for where in missing:
-        _manual(plan, Manual(where, "the record the mint writes (a constructor, dict or SQL "
+        _manual(plan, ManualStep(where, "the record the mint writes (a constructor, dict or SQL "
                 "INSERT): the final gate could not rebuild it from the claims",
                 "pass `record=lambda c: <the legacy record built from c.sub, c.client_id, "
                 "c.scope, c.exp, ...>` to oauth_migration.resolve in the gate",
-                LEGACY_GUIDE, blocks=True))  # fmt: skip
+                LEGACY_GUIDE, True))  # fmt: skip
     for source in gate_files if writes else ():
-        edits, unsupplied = final_gate(source, writes[0], tree)
+        edits, unsupplied = final_gate.final_gate(source, writes[0], tree)
         edits.imports += _callee_imports(writes[0], source, tree)
-        by_step["final-gate"][source.rel] = edits
+        by_step[gate_step][source.rel] = edits
         for read in unsupplied:
             _manual(plan, read)
-    deletes, revocations, cannot = plan_revocations(tree, token_store(writes))
+    store = revoke_on_delete.token_store(writes)
+    deletes, revocations, cannot = revoke_on_delete.plan_revocations(tree, store)
     for delete in deletes:
-        plan.findings.append({"kind": "delete", "where": delete.where, "detail": delete.detail})
+        plan.findings.append(Finding("delete", delete.where, delete.detail))
     for step in cannot:
         _manual(plan, step)
     for rel, edits in revocations.items():
         edits.imports.append(_import_line(wiring, tree.root, rel))
-        by_step["revoke-on-delete"][rel] = edits
+        by_step[revoke_step][rel] = edits
     return by_step
 
 
@@ -176,10 +161,9 @@ def _runtime_files(plan: Plan, root: Path, wiring: Path) -> list[str]:
     return changed
 
 
-def _manual(plan: Plan, manual: Manual) -> None:
-    entry = manual_entry(manual)
-    if entry not in plan.manual:
-        plan.manual.append(entry)
+def _manual(plan: Plan, manual: ManualStep) -> None:
+    if manual not in plan.manual:
+        plan.manual.append(manual)
 
 
 def _import_line(wiring: Path, root: Path, rel: str) -> str:
@@ -240,11 +224,8 @@ def _changes(
         if after != source.text:
             plan.changes.append(FileChange(rel, source.text, after, encoding=source.encoding))
     step_files: dict[str, list[str]] = {step: sorted(f) for step, f in by_step.items()}
-    step_files["final-wiring"] = _runtime_files(plan, tree.root, wiring)
-    for step_id, title in STEP_TITLES.items():
-        if step_files.get(step_id):
-            plan.steps.append(Step(step_id, title, "safe", step_files[step_id]))
-    for index, manual in enumerate(plan.manual, 1):
-        plan.steps.append(
-            Step(f"manual-{index}", manual["expected"], "manual", [manual["where"]], manual["todo"])
-        )
+    step_files[steps.FINAL_WIRING.id] = _runtime_files(plan, tree.root, wiring)
+    for spec in steps.steps_of("final"):
+        if step_files.get(spec.id):
+            plan.steps.append(Step(spec.id, spec.title, spec.safety, step_files[spec.id]))
+    plan.steps += manual_steps(plan)

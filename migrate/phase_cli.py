@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from migrate.apply import ApplyResult
     from migrate.plan import Plan
 
-# The planner's STEP_TITLES, spelt out so `--help` need not import the planner (a test
+# The hybrid step ids of migrate.steps, spelt out so `--help` need not import the planner (a test
 # keeps the two equal).
 STEP_IDS = (
     "keys, emit-runtime, wrap-metadata, mint-jwt, hybrid-gate, revoke-on-delete, "
@@ -60,8 +60,6 @@ def _plan(
 
 
 def _plan_code(plan: Plan) -> Exit:
-    if _found_nothing(plan):
-        return Exit.ERROR
     if plan.blocked_by:
         return Exit.BLOCKED
     return Exit.PENDING if plan.pending else Exit.OK
@@ -105,15 +103,13 @@ def plan_command(
     if out is not None:
         _save(plan, out)
     code = _plan_code(plan)
-    if code is Exit.ERROR and fmt == "json":  # one JSON object on stdout: the error's
-        raise MigrateError(f"no OAuth server code found under {path}")
     if fmt == "json":
         echo_json("plan", code, plan_document(plan))
+    elif _found_nothing(plan):
+        click.echo("\n".join(plan.notes))
     else:
         click.echo(render_text(plan, colour=colour_on()), nl=False)
-    if code is Exit.ERROR:
-        raise MigrateError(f"no OAuth server code found under {path}")
-    if fmt == "text":
+    if fmt == "text" and not _found_nothing(plan):
         _plan_next(plan, path, out)
     raise SystemExit(int(code))
 
@@ -129,8 +125,8 @@ def _plan_next(plan: Plan, path: Path, out: Path | None) -> None:
 
 
 def _found_nothing(plan: Plan) -> bool:
-    """No metadata, mint, gate or app at all: the wrong folder, not a finished migration."""
-    return all(finding["kind"] == "store" for finding in plan.findings)
+    """No recipe recognised a server: the wrong folder, not a finished migration."""
+    return not plan.recipe
 
 
 def _load_plan(plan_file: Path) -> Plan:
@@ -200,9 +196,11 @@ def apply_command(
 
 
 def _nothing_to_apply(plan: Plan, path: Path, fmt: str) -> None:
-    if _found_nothing(plan):
-        raise MigrateError(f"no OAuth server code found under {path}")
     message = f"nothing to apply: the tree is already in the {plan.phase_from} phase"
+    if _found_nothing(plan):
+        from migrate.planner import NOTHING_FOUND
+
+        message = f"nothing to apply: {NOTHING_FOUND} under {path}"
     if fmt == "json":
         echo_json("apply", Exit.OK, _apply_body(plan, path, None, [message]))
         return

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from migrate import __version__
+from migrate.scan.findings import FINDING_FIELDS, MANUAL_FIELDS, Finding, ManualStep
 
 Safety = Literal["safe", "manual"]
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2
 
 
 @dataclass
@@ -44,16 +45,20 @@ class Plan:
     root: str
     phase_from: str
     phase_to: str
-    findings: list[dict[str, str]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     changes: list[FileChange] = field(default_factory=list)
     reads: dict[str, str] = field(default_factory=dict)
-    manual: list[dict[str, str]] = field(default_factory=list)
+    manual: list[ManualStep] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     generate_keys: bool = False
     store_persistent: bool = True
     # Manual steps without which the written code could not run: apply refuses then.
     blocked_by: list[str] = field(default_factory=list)
+    # The recipe (server shape) that planned it, and the evidence it matched on; empty
+    # when no recipe recognised the tree (no legacy authorization server: no step).
+    recipe: str = ""
+    evidence: list[Finding] = field(default_factory=list)
     kit_version: str = __version__
     format: int = PLAN_FORMAT
 
@@ -87,6 +92,9 @@ class Plan:
         if problem:
             raise ValueError(f"malformed plan file ({problem})")
         data["steps"] = [Step(**s) for s in data["steps"]]
+        data["findings"] = [Finding.from_json(f) for f in data["findings"]]
+        data["evidence"] = [Finding.from_json(f) for f in data["evidence"]]
+        data["manual"] = [ManualStep.from_json(m) for m in data["manual"]]
         data["changes"] = [FileChange(**c) for c in data["changes"]]
         return cls(**data)
 
@@ -104,6 +112,8 @@ _PLAN_TYPES: dict[str, type | tuple[type, ...]] = {
     "generate_keys": bool,
     "store_persistent": bool,
     "blocked_by": list,
+    "recipe": str,
+    "evidence": list,
     "kit_version": str,
     "format": int,
 }
@@ -119,7 +129,8 @@ def _shape_problem(data: dict[str, Any]) -> str | None:
     if data["phase_from"] not in ("legacy", "hybrid") or data["phase_to"] != "hybrid":
         return f"a saved plan moves a tree to the hybrid phase, not {data['phase_to']!r}"
     checks = (
-        all(_string_dict(item) for item in data["findings"] + data["manual"]),
+        all(_finding_shape(item) for item in data["findings"] + data["evidence"]),
+        all(_manual_shape(item) for item in data["manual"]),
         all(isinstance(item, str) for item in data["notes"] + data["blocked_by"]),
         all(isinstance(k, str) and isinstance(v, str) for k, v in data["reads"].items()),
         all(_step_shape(step) for step in data["steps"]),
@@ -128,9 +139,20 @@ def _shape_problem(data: dict[str, Any]) -> str | None:
     return None if all(checks) else "wrong types in findings, steps, changes or manual steps"
 
 
-def _string_dict(item: Any) -> bool:
-    return isinstance(item, dict) and all(
-        isinstance(k, str) and isinstance(v, str | bool) for k, v in item.items()
+def _finding_shape(item: Any) -> bool:
+    return (
+        isinstance(item, dict)
+        and set(item) == FINDING_FIELDS
+        and all(isinstance(v, str) for v in item.values())
+    )
+
+
+def _manual_shape(item: Any) -> bool:
+    return (
+        isinstance(item, dict)
+        and set(item) == MANUAL_FIELDS
+        and isinstance(item["blocks_apply"], bool)
+        and all(isinstance(v, str) for k, v in item.items() if k != "blocks_apply")
     )
 
 

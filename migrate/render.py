@@ -16,7 +16,6 @@ import click
 
 from migrate import emit
 from migrate.plan import Plan, content_digest
-from migrate.scan.findings import blocks
 
 SAFETY_COLOURS = {"safe": "green", "manual": "yellow"}
 
@@ -90,10 +89,11 @@ def _runtime(plan: Plan) -> list[str]:
 
 def render_text(plan: Plan, *, colour: bool = False) -> str:
     lines = [_header(plan), ""]
+    lines += _recipe(plan)
     lines.append("Findings")
-    width = max((len(f["where"]) for f in plan.findings), default=0)
+    width = max((len(f.where) for f in plan.findings), default=0)
     for finding in plan.findings:
-        lines.append(f"  {finding['kind']:<9} {finding['where']:<{width}}  {finding['detail']}")
+        lines.append(f"  {finding.kind:<9} {finding.where:<{width}}  {finding.detail}")
     lines += _steps(plan, colour)
     if plan.blocked_by:
         lines += ["", "Apply is blocked until these manual steps are done (then plan again)"]
@@ -101,10 +101,12 @@ def render_text(plan: Plan, *, colour: bool = False) -> str:
     if plan.manual:
         lines += ["", "Manual steps (apply will not do these)"]
         for manual in plan.manual:
-            flag = "  [blocks: nothing is written until it is done]" if blocks(manual) else ""
-            lines.append(f"  {manual['where']}: {manual['expected']}{flag}")
-            lines.append(f"      do by hand: {manual['todo']}")
-            lines.append(f"      see MIGRATION.md, {manual['guide']}")
+            flag = "  [blocks: nothing is written until it is done]" if manual.blocks_apply else ""
+            lines.append(f"  {manual.where}: {manual.expected}{flag}")
+            if manual.found:
+                lines.append(f"      found: {manual.found}")
+            lines.append(f"      do by hand: {manual.how_to}")
+            lines.append(f"      see MIGRATION.md, {manual.guide}")
     lines += _runtime(plan)
     if plan.notes:
         lines += ["", *plan.notes]
@@ -113,6 +115,17 @@ def render_text(plan: Plan, *, colour: bool = False) -> str:
         lines += ["", "Diff", colour_diff(diff) if colour else diff]
     lines += ["", _summary(plan)]
     return "\n".join(lines) + "\n"
+
+
+def _recipe(plan: Plan) -> list[str]:
+    """Which server shape planned this, and the evidence it matched on (first lines)."""
+    if not plan.recipe:
+        return []
+    lines = [f"Server shape: {plan.recipe}, recognised by"]
+    lines += [f"  {e.kind:<9} {e.where}" for e in plan.evidence[:5]]
+    if len(plan.evidence) > 5:
+        lines.append(f"  ... and {len(plan.evidence) - 5} more")
+    return [*lines, ""]
 
 
 def _summary(plan: Plan) -> str:
@@ -176,4 +189,4 @@ def after_write(where: str, plan: Plan) -> str:
 
 def manual_steps_left(plan: Plan) -> list[str]:
     """One line per manual step, with its place in the files as written."""
-    return [f"manual step left: {after_write(m['where'], plan)}: {m['todo']}" for m in plan.manual]
+    return [f"manual step left: {after_write(m.where, plan)}: {m.how_to}" for m in plan.manual]

@@ -34,10 +34,19 @@ import libcst as cst
 
 from migrate.codemods import RUNTIME_NAME
 from migrate.codemods.edits import FileEdits
-from migrate.scan.findings import Manual
+from migrate.codemods.spec import StepSpec
+from migrate.scan.findings import ManualStep
 from migrate.scan.record_writes import Field, RecordWrite, dataclass_fields, table_columns
 from migrate.scan.source import SourceFile, SourceTree
 from migrate.scan.syntax import dotted, enclosing_function, string_value, walk
+
+STEP = StepSpec(
+    "final-gate",
+    "accept JWTs only; rebuild the legacy record from the claims",
+    phases=("final",),
+    consumes=("gate",),
+    edits_code=True,
+)
 
 EXPIRY = re.compile(r"^(exp|expires?(_at|_on)?|expiry|expiration|valid_until|not_after)$", re.I)
 ISSUED = re.compile(r"^(iat|issued(_at)?|created(_at)?)$", re.I)
@@ -310,7 +319,7 @@ def _builder(
 
 def final_gate(
     source: SourceFile, write: RecordWrite, tree: SourceTree | None = None
-) -> tuple[FileEdits, list[Manual]]:
+) -> tuple[FileEdits, list[ManualStep]]:
     """The JWT-only resolve for every hybrid resolve of ``source``, and a blocking manual
     step for each field the gate reads that the claims cannot give."""
     edits, manual = FileEdits(), []
@@ -329,14 +338,14 @@ def final_gate(
     return edits, manual
 
 
-def _unsupplied(source: SourceFile, read: RecordRead) -> Manual:
-    return Manual(
+def _unsupplied(source: SourceFile, read: RecordRead) -> ManualStep:
+    return ManualStep(
         source.where(read.node),
         f"the gate reads `{read.name}` from the legacy record, and no JWT claim gives it",
         f"pass `record=lambda c: ...` to this resolve with a value for `{read.name}` (or "
         "stop reading it here), then finalize again",
         "Manual steps: finalize",
-        blocks=True,
+        blocks_apply=True,
     )
 
 

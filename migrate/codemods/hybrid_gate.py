@@ -25,8 +25,17 @@ import libcst as cst
 
 from migrate.codemods import RUNTIME_NAME
 from migrate.codemods.edits import FileEdits
+from migrate.codemods.spec import StepSpec
 from migrate.scan.gates import BearerGate, Lookup
 from migrate.scan.syntax import names_in
+
+STEP = StepSpec(
+    "hybrid-gate",
+    "accept JWTs and opaque tokens at the bearer gate",
+    phases=("hybrid",),
+    consumes=("gate",),
+    edits_code=True,
+)
 
 
 class _Substitute(cst.CSTTransformer):

@@ -23,7 +23,18 @@ import libcst as cst
 
 from migrate.codemods import RUNTIME_NAME
 from migrate.codemods.edits import FileEdits
+from migrate.codemods.spec import StepSpec
 from migrate.scan.apps import AppSite, Issuer
+
+STEP = StepSpec(
+    "install-runtime",
+    "serve JWKS, introspection and RFC 9728 metadata; fix the 401 challenge",
+    phases=("hybrid",),
+    consumes=("app",),
+    edits_code=True,
+    runtime=True,
+    installs=True,
+)
 
 
 def install_statement(app: AppSite, issuer: Issuer) -> cst.SimpleStatementLine:

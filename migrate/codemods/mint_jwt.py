@@ -20,7 +20,16 @@ import libcst as cst
 
 from migrate.codemods import RUNTIME_NAME
 from migrate.codemods.edits import FileEdits
+from migrate.codemods.spec import StepSpec
 from migrate.scan.minting import MintSite
+
+STEP = StepSpec(
+    "mint-jwt",
+    "mint RFC 9068 JWT access tokens instead of opaque ones",
+    phases=("hybrid",),
+    consumes=("mint",),
+    edits_code=True,
+)
 
 METHOD = "mint_access_token"
 

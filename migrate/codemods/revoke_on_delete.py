@@ -22,10 +22,19 @@ import libcst as cst
 
 from migrate.codemods import RUNTIME_NAME
 from migrate.codemods.edits import FileEdits
+from migrate.codemods.spec import StepSpec
 from migrate.scan.deletes import Delete, TokenStore, find_deletes
-from migrate.scan.findings import Manual
+from migrate.scan.findings import ManualStep
 from migrate.scan.record_writes import RecordWrite, record_class, token_field
 from migrate.scan.source import SourceTree
+
+STEP = StepSpec(
+    "revoke-on-delete",
+    "make the legacy delete paths revoke JWTs too (jti denylist)",
+    phases=("hybrid", "final"),
+    consumes=("delete",),
+    edits_code=True,
+)
 
 GUIDE = "Manual steps: revocation"
 
@@ -76,18 +85,18 @@ def token_store(writes: list[RecordWrite]) -> TokenStore:
 
 def plan_revocations(
     tree: SourceTree, store: TokenStore
-) -> tuple[list[Delete], dict[str, FileEdits], list[Manual]]:
+) -> tuple[list[Delete], dict[str, FileEdits], list[ManualStep]]:
     """Every delete found, the ``revoke()`` lines per file, and one blocking manual step
     per delete that cannot name its access token."""
     deletes = find_deletes(tree, store)
     manual = [
-        Manual(
+        ManualStep(
             d.where,
             d.detail,
             "before this delete, call `oauth_migration.revoke(<the access token>)` for "
             "the access token it removes (or rewrite it so the token is a parameter)",
             GUIDE,
-            blocks=True,
+            blocks_apply=True,
         )
         for d in deletes
         if d.key is None

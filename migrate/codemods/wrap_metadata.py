@@ -19,7 +19,16 @@ import libcst as cst
 
 from migrate.codemods import RUNTIME_NAME
 from migrate.codemods.edits import FileEdits
+from migrate.codemods.spec import StepSpec
 from migrate.scan.metadata import MetadataProducer
+
+STEP = StepSpec(
+    "wrap-metadata",
+    "add jwks_uri, introspection_endpoint and S256 to the RFC 8414 metadata",
+    phases=("hybrid",),
+    consumes=("metadata",),
+    edits_code=True,
+)
 
 METHOD = "authorization_server_metadata"
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from migrate.scan.findings import Manual
+from migrate.scan.findings import ManualStep
 from migrate.scan.source import SourceFile, SourceTree, children
 from migrate.scan.syntax import dotted, names_in, string_value, walk
 
@@ -409,9 +409,9 @@ def _returned(node: cst.CSTNode) -> list[cst.BaseExpression]:
     return [value for child in children(node) for value in _returned(child)]
 
 
-def find_gates(tree: SourceTree) -> tuple[list[BearerGate], list[Manual]]:
+def find_gates(tree: SourceTree) -> tuple[list[BearerGate], list[ManualStep]]:
     gates: list[BearerGate] = []
-    manual: list[Manual] = []
+    manual: list[ManualStep] = []
     extractors = _extractors(tree)
     for source in tree.with_text(*_MARKERS):
         for node in walk(source.module):
@@ -459,8 +459,8 @@ def _unisolated_use(
     return None
 
 
-def _manual_gate(source: SourceFile, function: cst.FunctionDef, use: cst.CSTNode) -> Manual:
-    return Manual(
+def _manual_gate(source: SourceFile, function: cst.FunctionDef, use: cst.CSTNode) -> ManualStep:
+    return ManualStep(
         source.where(use),
         f"a bearer-token lookup in {function.name.value}() bound to a name and tested "
         "(`record = lookup(token)`, then `if record is None`) or caught (`except KeyError`); "

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from migrate.scan.findings import Manual
+from migrate.scan.findings import ManualStep
 from migrate.scan.source import SourceFile, SourceTree
 from migrate.scan.syntax import dotted, enclosing_function, string_value, walk
 
@@ -75,7 +75,7 @@ def _is_dict_call(node: cst.CSTNode) -> bool:
     return isinstance(node, cst.Call) and dotted(node.func) == "dict"
 
 
-def _keyword_manual(source: SourceFile, node: cst.Call) -> Manual:
+def _keyword_manual(source: SourceFile, node: cst.Call) -> ManualStep:
     callee = dotted(node.func) or source.code(node.func)
     if callee == "dict":
         todo = "wrap the finished dict: `oauth_migration.authorization_server_metadata(dict(...))`"
@@ -84,7 +84,7 @@ def _keyword_manual(source: SourceFile, node: cst.Call) -> Manual:
             f"build the document as a dict literal and serve `{callee}("
             'oauth_migration.authorization_server_metadata({"issuer": ..., ...}))`'
         )
-    return Manual(
+    return ManualStep(
         source.where(node),
         f"an RFC 8414 metadata dict literal; found the document as keyword arguments "
         f"to `{callee}(...)`",
@@ -140,9 +140,9 @@ def _placement(
     return "unsupported", []
 
 
-def find_metadata(tree: SourceTree) -> tuple[list[MetadataProducer], list[Manual]]:
+def find_metadata(tree: SourceTree) -> tuple[list[MetadataProducer], list[ManualStep]]:
     producers: list[MetadataProducer] = []
-    manual: list[Manual] = []
+    manual: list[ManualStep] = []
     for source in tree.with_text("authorization_endpoint", "token_endpoint"):
         for node in walk(source.module):
             if _is_keyword_metadata(node) and not _is_dict_call(node):
@@ -177,7 +177,7 @@ def find_metadata(tree: SourceTree) -> tuple[list[MetadataProducer], list[Manual
                 continue
             if not wrap:
                 manual.append(
-                    Manual(
+                    ManualStep(
                         source.where(node),
                         "an RFC 8414 metadata dict that is neither returned, passed to a "
                         "response, nor a module constant",

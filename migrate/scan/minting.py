@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from migrate.scan.findings import Manual
+from migrate.scan.findings import ManualStep
 from migrate.scan.source import SourceFile, SourceTree
 from migrate.scan.syntax import (
     assigned_names,
@@ -268,9 +268,9 @@ def _already_minting(node: cst.CSTNode) -> bool:
     return isinstance(node, cst.Call) and (dotted(node.func) or "").endswith(MINT_CALL)
 
 
-def find_mints(tree: SourceTree) -> tuple[list[MintSite], list[Manual]]:
+def find_mints(tree: SourceTree) -> tuple[list[MintSite], list[ManualStep]]:
     sites: list[MintSite] = []
-    manual: list[Manual] = []
+    manual: list[ManualStep] = []
     helpers = mint_helpers(tree)
     markers = ("token_urlsafe", "token_hex", "token_bytes", "urandom", "uuid4", "uuid1", MINT_CALL)
     for source in tree.with_text(*markers, *(f"{h}(" for h in helpers)):
@@ -346,9 +346,9 @@ def _module_names(module: cst.Module) -> set[str]:
 
 def _manual_claims(
     source: SourceFile, root: cst.CSTNode, function: cst.FunctionDef, missing: list[str]
-) -> Manual:
+) -> ManualStep:
     statement = enclosing_statement(source, root)
-    return Manual(
+    return ManualStep(
         source.where(root),
         f"an opaque access token minted in {function.name.value}() without names for "
         f"{', '.join(missing)} in scope",
@@ -362,8 +362,8 @@ def _manual_claims(
 
 
 def _one_per_function(
-    sites: list[MintSite], manual: list[Manual]
-) -> tuple[list[MintSite], list[Manual]]:
+    sites: list[MintSite], manual: list[ManualStep]
+) -> tuple[list[MintSite], list[ManualStep]]:
     """Two access mints in one function cannot be told apart: both become manual steps."""
     by_function: dict[int, list[MintSite]] = {}
     for site in sites:
@@ -375,7 +375,7 @@ def _one_per_function(
             continue
         for site in group:
             manual.append(
-                Manual(
+                ManualStep(
                     site.where,
                     f"{len(group)} access-token mints in {site.function.name.value}()",
                     "decide which one issues access tokens and replace it with "

@@ -55,11 +55,13 @@ def test_case_2_a_file_as_path_is_a_usage_error(project: Path, command: str) -> 
     assert ran.first_line == f"Error: {app}: is a file; give the folder of the server"
 
 
-def test_case_3_empty_folder_plan_exits_1(tmp_path: Path) -> None:
-    """Case 3: an empty folder: the plan says no OAuth code was found, exit 1."""
+def test_case_3_empty_folder_plan_exits_0(tmp_path: Path) -> None:
+    """Case 3: an empty folder: no legacy authorization server, no step, exit 0."""
     ran = migrate("plan", str(tmp_path))
-    assert ran.code == 1, ran
-    assert ran.first_line == f"Error: no OAuth server code found under {tmp_path}"
+    assert ran.code == 0, ran
+    assert ran.first_line == (
+        f"no legacy authorization server found under {tmp_path}: nothing to migrate."
+    )
 
 
 @contextmanager

@@ -144,13 +144,41 @@ def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     assert "no such folder" in result.output
 
 
-def test_tree_without_a_server_lists_manual_steps(tmp_path: Path) -> None:
-    """A tree with no OAuth code is an error (exit 1) that says what it expected to find."""
+APP_WITHOUT_OAUTH = """\
+import secrets
+
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+
+async def home(request):
+    return JSONResponse({"csrf": secrets.token_urlsafe(16)})
+
+
+app = Starlette(routes=[Route("/", home)])
+"""
+
+
+def test_tree_without_a_server_has_no_step(tmp_path: Path) -> None:
+    """A tree no recipe recognises (an app, library code, no OAuth server) exits 0 and
+    says so, with no step and nothing to write."""
     (tmp_path / "tool.py").write_text("print('hello')\n", encoding="utf-8")
+    (tmp_path / "web.py").write_text(APP_WITHOUT_OAUTH, encoding="utf-8")
     result = run("plan", str(tmp_path))
-    assert result.exit_code == 1
-    assert "no OAuth server code found" in result.output
-    assert "none found" in result.output
+    assert result.exit_code == 0, result.output
+    assert (
+        result.output
+        == f"no legacy authorization server found under {tmp_path}: nothing to migrate.\n"
+    )
+
+
+def test_plan_names_the_recipe_and_its_evidence(project: Path) -> None:
+    """The plan says which server shape it recognised, and on what lines."""
+    output = run("plan", str(project)).output
+    assert "Server shape: hand-written (OAuth routes written by hand" in output
+    evidence = output.split("recognised by\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert evidence and all(line.split()[1].startswith("sample_legacy/") for line in evidence)
 
 
 def test_runtime_files_are_listed_once(project: Path) -> None:
@@ -175,4 +203,4 @@ def test_plan_json_carries_its_schema_and_exit_code(project: Path) -> None:
     """The JSON plan names its schema and the exit code the command returned."""
     result = run("plan", str(project), "--format", "json")
     data = json.loads(result.stdout)
-    assert (data["schema"], data["exit_code"], result.exit_code) == ("oauth-migrate/plan/1", 2, 2)
+    assert (data["schema"], data["exit_code"], result.exit_code) == ("oauth-migrate/plan/2", 2, 2)

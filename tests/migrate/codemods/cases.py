@@ -17,17 +17,17 @@ from pytest_snapshot.plugin import Snapshot
 from migrate.plan import Plan
 from migrate.planner import plan_hybrid
 from migrate.scan.source import SourceTree
+from migrate.steps import codemod_steps
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures"
 SNAPSHOTS = HERE / "snapshots"
-# Fixture group -> the plan step of the codemod it exercises.
+# Fixture group (the codemod module's name) -> the plan step it exercises: every
+# registered hybrid codemod that has a fixture folder.
 STEPS = {
-    "wrap_metadata": "wrap-metadata",
-    "mint_jwt": "mint-jwt",
-    "hybrid_gate": "hybrid-gate",
-    "install_runtime": "install-runtime",
-    "revoke_on_delete": "revoke-on-delete",
+    group: step.id
+    for group, step in codemod_steps().items()
+    if "hybrid" in step.phases and (FIXTURES / group).is_dir()
 }
 CODEMOD_STEPS = tuple(STEPS.values())
 SUFFIX = ".py.txt"
@@ -82,7 +82,7 @@ def apply(plan: Plan, root: Path) -> None:
 
 def manual_in(plan: Plan, rel: str) -> list[dict[str, str]]:
     """The plan's manual steps located in file ``rel``."""
-    return [m for m in plan.manual if m["where"].startswith(f"{rel}:")]
+    return [m for m in plan.manual if m.where.startswith(f"{rel}:")]
 
 
 def assert_snapshots(snapshot: Snapshot, group: str, case: str, plan: Plan) -> None:

@@ -56,3 +56,10 @@ def test_issue_8_a_read_no_claim_gives_is_a_blocking_step(tmp_path: Path) -> Non
     assert manual == [
         "app.py:18: the gate reads `tenant` from the legacy record, and no JWT claim gives it"
     ]
+
+
+def test_a_gate_already_final_changes_nothing(tmp_path: Path) -> None:
+    """The final gate's own output (``record=``, no ``legacy=``) gets no edit."""
+    after, manual = _final(tmp_path, HYBRID)
+    again, manual_again = _final(tmp_path, after)
+    assert (again, manual_again) == (after, manual)

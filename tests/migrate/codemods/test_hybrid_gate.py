@@ -90,9 +90,7 @@ def test_accessor_passed_by_keyword(tmp_path: Path, snapshot: Snapshot) -> None:
 def test_token_given_by_a_helper(tmp_path: Path, snapshot: Snapshot) -> None:
     """A token from a helper that reads the header is wrapped; a conditional lookup is manual."""
     plan = check_rewrite(snapshot, GROUP, "token_from_helper", tmp_path)
-    assert [m["where"] for m in manual_in(plan, "token_from_helper.py")] == [
-        "token_from_helper.py:16"
-    ]
+    assert [m.where for m in manual_in(plan, "token_from_helper.py")] == ["token_from_helper.py:16"]
 
 
 def test_basic_auth_is_not_a_bearer_gate(tmp_path: Path) -> None:
@@ -118,7 +116,7 @@ def test_lookup_that_cannot_be_wrapped_is_manual(case: str, line: int, tmp_path:
     """A membership test, an untested ``row[0]`` or a walrus lookup is left alone, reported."""
     plan = plan_case(GROUP, case, tmp_path)
     assert rewritten(plan) == {}
-    assert [m["where"] for m in manual_in(plan, f"{case}.py")] == [f"{case}.py:{line}"]
+    assert [m.where for m in manual_in(plan, f"{case}.py")] == [f"{case}.py:{line}"]
 
 
 @pytest.mark.parametrize("case", REWRITES)

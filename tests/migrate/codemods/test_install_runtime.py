@@ -78,7 +78,7 @@ def test_app_built_in_a_branch_is_manual(tmp_path: Path) -> None:
     """An app built in ``if``/``else`` branches is not installed into; a step asks for it."""
     plan = plan_case(GROUP, "app_in_branch", tmp_path)
     assert rewritten(plan) == {}
-    assert [m["expected"] for m in plan.manual if "app object" in m["expected"]] == [
+    assert [m.expected for m in plan.manual if "app object" in m.expected] == [
         "exactly one Starlette, FastAPI or Flask app object; found 0"
     ]
 
@@ -87,7 +87,7 @@ def test_two_apps_are_manual(tmp_path: Path) -> None:
     """With two candidate apps nothing is installed, and the step names both."""
     plan = plan_case(GROUP, "two_apps", tmp_path)
     assert rewritten(plan) == {}
-    assert [m["where"] for m in plan.manual if "app object" in m["expected"]] == [
+    assert [m.where for m in plan.manual if "app object" in m.expected] == [
         "admin.py:3, public.py:12"
     ]
 
@@ -96,7 +96,7 @@ def test_issuer_known_only_per_request_is_manual(tmp_path: Path) -> None:
     """An issuer read from the request cannot be given at install time: a manual step."""
     plan = plan_case(GROUP, "issuer_from_request", tmp_path)
     assert rewritten(plan) == {}
-    assert [m["where"] for m in manual_in(plan, "app.py")] == ["app.py:11"]
+    assert [m.where for m in manual_in(plan, "app.py")] == ["app.py:11"]
 
 
 @pytest.mark.parametrize("case", REWRITES)

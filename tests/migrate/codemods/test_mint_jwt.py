@@ -132,14 +132,14 @@ def test_missing_claim_names_is_manual(tmp_path: Path) -> None:
     """Without names for the subject, client and scope, the mint stays and a step says so."""
     plan = plan_case(GROUP, "names_missing", tmp_path)
     assert rewritten(plan) == {}
-    assert [m["where"] for m in manual_in(plan, "names_missing.py")] == ["names_missing.py:7"]
+    assert [m.where for m in manual_in(plan, "names_missing.py")] == ["names_missing.py:7"]
 
 
 def test_two_access_mints_in_one_function_are_manual(tmp_path: Path) -> None:
     """Two access mints in one function are both left alone and both reported."""
     plan = plan_case(GROUP, "two_access_mints", tmp_path)
     assert rewritten(plan) == {}
-    assert sorted(m["where"] for m in manual_in(plan, "two_access_mints.py")) == [
+    assert sorted(m.where for m in manual_in(plan, "two_access_mints.py")) == [
         "two_access_mints.py:6",
         "two_access_mints.py:8",
     ]

@@ -30,7 +30,7 @@ REWRITES = {
 
 
 def _delete_steps(plan: Plan) -> list[dict[str, str]]:
-    return [m for m in plan.manual if m["guide"] == "Manual steps: revocation"]
+    return [m for m in plan.manual if m.guide == "Manual steps: revocation"]
 
 
 @pytest.mark.parametrize("case", sorted(REWRITES))
@@ -63,8 +63,8 @@ def test_finding_2_delete_that_cannot_revoke_blocks_apply(
     plan = plan_case(GROUP, case, tmp_path)
     where = f"{case}.py:{line}"
     [step] = _delete_steps(plan)
-    assert (step["where"], step["blocks"]) == (where, "yes")
-    assert step["expected"].startswith(expected)
+    assert (step.where, step.blocks_apply) == (where, True)
+    assert step.expected.startswith(expected)
     assert any(item.startswith(f"{where}: {expected}") for item in plan.blocked_by)
 
 
@@ -73,4 +73,4 @@ def test_deletes_of_other_things_get_no_step(tmp_path: Path) -> None:
     plan = plan_case(GROUP, "unrelated_deletes", tmp_path)
     assert STEP not in [s.id for s in plan.steps]
     assert _delete_steps(plan) == []
-    assert [f for f in plan.findings if f["kind"] == "delete"] == []
+    assert [f for f in plan.findings if f.kind == "delete"] == []

@@ -88,7 +88,7 @@ def test_dict_stored_on_app_state_is_manual(tmp_path: Path) -> None:
     """A document stored somewhere else than a return, a response or a constant is manual."""
     plan = plan_case(GROUP, "stored_on_app_state", tmp_path)
     assert rewritten(plan) == {}
-    assert [m["where"] for m in manual_in(plan, "stored_on_app_state.py")] == [
+    assert [m.where for m in manual_in(plan, "stored_on_app_state.py")] == [
         "stored_on_app_state.py:6"
     ]
 
@@ -98,7 +98,7 @@ def test_keyword_document_wrapped_by_hand_is_done(tmp_path: Path) -> None:
     plan = plan_case(GROUP, "dict_call_wrapped_by_hand", tmp_path)
     assert rewritten(plan) == {}
     assert manual_in(plan, "dict_call_wrapped_by_hand.py") == []
-    assert not any(m["expected"].startswith("an RFC 8414") for m in plan.manual)
+    assert not any(m.expected.startswith("an RFC 8414") for m in plan.manual)
 
 
 @pytest.mark.parametrize("case", REWRITES)

@@ -40,7 +40,7 @@ def test_case_6b_latin1_gate_with_a_cookie_is_found_and_kept_in_latin1(tmp_path:
     root = copy_sample(tmp_path / "project")
     latin1_gate(root, cookie=True)
     plan = plan_hybrid(root)
-    assert any(f["kind"] == "gate" and f["where"].startswith("sample_legacy/auth.py:")
+    assert any(f.kind == "gate" and f.where.startswith("sample_legacy/auth.py:")
                for f in plan.findings)  # fmt: skip
     change = next(c for c in plan.changes if c.path == "sample_legacy/auth.py")
     assert change.encoding == "iso-8859-1"
@@ -53,9 +53,9 @@ def test_case_6b_undecodable_gate_file_is_named_in_the_plan(tmp_path: Path) -> N
     root = copy_sample(tmp_path / "project")
     latin1_gate(root, cookie=False)
     plan = plan_hybrid(root)
-    found = [f for f in plan.findings if f["kind"] == "unreadable"]
-    assert [f["where"] for f in found] == ["sample_legacy/auth.py"]
-    assert "utf-8" in found[0]["detail"]
+    found = [f for f in plan.findings if f.kind == "unreadable"]
+    assert [f.where for f in found] == ["sample_legacy/auth.py"]
+    assert "utf-8" in found[0].detail
 
 
 def test_case_6b_undecodable_gate_file_blocks_apply(tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ def test_case_6_undecodable_file_without_markers_is_only_noted(tmp_path: Path) -
     plan = plan_hybrid(root)
     assert plan.blocked_by == []
     assert any("sample_legacy/strings.py" in note for note in plan.notes)
-    assert not any(f["kind"] == "unreadable" for f in plan.findings)
+    assert not any(f.kind == "unreadable" for f in plan.findings)
 
 
 def test_case_6_bad_coding_cookie_is_unreadable_with_its_reason(tmp_path: Path) -> None:

@@ -113,7 +113,7 @@ def test_membership_test_is_a_located_manual_step(tmp_path: Path) -> None:
     assert [m.where for m in manual] == ["token_in_set.py:8"]
     assert manual[0].expected.startswith("a bearer-token lookup in check_bearer() bound to")
     assert manual[0].expected.endswith("found `token not in VALID_TOKENS`")
-    assert "oauth_migration.resolve(token, legacy=lambda t:" in manual[0].todo
+    assert "oauth_migration.resolve(token, legacy=lambda t:" in manual[0].how_to
 
 
 def test_untested_positional_lookup_is_a_located_manual_step(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ def test_jsonify_keywords_is_a_located_manual_step(tmp_path: Path) -> None:
     _, manual = find_metadata(source_tree(GROUP, "jsonify_keywords", tmp_path))
     assert [m.where for m in manual] == ["jsonify_keywords.py:9"]
     assert "keyword arguments to `jsonify(...)`" in manual[0].expected
-    assert "`jsonify(oauth_migration.authorization_server_metadata({" in manual[0].todo
+    assert "`jsonify(oauth_migration.authorization_server_metadata({" in manual[0].how_to
 
 
 def test_document_stored_elsewhere_is_a_located_manual_step(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ def test_document_stored_elsewhere_is_a_located_manual_step(tmp_path: Path) -> N
     assert producers == []
     assert [m.where for m in manual] == ["stored_on_app_state.py:6"]
     assert "neither returned, passed to a response, nor a module constant" in manual[0].expected
-    assert "authorization_server_metadata(...)" in manual[0].todo
+    assert "authorization_server_metadata(...)" in manual[0].how_to
 
 
 @pytest.mark.parametrize("case", ["function_return", "inline_jsonify", "built_then_returned"])

@@ -90,9 +90,9 @@ def test_missing_names_is_a_located_manual_step(tmp_path: Path) -> None:
         "subject, client_id, scope in scope"
     )
     assert "replace `secrets.token_urlsafe(32)` with `oauth_migration.mint_access_token(" in (
-        manual[0].todo
+        manual[0].how_to
     )
-    assert "(statement: `access_token = secrets.token_urlsafe(32)`)" in manual[0].todo
+    assert "(statement: `access_token = secrets.token_urlsafe(32)`)" in manual[0].how_to
 
 
 def test_two_access_mints_are_located_manual_steps(tmp_path: Path) -> None:

@@ -80,7 +80,7 @@ def gate_package(tmp_path: Path, name: str) -> Path:
 def test_package_named_build_with_a_gate_is_scanned(tmp_path: Path) -> None:
     """A real package called `build` is server code: its bearer gate is found."""
     plan = plan_hybrid(gate_package(tmp_path, "build"))
-    assert any(f["kind"] == "gate" and f["where"].startswith("build/auth.py:")
+    assert any(f.kind == "gate" and f.where.startswith("build/auth.py:")
                for f in plan.findings)  # fmt: skip
 
 

@@ -1,0 +1,226 @@
+"""Recipe: an authorization server written by hand on Starlette, FastAPI or Flask.
+
+Recognised by the evidence of its own OAuth code: an RFC 8414 metadata document it builds,
+an access-token mint, or a bearer-token lookup (each found by :mod:`migrate.scan`, also
+once migrated, so `finalize` recognises the tree `apply` left). Its hybrid steps wrap the
+metadata, mint JWTs, put the hybrid gate on the lookup, revoke on delete, and install the
+runtime on the one app object serving the MCP endpoint.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from migrate.codemods import hybrid_gate, install_runtime, mint_jwt, revoke_on_delete, wrap_metadata
+from migrate.codemods.edits import FileEdits
+from migrate.recipes.base import Contribution, Match
+from migrate.scan.apps import AppSite, find_apps, resolve_issuer
+from migrate.scan.findings import Finding, ManualStep
+from migrate.scan.gates import BearerGate, find_gates
+from migrate.scan.metadata import MetadataProducer, find_metadata
+from migrate.scan.minting import MintSite, find_mints
+from migrate.scan.record_writes import RecordWrite, write_near
+from migrate.scan.source import SourceTree
+from migrate.scan.stores import describe_store
+
+INSTALL_GUIDE = "Manual steps: installing the runtime"
+
+
+class Collected:
+    """What the finders found, plus the manual steps they reported."""
+
+    def __init__(self, tree: SourceTree) -> None:
+        self.tree = tree
+        self.producers, self.manual_metadata = find_metadata(tree)
+        self.mints, self.manual_mints = find_mints(tree)
+        self.gates, self.manual_gates = find_gates(tree)
+        self.apps = find_apps(tree)
+
+    def evidence(self) -> list[Finding]:
+        found = [Finding("metadata", p.where, describe_metadata(p)) for p in self.producers]
+        found += [Finding("mint", m.where, describe_mint(m)) for m in self.mints]
+        found += [Finding("gate", g.where, describe_gate(g)) for g in self.gates]
+        manual = [*self.manual_metadata, *self.manual_mints, *self.manual_gates]
+        return found + [Finding("manual", m.where, m.expected) for m in manual]
+
+
+class HandWritten:
+    name = "hand-written"
+    title = "OAuth routes written by hand on Starlette, FastAPI or Flask"
+
+    def recognise(self, tree: SourceTree) -> Match | None:
+        collected = Collected(tree)
+        evidence = collected.evidence()
+        return Match(self, tuple(evidence), collected) if evidence else None
+
+    def hybrid(self, match: Match) -> Contribution:
+        found: Collected = match.collected
+        out = Contribution()
+        _report(out, found)
+        for producer in found.producers:
+            out.add(
+                wrap_metadata.STEP.id, producer.source.rel, wrap_metadata.wrap_metadata(producer)
+            )
+        for mint in found.mints:
+            out.add(mint_jwt.STEP.id, mint.source.rel, mint_jwt.mint_jwt(mint))
+        for gate in found.gates:
+            out.add(hybrid_gate.STEP.id, gate.source.rel, hybrid_gate.hybrid_gate(gate))
+        if out.step_edits(mint_jwt.STEP.id):
+            _revocations(out, found)
+        app = _choose_app(out, found)
+        if app is not None:
+            out.add(install_runtime.STEP.id, app.source.rel, _install(out, found, app))
+        _require_pieces(out, found)
+        out.left_manual = {
+            mint_jwt.STEP.id: found.manual_mints,
+            hybrid_gate.STEP.id: found.manual_gates,
+        }
+        return out
+
+    def final_leftovers(self, match: Match) -> list[ManualStep]:
+        found: Collected = match.collected
+        left = [
+            (m.where, "an access-token mint that still mints opaque tokens")
+            for m in found.mints
+            if not m.migrated
+        ]
+        left += [
+            (g.where, "a bearer gate that still looks tokens up in the legacy store")
+            for g in found.gates
+            if not g.migrated
+        ]
+        left += [(m.where, m.expected) for m in [*found.manual_mints, *found.manual_gates]]
+        if not any(m.migrated for m in found.mints):
+            left.append(
+                ("(whole tree)", "no access-token mint calls oauth_migration.mint_access_token")
+            )
+        how = "migrate it (see `migrate plan`), then finalize again"
+        return [ManualStep(w, e, how, "Manual steps: finalize", True) for w, e in left]
+
+
+RECIPE = HandWritten()
+
+
+def _report(out: Contribution, found: Collected) -> None:
+    out.findings += [f for f in found.evidence() if f.kind != "manual"]
+    for app in found.apps:
+        detail = f"{app.framework} app `{app.variable}`" + (
+            " (runtime installed)" if app.migrated else ""
+        )
+        out.findings.append(Finding("app", app.where, detail))
+    store = describe_store(found.tree, found.gates)
+    out.store_persistent = store.persistent
+    out.findings.append(Finding("store", store.where, store.text))
+    out.notes.append(store.hybrid_period)
+    out.manual += [*found.manual_metadata, *found.manual_mints, *found.manual_gates]
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
+
+
+def describe_metadata(producer: MetadataProducer) -> str:
+    if producer.migrated:
+        return "already passed through the runtime"
+    missing = [
+        k for k in ("jwks_uri", "introspection_endpoint", "code_challenge_methods_supported")
+        if k not in producer.keys
+    ]  # fmt: skip
+    issuer = _code(producer.issuer) if producer.issuer is not None else "?"
+    return f"{producer.shape}, issuer `{issuer}`; lacks {', '.join(missing) or 'nothing'}"
+
+
+def describe_mint(mint: MintSite) -> str:
+    if mint.migrated:
+        return "already mints JWTs"
+    claims = ", ".join(f"{k}={_code(v)}" for k, v in mint.claims.items())
+    return f"`{_code(mint.expression)}` in {mint.function.name.value}() -> {claims}"
+
+
+def describe_gate(gate: BearerGate) -> str:
+    if gate.migrated or gate.lookup is None:
+        return f"{gate.function.name.value}() already calls the runtime"
+    return f"{gate.function.name.value}() looks the token up with `{_code(gate.lookup.expression)}`"
+
+
+def _revocations(out: Contribution, found: Collected) -> None:
+    """``revoke()`` before every legacy delete, from the hybrid phase on: the denylist then
+    knows every revocation of a JWT's lifetime when `finalize` makes it the only check."""
+    store = revoke_on_delete.token_store(_record_writes(found))
+    deletes, by_file, manual = revoke_on_delete.plan_revocations(found.tree, store)
+    out.findings += [Finding("delete", d.where, d.detail) for d in deletes]
+    for rel, edits in by_file.items():
+        out.add(revoke_on_delete.STEP.id, rel, edits)
+    out.manual += manual
+
+
+def _record_writes(found: Collected) -> list[RecordWrite]:
+    writes = [write_near(found.tree, m.source, m.expression) for m in found.mints]
+    return [w for w in writes if w is not None]
+
+
+def _choose_app(out: Contribution, found: Collected) -> AppSite | None:
+    if len(found.apps) == 1:
+        return found.apps[0]
+    where = ", ".join(a.where for a in found.apps) or "(none found)"
+    _install_missing(
+        out,
+        ManualStep(
+            where,
+            f"exactly one Starlette, FastAPI or Flask app object; found {len(found.apps)}",
+            "call `oauth_migration.install_starlette(app, issuer=...)` (or "
+            "`install_flask`) where the app serving /mcp is complete",
+            INSTALL_GUIDE,
+        ),
+    )
+    return None
+
+
+def _install_missing(out: Contribution, step: ManualStep) -> None:
+    out.manual.append(step)
+    out.install_missing.append(step)
+
+
+def _install(out: Contribution, found: Collected, app: AppSite) -> FileEdits:
+    if app.migrated:
+        return FileEdits()
+    issuer = resolve_issuer(found.tree, found.producers[0], app) if found.producers else None
+    if issuer is None:
+        method = "install_flask" if app.framework == "flask" else "install_starlette"
+        _install_missing(
+            out,
+            ManualStep(
+                app.where,
+                "an issuer expression that can be evaluated where the app is built",
+                f"call `oauth_migration.{method}({app.variable}, issuer=<the metadata's "
+                "issuer>)` there, or set OAUTH_MIGRATE_ISSUER",
+                INSTALL_GUIDE,
+            ),
+        )
+        return FileEdits()
+    return install_runtime.install_runtime(app, issuer)
+
+
+EXPECTED_PIECES = {
+    "metadata": ("an RFC 8414 metadata dict with issuer and endpoints", "metadata"),
+    "mint": ("an access token minted with secrets/os.urandom/uuid", "minting"),
+    "gate": ("a bearer-token lookup in a middleware, dependency or decorator", "gate"),
+}
+
+
+def _require_pieces(out: Contribution, found: Collected) -> None:
+    reported = {
+        "metadata": len(found.producers) + len(found.manual_metadata),
+        "mint": len(found.mints) + len(found.manual_mints),
+        "gate": len(found.gates) + len(found.manual_gates),
+    }
+    for kind, (what, guide) in EXPECTED_PIECES.items():
+        if not reported[kind]:
+            out.manual.append(
+                ManualStep(
+                    "(whole tree)",
+                    f"{what}; none found",
+                    f"see the MIGRATION.md section for the {kind} and make that change by hand",
+                    f"Manual steps: {guide}",
+                )
+            )
