@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-RUNTIME_NAME = "oauth_migration"
+from migrate.runtime_api import PACKAGE as RUNTIME_NAME
+
+__all__ = ["RUNTIME_NAME"]

@@ -32,13 +32,16 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from migrate.codemods import RUNTIME_NAME
+from migrate import runtime_api
+from migrate.codemods.build import runtime_call, runtime_name
 from migrate.codemods.edits import FileEdits
 from migrate.codemods.spec import StepSpec
 from migrate.scan.findings import ManualStep
 from migrate.scan.record_writes import Field, RecordWrite, dataclass_fields, table_columns
 from migrate.scan.source import SourceFile, SourceTree
 from migrate.scan.syntax import dotted, enclosing_function, string_value, walk
+
+RESOLVES = (runtime_name(runtime_api.RESOLVE), runtime_name(runtime_api.RESOLVE_ASYNC))
 
 STEP = StepSpec(
     "final-gate",
@@ -59,7 +62,7 @@ def find_hybrid_resolves(source: SourceFile) -> list[cst.Call]:
     for node in walk(source.module):
         if (
             isinstance(node, cst.Call)
-            and dotted(node.func) in (f"{RUNTIME_NAME}.resolve", f"{RUNTIME_NAME}.resolve_async")
+            and dotted(node.func) in RESOLVES
             and any(a.keyword is not None and a.keyword.value == "legacy" for a in node.args)
         ):
             found.append(node)
@@ -99,7 +102,7 @@ def _accessor(name: str) -> cst.BaseExpression:
 def claim_value(field: Field, write: RecordWrite) -> cst.BaseExpression:
     """What the final gate puts in one field of the legacy record."""
     code = _code(field.value)
-    if (write.mint_variable and code == write.mint_variable) or "mint_access_token" in code:
+    if (write.mint_variable and code == write.mint_variable) or runtime_api.MINT in code:
         return _accessor("token")
     for role, accessor in ROLE_ACCESSORS.items():
         if write.mint_arguments.get(role) == code:
@@ -252,9 +255,7 @@ def row_expression(write: RecordWrite, columns: list[str]) -> cst.BaseExpression
         )
         for c in columns
     ]
-    return cst.Call(
-        cst.Attribute(cst.Name(RUNTIME_NAME), cst.Name("row")), [cst.Arg(cst.Dict(elements))]
-    )
+    return runtime_call(runtime_api.ROW, cst.Dict(elements))
 
 
 _FROM = re.compile(r"\bfrom\s+[\"`\[]?(\w+)", re.IGNORECASE)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from migrate import runtime_api
 from migrate.codemods import RUNTIME_NAME
 from migrate.codemods.edits import FileEdits
 from migrate.codemods.spec import StepSpec
@@ -90,7 +91,7 @@ def resolve_call(lookup: Lookup) -> cst.BaseExpression:
     args = [cst.Arg(lookup.argument), cst.Arg(legacy, keyword=cst.Name("legacy"), equal=no_space)]
     if lookup.raises:
         args.append(cst.Arg(cst.Name(lookup.raises), keyword=cst.Name("unknown"), equal=no_space))
-    method = "resolve_async" if lookup.awaited else "resolve"
+    method = runtime_api.RESOLVE_ASYNC if lookup.awaited else runtime_api.RESOLVE
     call = cst.Call(func=cst.Attribute(cst.Name(RUNTIME_NAME), cst.Name(method)), args=args)
     return cst.Await(call) if lookup.awaited else call
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from migrate.codemods import RUNTIME_NAME
+from migrate import runtime_api
+from migrate.codemods.build import keyword, runtime_call
 from migrate.codemods.edits import FileEdits
 from migrate.codemods.spec import StepSpec
 from migrate.scan.apps import AppSite, Issuer
@@ -38,17 +39,9 @@ STEP = StepSpec(
 
 
 def install_statement(app: AppSite, issuer: Issuer) -> cst.SimpleStatementLine:
-    method = "install_flask" if app.framework == "flask" else "install_starlette"
-    no_space = cst.AssignEqual(
-        whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
-    )
-    call = cst.Call(
-        func=cst.Attribute(cst.Name(RUNTIME_NAME), cst.Name(method)),
-        args=[
-            cst.Arg(cst.Name(app.variable)),
-            cst.Arg(issuer.expression, keyword=cst.Name("issuer"), equal=no_space),
-        ],
-    )
+    flask = app.framework == "flask"
+    method = runtime_api.INSTALL_FLASK if flask else runtime_api.INSTALL_STARLETTE
+    call = runtime_call(method, cst.Name(app.variable), keyword("issuer", issuer.expression))
     return cst.SimpleStatementLine([cst.Expr(call)])
 
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from migrate.codemods import RUNTIME_NAME
+from migrate import runtime_api
+from migrate.codemods.build import keyword, runtime_call
 from migrate.codemods.edits import FileEdits
 from migrate.codemods.spec import StepSpec
 from migrate.scan.minting import MintSite
@@ -31,23 +32,12 @@ STEP = StepSpec(
     edits_code=True,
 )
 
-METHOD = "mint_access_token"
+METHOD = runtime_api.MINT
 
 
 def mint_call(claims: dict[str, cst.BaseExpression]) -> cst.Call:
-    args = [
-        cst.Arg(
-            claims[role],
-            keyword=cst.Name(role),
-            equal=cst.AssignEqual(
-                whitespace_before=cst.SimpleWhitespace(""),
-                whitespace_after=cst.SimpleWhitespace(""),
-            ),
-        )
-        for role in ("subject", "client_id", "scope", "resource")
-        if role in claims
-    ]
-    return cst.Call(func=cst.Attribute(cst.Name(RUNTIME_NAME), cst.Name(METHOD)), args=args)
+    roles = ("subject", "client_id", "scope", "resource")
+    return runtime_call(METHOD, *(keyword(role, claims[role]) for role in roles if role in claims))
 
 
 def mint_jwt(site: MintSite) -> FileEdits:

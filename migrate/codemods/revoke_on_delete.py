@@ -20,7 +20,8 @@ from collections.abc import Callable
 
 import libcst as cst
 
-from migrate.codemods import RUNTIME_NAME
+from migrate import runtime_api
+from migrate.codemods.build import runtime_call, runtime_name
 from migrate.codemods.edits import FileEdits
 from migrate.codemods.spec import StepSpec
 from migrate.scan.deletes import Delete, TokenStore, find_deletes
@@ -40,7 +41,7 @@ GUIDE = "Manual steps: revocation"
 
 
 def revoke_statement(key: cst.BaseExpression) -> cst.SimpleStatementLine:
-    call = cst.Call(cst.Attribute(cst.Name(RUNTIME_NAME), cst.Name("revoke")), [cst.Arg(key)])
+    call = runtime_call(runtime_api.REVOKE, key)
     return cst.SimpleStatementLine([cst.Expr(call)])
 
 
@@ -50,7 +51,8 @@ def _already_revoked(delete: Delete) -> bool:
     body = list(getattr(block, "body", ()))
     index = next((i for i, s in enumerate(body) if s is delete.statement), 0)
     previous = body[index - 1] if index > 0 else None
-    return previous is not None and f"{RUNTIME_NAME}.revoke(" in delete.source.code(previous)
+    revoke = runtime_name(runtime_api.REVOKE) + "("
+    return previous is not None and revoke in delete.source.code(previous)
 
 
 def revoke_on_delete(deletes: list[Delete]) -> FileEdits:

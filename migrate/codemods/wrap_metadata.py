@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from migrate.codemods import RUNTIME_NAME
+from migrate import runtime_api
+from migrate.codemods.build import runtime_call
 from migrate.codemods.edits import FileEdits
 from migrate.codemods.spec import StepSpec
 from migrate.scan.metadata import MetadataProducer
@@ -30,14 +31,12 @@ STEP = StepSpec(
     edits_code=True,
 )
 
-METHOD = "authorization_server_metadata"
+METHOD = runtime_api.METADATA
 
 
 def _wrap(node: cst.CSTNode) -> cst.CSTNode:
     assert isinstance(node, cst.BaseExpression)
-    return cst.Call(
-        func=cst.Attribute(cst.Name(RUNTIME_NAME), cst.Name(METHOD)), args=[cst.Arg(node)]
-    )
+    return runtime_call(METHOD, node)
 
 
 def wrap_metadata(producer: MetadataProducer) -> FileEdits:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from migrate import runtime_api
 from migrate.codemods import hybrid_gate, install_runtime, mint_jwt, revoke_on_delete, wrap_metadata
 from migrate.codemods.edits import FileEdits
 from migrate.recipes.base import Contribution, Match
@@ -186,7 +187,8 @@ def _install(out: Contribution, found: Collected, app: AppSite) -> FileEdits:
         return FileEdits()
     issuer = resolve_issuer(found.tree, found.producers[0], app) if found.producers else None
     if issuer is None:
-        method = "install_flask" if app.framework == "flask" else "install_starlette"
+        flask = app.framework == "flask"
+        method = runtime_api.INSTALL_FLASK if flask else runtime_api.INSTALL_STARLETTE
         _install_missing(
             out,
             ManualStep(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from migrate import runtime_api
 from migrate.scan.metadata import MetadataProducer
 from migrate.scan.source import SourceFile, SourceTree, children
 from migrate.scan.syntax import (
@@ -37,7 +38,7 @@ FRAMEWORKS = {
     "flask.Flask": "flask",
     "flask.app.Flask": "flask",
 }
-INSTALL_CALLS = frozenset({"install_starlette", "install_flask"})
+INSTALL_CALLS = frozenset({runtime_api.INSTALL_STARLETTE, runtime_api.INSTALL_FLASK})
 
 
 @dataclass

@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from migrate import runtime_api
 from migrate.scan.findings import ManualStep
 from migrate.scan.source import SourceFile, SourceTree, children
 from migrate.scan.syntax import dotted, names_in, string_value, walk
 
-RESOLVE_CALLS = frozenset({"resolve", "resolve_async"})
+RESOLVE_CALLS = frozenset({runtime_api.RESOLVE, runtime_api.RESOLVE_ASYNC})
 _NOT_LOOKUPS = re.compile(
     r"^(len|str|bytes|int|bool|isinstance|print|hmac\.\w+|secrets\.compare_digest|log\w*\.\w+|"
     r"logger\.\w+|.*\.(strip|lstrip|rstrip|partition|rpartition|split|rsplit|startswith|"

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from migrate import runtime_api
 from migrate.scan.findings import ManualStep
 from migrate.scan.source import SourceFile, SourceTree
 from migrate.scan.syntax import dotted, enclosing_function, string_value, walk
 
 ENDPOINT_KEYS = frozenset({"authorization_endpoint", "token_endpoint"})
-WRAPPER = "authorization_server_metadata"
+WRAPPER = runtime_api.METADATA
 
 
 @dataclass

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from migrate import runtime_api
 from migrate.scan.findings import ManualStep
 from migrate.scan.source import SourceFile, SourceTree
 from migrate.scan.syntax import (
@@ -41,7 +42,7 @@ PRIMITIVES = frozenset(
 ENCODERS = re.compile(
     r"^(base64\.\w+|binascii\.(hexlify|b2a_hex|b2a_base64)|str|bytes|codecs\.encode)$"
 )
-MINT_CALL = "mint_access_token"
+MINT_CALL = runtime_api.MINT
 
 ROLES: dict[str, tuple[str, ...]] = {
     "subject": (

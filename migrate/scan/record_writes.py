@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from migrate import runtime_api
 from migrate.scan.source import SourceFile, SourceTree
 from migrate.scan.sql import Placeholder, bound, read_insert, sql_text
 from migrate.scan.syntax import dotted, enclosing, enclosing_function, string_value, walk
 
-MINT_CALL = "mint_access_token"
+MINT_CALL = runtime_api.MINT
 _CREATE = r"create\s+table\s+(?:if\s+not\s+exists\s+)?{table}\s*\((.*?)\)\s*;?\s*$"
 _CONSTRAINTS = {"primary", "foreign", "unique", "check", "constraint"}
 

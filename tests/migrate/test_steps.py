@@ -14,7 +14,7 @@ from migrate.planner import plan_hybrid
 from tests.migrate.tree_support import copy_sample
 
 CODEMOD_TESTS = Path(__file__).parent / "codemods"
-HELPERS = {"edits", "spec"}  # modules of the package that are not codemods
+HELPERS = {"build", "edits", "spec"}  # modules of the package that are not codemods
 
 
 def _codemod_modules() -> list[str]:

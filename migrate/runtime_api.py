@@ -1,0 +1,20 @@
+"""The names of the runtime methods that migrated code calls, taken from the runtime itself.
+
+Codemods emit these calls and finders recognise them; reading each name off
+:class:`shims.deferred.DeferredMigration` means a rename there fails here at import, not in
+a migrated server at run time.
+"""
+
+from __future__ import annotations
+
+from shims.deferred import DeferredMigration as _Runtime
+
+PACKAGE = "oauth_migration"  # the name the runtime is imported under in migrated code
+MINT = _Runtime.mint_access_token.__name__
+RESOLVE = _Runtime.resolve.__name__
+RESOLVE_ASYNC = _Runtime.resolve_async.__name__
+REVOKE = _Runtime.revoke.__name__
+ROW = _Runtime.row.__name__
+METADATA = _Runtime.authorization_server_metadata.__name__
+INSTALL_STARLETTE = _Runtime.install_starlette.__name__
+INSTALL_FLASK = _Runtime.install_flask.__name__
