@@ -17,7 +17,6 @@ def test_public_names_are_pinned() -> None:
         "Credentials",
         "Status",
         "run_checks",
-        "verify_command",
     ]
 
 

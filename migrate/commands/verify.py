@@ -4,7 +4,8 @@ One line per check (PASS, FAIL, WARN or SKIP, its id, the reason), printed as ea
 completes, then a summary line; ``--format json`` gives the same verdicts as one JSON
 object. Exit 8 on any FAIL, so a CI can gate a deploy on it; a server that cannot be
 reached is one FAIL line ("cannot connect"), never a traceback. The HTTP client (httpx)
-is imported only when the command runs, so `migrate --help` does not pay for it.
+is imported only when the command runs, so `migrate --help` does not pay for it. The
+checks themselves are :mod:`migrate.verify`; this module runs them and prints them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from urllib.parse import urlsplit
 
 import click
 
-from migrate.cli_support import Progress, colour_on, format_option, paint, schema
+from migrate.commands._options import format_option
+from migrate.commands._output import Progress, colour_on, paint, schema
 from migrate.exit_codes import Exit
 
 if TYPE_CHECKING:
