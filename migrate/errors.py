@@ -114,12 +114,6 @@ class NotReady(MigrateError):
     exit_code = int(Exit.NOT_READY)
 
 
-class ChecksFailed(MigrateError):
-    """`verify`: at least one live check failed."""
-
-    exit_code = int(Exit.CHECKS_FAILED)
-
-
 # Errors of modules that do not subclass the classes above yet (planner, state and status
 # switch to them) or cannot (the runtime package): (module, class name, what it becomes).
 FOREIGN: tuple[tuple[str, str, type[MigrateError]], ...] = (
@@ -147,7 +141,6 @@ __all__ = [
     "ApplyRefused",
     "BadUsage",
     "Blocked",
-    "ChecksFailed",
     "DirtyTree",
     "FOREIGN",
     "EditedSinceApply",

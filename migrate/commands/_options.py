@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
@@ -138,3 +139,20 @@ def confirm(question: str, yes: bool, flag_use: str) -> None:
             f"{question} needs an answer, and stdin is not a terminal: pass --yes to {flag_use}"
         )
     click.confirm(question, abort=True, err=True)
+
+
+def _base_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """URL must be an http(s) issuer URL: scheme, host, no query or fragment."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as problem:
+        raise click.BadParameter(f"{value!r} is not a valid URL ({problem})") from None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(f"{value!r} is not an http(s) URL such as http://127.0.0.1:8000")
+    if parts.query or parts.fragment:
+        raise click.BadParameter(f"{value!r}: give the issuer URL, without ?query or #fragment")
+    return value.rstrip("/")
+
+
+url_argument = click.argument("url", callback=_base_url)

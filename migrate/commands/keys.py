@@ -167,25 +167,12 @@ def promote(keys_dir: Path) -> None:
 @click.option("--force", is_flag=True, help="Retire even if tokens it signed may be alive.")
 def retire(keys_dir: Path, max_token_lifetime: int | None, force: bool) -> None:
     """Drop retiring keys once no token they signed can still be alive."""
+    from migrate.key_folder import tree_lifetime
+
     if max_token_lifetime is None:
-        max_token_lifetime = _tree_lifetime(keys_dir)
+        max_token_lifetime = tree_lifetime(keys_dir)
     retired = _folder_to_change(keys_dir).retire(max_token_lifetime, force=force)
     if not retired:
         click.echo("no retiring key")
     for key in retired:
         click.echo(f"retired {key.kid}")
-
-
-def _tree_lifetime(keys_dir: Path) -> int:
-    """The access-token lifetime the server of this key folder uses (retiring sooner would
-    refuse live tokens): its migrated tree's, for a folder inside .oauth-migration/."""
-    from migrate import emit
-    from migrate.state import State, StateError, read_state, recorded_lifetime
-
-    folder = keys_dir.resolve()
-    root = folder.parent.parent
-    try:
-        state = read_state(root) if folder.parent.name == emit.STATE_DIR else State()
-    except StateError:
-        state = State()
-    return recorded_lifetime(root, state)
