@@ -50,11 +50,13 @@ def next_step(text: str) -> None:
 
 
 def echo_lines(lines: list[str]) -> None:
+    """Each line on stdout (the ``messages`` of a JSON result, as text)."""
     for line in lines:
         click.echo(line)
 
 
 def progress_after() -> float:
+    """Seconds before a progress note: 1, or ``$OAUTH_MIGRATE_PROGRESS_AFTER`` (tests)."""
     try:
         return float(os.environ.get(ENV_PROGRESS_AFTER, "1"))
     except ValueError:

@@ -1,8 +1,8 @@
 """`migrate keys ...`: the key folder's life cycle, over :mod:`shims.keys`.
 
-Rotation follows STANDARDS.md: ``rotate`` publishes a staged key, ``promote`` makes it
-sign once relying parties had time to fetch the JWKS, ``retire`` drops the previous key
-only when no token it signed can still be alive.
+Rotation as MIGRATION.md section 7 describes it: ``rotate`` publishes a staged key,
+``promote`` makes it sign once relying parties had time to fetch the JWKS, ``retire``
+drops the previous key only when no token it signed can still be alive.
 
 The commands see the keys the server sees: while ``OAUTH_MIGRATE_SIGNING_KEY`` is set,
 the server signs with that key and never reads the folder, so ``list`` and ``jwks`` show
