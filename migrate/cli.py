@@ -131,7 +131,7 @@ def run(
     except OSError as problem:
         return report(argv, describe_os_error(problem), Exit.ERROR)
     except Exception as problem:
-        adopted = adopt(problem)  # another package's refusal (the runtime's key errors)
+        adopted = adopt(problem)  # a refusal not raised as a MigrateError (errors.FOREIGN)
         if adopted is None:
             raise  # a bug: its traceback, not a made-up exit code
         return report_error(argv, adopted)

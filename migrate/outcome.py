@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from migrate.apply import ApplyResult
+from migrate.errors import NothingFound
 from migrate.exit_codes import Exit
 from migrate.plan import Plan
 from migrate.render import key_folder_ignored, keys_line, manual_steps_left
@@ -19,6 +20,13 @@ from migrate.state import Applied
 def found_nothing(plan: Plan) -> bool:
     """No metadata, mint, gate or app at all: the wrong folder, not a finished migration."""
     return all(finding["kind"] == "store" for finding in plan.findings)
+
+
+def check_found(plan: Plan, path: Path) -> None:
+    """Refuse a plan of a tree with no server code at all (exit 1: most likely the wrong
+    folder; a migrated tree still has its metadata, mint and gate)."""
+    if found_nothing(plan):
+        raise NothingFound(f"no OAuth server code found under {path}")
 
 
 def plan_exit(plan: Plan) -> Exit:

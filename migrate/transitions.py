@@ -12,9 +12,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from migrate.apply import ApplyResult, apply_plan, check_plan
-from migrate.errors import NothingFound
 from migrate.finalizer import plan_final
-from migrate.outcome import found_nothing
+from migrate.outcome import check_found
 from migrate.plan import Plan
 from migrate.planner import check_selection, plan_hybrid
 from migrate.readiness import check_ready
@@ -37,8 +36,7 @@ def apply_tree(plan: Plan, path: Path, allow_dirty: bool, ask: Ask) -> ApplyResu
 
     A tree with no server code at all is refused (the wrong folder, most likely)."""
     if not plan.pending:
-        if found_nothing(plan):
-            raise NothingFound(f"no OAuth server code found under {path}")
+        check_found(plan, path)
         return None
     check_plan(plan, path, allow_dirty)
     ask()

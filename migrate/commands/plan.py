@@ -7,6 +7,7 @@ plan for `apply --plan`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -18,6 +19,9 @@ from migrate.commands._options import (
     skip_option,
 )
 from migrate.commands._output import Progress, colour_on, echo_json, next_step
+
+if TYPE_CHECKING:
+    from migrate.plan import Plan
 
 
 @click.command("plan")
@@ -40,10 +44,7 @@ def plan_command(
     Exit 0 when there is nothing to do, 2 when changes are pending, 6 when apply would be
     blocked by a manual step, 1 on error (see `migrate --help` for every code).
     """
-    from migrate.errors import NothingFound
-    from migrate.outcome import found_nothing, plan_exit
     from migrate.plan_file import check_out, save_plan
-    from migrate.render import plan_document, render_text
     from migrate.transitions import plan_tree
 
     if out is not None:
@@ -52,20 +53,33 @@ def plan_command(
         plan = plan_tree(path, only, skip, exclude)
     if out is not None:
         save_plan(plan, out)
-    nothing = NothingFound(f"no OAuth server code found under {path}")
-    if found_nothing(plan) and fmt == "json":  # stdout holds one JSON object: the error's
-        raise nothing
-    code = plan_exit(plan)
     if fmt == "json":
-        echo_json("plan", code, plan_document(plan))
-        raise SystemExit(int(code))
+        _print_json(plan, path)
+    _print_text(plan, path, out)
+
+
+def _print_json(plan: Plan, path: Path) -> NoReturn:
+    """The plan as one JSON object, or (no server code) the error's object alone."""
+    from migrate.outcome import check_found, plan_exit
+    from migrate.render import plan_document
+
+    check_found(plan, path)
+    code = plan_exit(plan)
+    echo_json("plan", code, plan_document(plan))
+    raise SystemExit(int(code))
+
+
+def _print_text(plan: Plan, path: Path, out: Path | None) -> NoReturn:
+    """The plan, then (no server code) the error, or the command to run next."""
+    from migrate.outcome import check_found, plan_exit
+    from migrate.render import render_text
+
     click.echo(render_text(plan, colour=colour_on()), nl=False)
-    if found_nothing(plan):
-        raise nothing
+    check_found(plan, path)
     if plan.blocked_by:
         next_step("do the manual steps above, then `migrate plan` again")
     elif plan.pending:
         next_step(f"migrate apply {f'--plan {out}' if out is not None else path}")
     else:
         next_step(f"nothing to apply; `migrate status {path}` tells where the tree stands")
-    raise SystemExit(int(code))
+    raise SystemExit(int(plan_exit(plan)))
