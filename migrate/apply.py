@@ -1,6 +1,6 @@
-"""Write a plan into the target, all or nothing, and undo it byte for byte.
+"""Write a plan into the target, all or nothing (`migrate.rollback` undoes it).
 
-Both directions go through one journaled transaction (:mod:`migrate.journal`): the files,
+Apply and rollback go through one journaled transaction (:mod:`migrate.journal`): the files,
 the state file and the key folder land together or not at all, whether the command fails,
 is interrupted (Ctrl-C, SIGTERM) or is killed (the next command undoes the rest). The
 state file records the before and after text of every file, which is what `rollback`
@@ -9,34 +9,19 @@ restores; every path a plan or a state file names must resolve inside the tree.
 
 from __future__ import annotations
 
-import contextlib
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from migrate import __version__, emit, journal
-from migrate.exit_codes import Exit, MigrateError
+from migrate.errors import ApplyRefused, Blocked, DirtyTree, StalePlan
 from migrate.journal import Hook, Write
 from migrate.plan import FileChange, Plan, stale_files
-from migrate.state import STATE_FILE, Applied, State, read_state, state_path
+from migrate.state import Applied, State, read_state, state_path
 from shims.keys import KeyFolder
 
 WriteHook = Hook
-
-
-class ApplyRefused(MigrateError):
-    """Apply did nothing: a dirty tree, a stale plan, a plan of another kit version."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message, Exit(exit_code))
-
-
-EXIT_DIRTY = int(Exit.DIRTY)
-EXIT_STALE = int(Exit.STALE)
-EXIT_EDITED = int(Exit.EDITED)
-EXIT_BLOCKED = int(Exit.BLOCKED)
 
 
 @dataclass
@@ -62,32 +47,28 @@ def dirty_files(root: Path) -> list[str]:
 def check_plan(plan: Plan, root: Path, allow_dirty: bool) -> None:
     root = root.resolve()
     if plan.blocked_by:
-        raise ApplyRefused(
+        raise Blocked(
             "blocked: the change would leave the server broken or half-migrated; nothing "
-            "was written. Do this first, then plan again: " + "; ".join(plan.blocked_by),
-            EXIT_BLOCKED,
+            "was written. Do this first, then plan again: " + "; ".join(plan.blocked_by)
         )
     if plan.kit_version != __version__:
-        raise ApplyRefused(
+        raise StalePlan(
             f"the plan was made by oauth-migrate {plan.kit_version}, this is {__version__}: "
-            "plan again",
-            EXIT_STALE,
+            "plan again"
         )
     _check_paths(plan, root)
     changed = stale_files(plan, root) + [
-        c.path for c in plan.changes if _current(root, c.path, c.encoding) != c.before
+        c.path for c in plan.changes if current(root, c.path, c.encoding) != c.before
     ]
     changed = sorted(set(changed))
     if changed:
-        raise ApplyRefused(
-            "the tree changed since the plan was made: " + ", ".join(changed) + "; plan again",
-            EXIT_STALE,
+        raise StalePlan(
+            "the tree changed since the plan was made: " + ", ".join(changed) + "; plan again"
         )
     dirty = dirty_files(root)
     if dirty and not allow_dirty:
-        raise ApplyRefused(
-            "uncommitted changes (commit them, or pass --allow-dirty): " + ", ".join(dirty[:10]),
-            EXIT_DIRTY,
+        raise DirtyTree(
+            "uncommitted changes (commit them, or pass --allow-dirty): " + ", ".join(dirty[:10])
         )
 
 
@@ -96,22 +77,21 @@ def _check_paths(plan: Plan, root: Path) -> None:
     person can edit: it must not be a way to write elsewhere)."""
     root = root.resolve()
     if Path(plan.root).resolve() != root:
-        raise ApplyRefused(f"the plan was made for {plan.root}, not {root}", EXIT_STALE)
+        raise StalePlan(f"the plan was made for {plan.root}, not {root}")
     try:
         journal.check_state_dirs(root)
     except journal.WriteError as refused:
-        raise ApplyRefused(str(refused), int(Exit.ERROR)) from None
+        raise ApplyRefused(str(refused)) from None
     try:
         for change in plan.changes:
             journal.resolve_inside(root, change.path)
     except journal.WriteError as refused:
-        raise ApplyRefused(f"the plan writes outside {root}: {refused}", EXIT_STALE) from None
+        raise StalePlan(f"the plan writes outside {root}: {refused}") from None
     phase = read_state(root).phase
     if plan.phase_from != phase:
-        raise ApplyRefused(
+        raise StalePlan(
             f"the plan starts from the {plan.phase_from} phase, the tree is in the {phase} "
-            "phase: plan again",
-            EXIT_STALE,
+            "phase: plan again"
         )
 
 
@@ -122,7 +102,7 @@ def apply_plan(plan: Plan, root: Path, *, write_hook: WriteHook | None = None) -
     generate = plan.generate_keys and not (keys_dir / "manifest.json").exists()
     writes = [_write(change) for change in plan.changes]
     writes.append(_state_write(root, plan, generate))
-    _transaction(root, writes, "create" if generate else None, write_hook)
+    transaction(root, writes, "create" if generate else None, write_hook)
     return ApplyResult([c.path for c in plan.changes], generate)
 
 
@@ -137,7 +117,7 @@ def _write(change: FileChange) -> Write:
     return Write(change.path, change.before, change.after, change.encoding)
 
 
-def _transaction(
+def transaction(
     root: Path,
     writes: list[Write],
     keys: journal.KeysAction,
@@ -167,7 +147,7 @@ def _state_write(root: Path, plan: Plan, generated: bool) -> Write:
         )
     )
     state.phase = plan.phase_to
-    return _state_file_write(root, state)
+    return state_file_write(root, state)
 
 
 def _recorded(before: str | None, after: str | None, encoding: str) -> dict[str, str | None]:
@@ -177,7 +157,7 @@ def _recorded(before: str | None, after: str | None, encoding: str) -> dict[str,
     return texts
 
 
-def _state_file_write(root: Path, state: State | None) -> Write:
+def state_file_write(root: Path, state: State | None) -> Write:
     """state.json replaced by ``state``, or deleted (None)."""
     path = state_path(root)
     rel = path.relative_to(root).as_posix()
@@ -185,80 +165,22 @@ def _state_file_write(root: Path, state: State | None) -> Write:
     return Write(rel, before, state.to_json() if state is not None else None)
 
 
-# -- rollback --------------------------------------------------------------------------
-
-
-def rollback(root: Path, *, write_hook: WriteHook | None = None) -> Applied:
-    """Undo the last apply byte for byte; refuses when its files were edited since."""
-    root = root.resolve()
-    state = read_state(root)
-    if not state.history:
-        raise ApplyRefused("nothing to roll back: no apply is recorded here", 1)
-    last = state.history[-1]
-    edited = [
-        rel
-        for rel, texts in sorted(last.files.items())
-        if _current(root, rel, last.encoding_of(rel)) != texts["after"]
-    ]
-    if edited:
-        raise ApplyRefused(
-            "edited or deleted since the apply, so rollback would lose work: " + ", ".join(edited),
-            EXIT_EDITED,
-        )
-    writes = [
-        Write(rel, texts["after"], texts["before"], last.encoding_of(rel))
-        for rel, texts in last.files.items()
-    ]
-    state.history.pop()
-    state.phase = last.phase_from
-    writes.append(_state_file_write(root, state if state.history else None))
-    _transaction(root, writes, None, write_hook, _removed_by_rollback(root, last, state))
-    _remove_emptied_dirs(root, [rel for rel, t in last.files.items() if t["before"] is None])
-    if not state.history:
-        _remove_empty(root / emit.STATE_DIR)
-    return last
-
-
-def _removed_by_rollback(root: Path, last: Applied, state: State) -> tuple[str, ...]:
-    """The key the undone apply generated and, back to legacy, the runtime's own data
-    (metrics, denylist): nothing in a legacy tree reads them, and the .gitignore that kept
-    them out of version control is restored to its legacy text."""
-    names = ["keys"] if last.keys_generated else []
-    if not state.history:
-        folder = root / emit.STATE_DIR
-        names += sorted(p.name for p in folder.glob("*.sqlite3*") if p.is_file())
-    return tuple(names)
-
-
-def _current(root: Path, rel: str, encoding: str) -> str | None:
+def current(root: Path, rel: str, encoding: str) -> str | None:
+    """The text of ``rel`` in the tree now (None when absent); a path outside the tree
+    is refused, whoever named it."""
     try:
         return journal.current_text(journal.resolve_inside(root, rel), encoding)
     except journal.WriteError as refused:
-        raise ApplyRefused(f"the state file names {rel}: {refused}", int(Exit.ERROR)) from None
-
-
-def _remove_empty(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        folder.rmdir()
-
-
-def _remove_emptied_dirs(root: Path, created: list[str]) -> None:
-    folders = {(root / rel).parent for rel in created}
-    for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
-        pycache = folder / "__pycache__"
-        if pycache.is_dir() and not pycache.is_symlink():
-            shutil.rmtree(pycache, ignore_errors=True)
-        _remove_empty(folder)
+        raise ApplyRefused(f"the state file names {rel}: {refused}") from None
 
 
 __all__ = [
-    "EXIT_DIRTY",
-    "EXIT_EDITED",
-    "EXIT_STALE",
-    "STATE_FILE",
-    "ApplyRefused",
     "ApplyResult",
+    "WriteHook",
     "apply_plan",
     "check_plan",
-    "rollback",
+    "current",
+    "dirty_files",
+    "state_file_write",
+    "transaction",
 ]

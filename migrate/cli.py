@@ -1,10 +1,11 @@
-"""The `migrate` command line: a click group whose commands each call one function.
+"""The `migrate` command line: the group that assembles :mod:`migrate.commands`.
 
-Commands are imported only when one runs (``--help`` stays fast and works without the
-codemods' heavy imports), and every expected failure ends here as one line and the exit
-code of :mod:`migrate.exit_codes`: a usage error is 64, Ctrl-C is 130, an unreadable or
-unwritable file is 1, and ``--help`` is 0. With ``--format json`` the error is a JSON
-object on stdout instead, so a program reading stdout always gets JSON.
+A command's module is imported only when it runs (``--help`` stays fast and works
+without the codemods' heavy imports). Every expected failure ends here, in :func:`run`,
+as one line and its exit code: a :mod:`migrate.errors` class carries its own, a usage
+error is 64, Ctrl-C is 130, an unreadable or unwritable file is 1, and ``--help`` is 0.
+With ``--format json`` the error is a JSON object on stdout instead, so a program reading
+stdout always gets JSON. No command translates an error: this is the one place.
 """
 
 from __future__ import annotations
@@ -21,25 +22,34 @@ from typing import Any
 import click
 
 from migrate import __version__
+from migrate.errors import MigrateError, adopt
 from migrate.exit_codes import Exit, table
 
 
 @dataclass(frozen=True)
 class Entry:
-    module: str
+    """A command: the click command ``attr`` of ``migrate.commands.<name>``, and its line
+    in ``--help`` (given here, so ``--help`` imports no command module)."""
+
     attr: str
     help: str
 
 
 COMMANDS: dict[str, Entry] = {
-    "plan": Entry("migrate.phase_cli", "plan_command", "Show what `apply` would change."),
-    "apply": Entry("migrate.phase_cli", "apply_command", "Enter the hybrid phase."),
-    "status": Entry("migrate.final_cli", "status_command", "Say whether finalize is safe yet."),
-    "finalize": Entry("migrate.final_cli", "finalize_command", "Remove the opaque-token path."),
-    "rollback": Entry("migrate.phase_cli", "rollback_command", "Undo the last apply or finalize."),
-    "verify": Entry("migrate.verify.command", "verify_command", "Check a running server."),
-    "keys": Entry("migrate.keys_cli", "keys_group", "Generate, list and rotate signing keys."),
+    "plan": Entry("plan_command", "Show what `apply` would change."),
+    "apply": Entry("apply_command", "Enter the hybrid phase."),
+    "status": Entry("status_command", "Say whether finalize is safe yet."),
+    "finalize": Entry("finalize_command", "Remove the opaque-token path."),
+    "rollback": Entry("rollback_command", "Undo the last apply or finalize."),
+    "verify": Entry("verify_command", "Check a running server."),
+    "keys": Entry("keys_group", "Generate, list and rotate signing keys."),
 }
+
+
+def command_module(name: str) -> str:
+    """Where the command ``name`` lives: one module per command."""
+    return f"migrate.commands.{name}"
+
 
 EPILOG = "Exit codes (every command):\n\n\b\n" + table()
 
@@ -54,7 +64,8 @@ class MigrateGroup(click.Group):
         entry = COMMANDS.get(cmd_name)
         if entry is None:
             return None
-        command: click.Command = getattr(importlib.import_module(entry.module), entry.attr)
+        module = importlib.import_module(command_module(cmd_name))
+        command: click.Command = getattr(module, entry.attr)
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -98,6 +109,8 @@ def run(
         result = click.Group.main(
             group, argv, prog_name, complete_var, standalone_mode=False, **extra
         )
+    except MigrateError as problem:
+        return report_error(argv, problem)
     except click.exceptions.NoArgsIsHelpError as problem:
         click.echo(problem.format_message())  # a bare `migrate`: the help, not an error
         return int(Exit.OK)
@@ -117,6 +130,11 @@ def run(
         return int(Exit.OK)
     except OSError as problem:
         return report(argv, describe_os_error(problem), Exit.ERROR)
+    except Exception as problem:
+        adopted = adopt(problem)  # a refusal not raised as a MigrateError (errors.FOREIGN)
+        if adopted is None:
+            raise  # a bug: its traceback, not a made-up exit code
+        return report_error(argv, adopted)
     return result if isinstance(result, int) else int(Exit.OK)
 
 
@@ -136,6 +154,13 @@ def wants_json(argv: Sequence[str]) -> bool:
     """``--format json`` anywhere on the command line (it may not have been parsed yet)."""
     pairs = zip(argv, argv[1:], strict=False)
     return "--format=json" in argv or any(a == "--format" and b == "json" for a, b in pairs)
+
+
+def report_error(argv: Sequence[str], problem: MigrateError) -> int:
+    """A MigrateError: its evidence (if any) on stderr, then its one line and its code."""
+    if problem.detail:
+        click.echo(problem.detail, err=True, nl=False)
+    return report(argv, problem.format_message(), Exit(problem.exit_code))
 
 
 def report(argv: Sequence[str], message: str, code: Exit) -> int:

@@ -2,15 +2,13 @@
 
 A CI script branches on these, so a code never means two things: "changes pending" (2)
 is not a usage error (64), and "uncommitted changes" (3) is not "not ready yet" (7).
-Errors carry their code (:class:`MigrateError` and its subclasses); no command maps an
-error to a number by hand.
+Errors carry their code as a class attribute (:mod:`migrate.errors`); no command maps
+an error to a number by hand.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
-
-import click
 
 
 class Exit(IntEnum):
@@ -45,15 +43,3 @@ MEANINGS: dict[Exit, str] = {
 def table() -> str:
     """The table as `--help` and the README print it."""
     return "\n".join(f"{int(code):>3}  {MEANINGS[code]}" for code in Exit)
-
-
-class MigrateError(click.ClickException):
-    """An expected failure: one line for the user, and its exit code."""
-
-    exit_code = int(Exit.ERROR)
-
-    def __init__(self, message: str, code: Exit | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            # click declares exit_code a class variable; each error instance carries its own.
-            self.__dict__["exit_code"] = int(code)

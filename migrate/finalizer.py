@@ -21,8 +21,9 @@ import libcst as cst
 from migrate import emit, steps
 from migrate.codemods import RUNTIME_NAME, final_gate, revoke_on_delete
 from migrate.codemods.edits import FileEdits, rewrite
+from migrate.errors import PlanError
 from migrate.plan import FileChange, Plan, Step, digest, read_exact
-from migrate.planner import NOTHING_FOUND, PlanError, manual_steps, report_unreadable
+from migrate.planner import NOTHING_FOUND, manual_steps, report_unreadable
 from migrate.recipes import TwoShapes, choose
 from migrate.scan.findings import Finding, ManualStep
 from migrate.scan.record_writes import RecordWrite, find_record_writes

@@ -40,7 +40,8 @@ from types import FrameType
 from typing import Any, Literal
 
 from migrate.emit import STATE_DIR
-from migrate.exit_codes import Exit, MigrateError
+from migrate.errors import MigrateError
+from migrate.exit_codes import Exit
 from migrate.plan import known_encoding
 
 JOURNAL = ".oauth-migration.journal"
@@ -53,6 +54,12 @@ KeysAction = Literal["create"] | None
 
 class WriteError(MigrateError):
     """A write was refused or failed; the tree is as it was before the command."""
+
+
+class RefusedPath(WriteError):
+    """A plan or state file names a path the kit never writes: a tampered file (exit 4)."""
+
+    exit_code = int(Exit.STALE)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -137,7 +144,7 @@ def check_relative(rel: str) -> None:
     state folder but for state.json; the journal), whatever a forged file says."""
     pure = PurePosixPath(rel)
     if not rel or "\\" in rel or "\0" in rel or pure.is_absolute() or ".." in pure.parts:
-        raise WriteError(f"refusing a path outside the tree: {rel!r}", Exit.STALE)
+        raise RefusedPath(f"refusing a path outside the tree: {rel!r}")
     forbidden = (
         ".git" in pure.parts
         or "site-packages" in pure.parts
@@ -145,7 +152,7 @@ def check_relative(rel: str) -> None:
         or (pure.parts[0] == STATE_DIR and rel != f"{STATE_DIR}/state.json")
     )
     if forbidden:
-        raise WriteError(f"refusing a path the kit never writes: {rel!r}", Exit.STALE)
+        raise RefusedPath(f"refusing a path the kit never writes: {rel!r}")
 
 
 def resolve_inside(root: Path, rel: str) -> Path:
@@ -158,7 +165,7 @@ def resolve_inside(root: Path, rel: str) -> Path:
         if folder == root or not folder.is_relative_to(root):
             break
         if (folder / "pyvenv.cfg").exists():
-            raise WriteError(f"refusing to write {rel}: it lies in a virtualenv", Exit.STALE)
+            raise RefusedPath(f"refusing to write {rel}: it lies in a virtualenv")
     return target
 
 

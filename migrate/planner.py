@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from migrate import emit, steps
 from migrate.codemods.edits import FileEdits, rewrite
 from migrate.dependencies import dependency_file
+from migrate.errors import PlanError
 from migrate.plan import FileChange, Plan, Step, digest, read_exact
 from migrate.recipes import Contribution, TwoShapes, choose
 from migrate.scan.findings import Finding, ManualStep
@@ -25,10 +26,6 @@ from shims.keys import KeyProblem, KeyRing, KeysUnavailable
 from shims.policy import DEFAULT_LIFETIME
 
 NOTHING_FOUND = "no legacy authorization server found"
-
-
-class PlanError(Exception):
-    """The tree cannot be planned (unreadable files, nothing that looks like a server)."""
 
 
 def plan_hybrid(

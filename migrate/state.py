@@ -20,15 +20,12 @@ from typing import Any
 
 from migrate import journal
 from migrate.emit import PACKAGE, STATE_DIR, wiring_lifetime
+from migrate.errors import StateError
 from migrate.plan import content_digest, known_encoding
 from shims.policy import DEFAULT_LIFETIME
 
 STATE_FILE = "state.json"
 PHASES = ("legacy", "hybrid", "final")
-
-
-class StateError(Exception):
-    """An unreadable, edited or foreign state file."""
 
 
 @dataclass

@@ -26,16 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from migrate import emit
+from migrate.errors import StatusError
 from migrate.state import read_state, recorded_lifetime
 from shims.metrics import Kind, MetricsUnavailable, Outcome, read_metrics
 
 SKEW = 60.0
 WINDOW = 3600.0
 ENV_NOW = "OAUTH_MIGRATE_NOW"
-
-
-class StatusError(Exception):
-    """No evidence could be read (no hybrid phase, no metrics, Prometheus unreachable)."""
 
 
 @dataclass

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from migrate.apply import ApplyRefused, apply_plan
+from migrate.apply import apply_plan
 from migrate.cli import cli
+from migrate.errors import StalePlan
 from migrate.planner import plan_hybrid
 from tests.migrate.tree_support import copy_sample, tree_bytes, write_forged
 
@@ -174,8 +175,8 @@ def test_rollback_without_apply_says_so(project: Path) -> None:
 
 
 def test_apply_refused_carries_its_exit_code() -> None:
-    """ApplyRefused keeps the exit status the CLI reports."""
-    assert ApplyRefused("stale", 4).exit_code == 4
+    """A stale-plan refusal keeps the exit status the CLI reports."""
+    assert StalePlan("stale").exit_code == 4
 
 
 def test_plan_for_another_tree_is_refused(project: Path, tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from migrate import __version__
 from migrate.cli import cli
+from migrate.commands._options import STEP_IDS
 from migrate.exit_codes import Exit, table
-from migrate.phase_cli import STEP_IDS
 from migrate.steps import ids_of
 
 COMMANDS = ("plan", "apply", "status", "finalize", "rollback", "keys", "verify")

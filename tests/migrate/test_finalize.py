@@ -21,9 +21,10 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-import migrate.final_cli
-from migrate.apply import ApplyRefused, check_plan
+import migrate.readiness
+from migrate.apply import check_plan
 from migrate.cli import cli
+from migrate.errors import ApplyRefused
 from migrate.finalizer import plan_final
 from migrate.status import ENV_NOW, SKEW
 from migrate.status import status as real_status
@@ -221,7 +222,7 @@ def test_finalize_refuses_a_tree_edited_after_planning(
         auth.write_text(auth.read_text() + "\n# edited meanwhile\n", encoding="utf-8")
         return real_status(*args, **kwargs)
 
-    monkeypatch.setattr(migrate.final_cli, "status", status_while_someone_edits)
+    monkeypatch.setattr(migrate.readiness, "status", status_while_someone_edits)
     before = snapshot(hybrid)
     result = run("finalize", str(hybrid), at=ran + 1)
     assert result.exit_code == 4, result.output

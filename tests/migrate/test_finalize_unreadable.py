@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from migrate.cli import cli
+from migrate.errors import PlanError
 from migrate.finalizer import plan_final
-from migrate.planner import PlanError
 from tests.migrate.tree_support import copy_sample
 
 

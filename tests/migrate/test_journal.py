@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 
 from migrate import journal
-from migrate.apply import apply_plan, rollback
+from migrate.apply import apply_plan
 from migrate.finalizer import plan_final
 from migrate.plan import Plan
 from migrate.planner import plan_hybrid
+from migrate.rollback import rollback
 from migrate.state import read_state
 from tests.migrate.tree_support import commit_all, copy_sample, tree_bytes
 

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from migrate import journal
-from migrate.apply import apply_plan, rollback
+from migrate.apply import apply_plan
 from migrate.planner import plan_hybrid
+from migrate.rollback import rollback
 from tests.migrate.cli_support import migrate
 from tests.migrate.test_journal import in_child
 from tests.migrate.tree_support import commit_all, copy_sample, git, tree_bytes, write_forged

@@ -232,8 +232,9 @@ def test_plan_from_an_earlier_phase_is_refused(applied: Path, tmp_path: Path) ->
 def test_non_utf8_file_is_written_back_in_its_encoding(project: Path) -> None:
     """A change of a latin-1 file (PEP 263 cookie) is written in latin-1, and rolled back
     byte for byte."""
-    from migrate.apply import apply_plan, rollback
+    from migrate.apply import apply_plan
     from migrate.plan import FileChange, Plan
+    from migrate.rollback import rollback
 
     path = project / "legacy_latin1.py"
     original = "# -*- coding: latin-1 -*-\nNAME = 'café'\n"

@@ -1,14 +1,15 @@
 """`migrate keys ...`: the key folder's life cycle, over :mod:`shims.keys`.
 
-Rotation follows STANDARDS.md: ``rotate`` publishes a staged key, ``promote`` makes it
-sign once relying parties had time to fetch the JWKS, ``retire`` drops the previous key
-only when no token it signed can still be alive.
+Rotation as MIGRATION.md section 7 describes it: ``rotate`` publishes a staged key,
+``promote`` makes it sign once relying parties had time to fetch the JWKS, ``retire``
+drops the previous key only when no token it signed can still be alive.
 
 The commands see the keys the server sees: while ``OAUTH_MIGRATE_SIGNING_KEY`` is set,
 the server signs with that key and never reads the folder, so ``list`` and ``jwks`` show
 the environment's keys (and say so), and the commands that change the folder refuse
 rather than change keys nobody uses. A folder whose private keys group or others may
-read is refused, with the ``chmod`` that fixes it.
+read is refused, with the ``chmod`` that fixes it. A refusal of :mod:`shims.keys`
+(``KeyProblem``) exits 1 with its one line (:data:`migrate.errors.FOREIGN`).
 """
 
 from __future__ import annotations
@@ -16,15 +17,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import click
 
-from migrate.cli_support import echo_json, format_option
-from migrate.exit_codes import MigrateError
+from migrate.commands._options import format_option
+from migrate.commands._output import echo_json
+from migrate.errors import KeyRefused
 from shims.keys import (
     ENV_KEYS_DIR,
     ENV_PUBLISHED_KEYS,
@@ -32,13 +32,11 @@ from shims.keys import (
     MAX_BITS,
     MIN_BITS,
     KeyFolder,
-    KeyProblem,
     KeyRing,
     SigningKey,
 )
 
 DEFAULT_KEYS_DIR = ".oauth-migration/keys"
-F = TypeVar("F", bound=Callable[..., Any])
 
 keys_dir_option = click.option(
     "--keys-dir",
@@ -57,19 +55,6 @@ bits_option = click.option(
 )
 
 
-def _reports_key_problems(command: F) -> F:
-    """Expected key errors become one line on stderr and exit status 1, not a traceback."""
-
-    @wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except KeyProblem as problem:
-            raise MigrateError(str(problem)) from None
-
-    return cast(F, run)
-
-
 def _environment_key() -> str | None:
     return os.environ.get(ENV_SIGNING_KEY) or None
 
@@ -77,7 +62,7 @@ def _environment_key() -> str | None:
 def _folder_to_change(keys_dir: Path) -> KeyFolder:
     """The folder a writing command may change: none while the server signs from the env."""
     if _environment_key() is not None:
-        raise MigrateError(
+        raise KeyRefused(
             f"${ENV_SIGNING_KEY} is set: the server signs with that key and does not read "
             f"{keys_dir}, so changing the folder would change nothing it uses. Rotate the "
             f"key where that variable is kept (the previous key goes in ${ENV_PUBLISHED_KEYS} "
@@ -112,7 +97,6 @@ def keys_group() -> None:
 @keys_group.command()
 @keys_dir_option
 @bits_option
-@_reports_key_problems
 def generate(keys_dir: Path, bits: int) -> None:
     """Create the first signing key (private file mode 0600)."""
     key = _folder_to_change(keys_dir).generate(bits)
@@ -122,7 +106,6 @@ def generate(keys_dir: Path, bits: int) -> None:
 @keys_group.command("list")
 @keys_dir_option
 @format_option("the keys")
-@_reports_key_problems
 def list_keys(keys_dir: Path, fmt: str) -> None:
     """Show every key with its state (those of $OAUTH_MIGRATE_SIGNING_KEY when it is set)."""
     ring, from_env = _ring(keys_dir)
@@ -147,7 +130,6 @@ def _row(key: SigningKey) -> dict[str, Any]:
 
 @keys_group.command()
 @keys_dir_option
-@_reports_key_problems
 def jwks(keys_dir: Path) -> None:
     """Print the public JWKS (no private members)."""
     ring, from_env = _ring(keys_dir)
@@ -159,7 +141,6 @@ def jwks(keys_dir: Path) -> None:
 @keys_group.command()
 @keys_dir_option
 @bits_option
-@_reports_key_problems
 def rotate(keys_dir: Path, bits: int) -> None:
     """Stage a new key: published in the JWKS, not signing yet."""
     key = _folder_to_change(keys_dir).rotate(bits)
@@ -168,7 +149,6 @@ def rotate(keys_dir: Path, bits: int) -> None:
 
 @keys_group.command()
 @keys_dir_option
-@_reports_key_problems
 def promote(keys_dir: Path) -> None:
     """The staged key signs; the active one becomes retiring (still published)."""
     key = _folder_to_change(keys_dir).promote()
@@ -185,28 +165,14 @@ def promote(keys_dir: Path) -> None:
     "tree's wiring.py holds, for a key folder inside .oauth-migration/; else 3600].",
 )
 @click.option("--force", is_flag=True, help="Retire even if tokens it signed may be alive.")
-@_reports_key_problems
 def retire(keys_dir: Path, max_token_lifetime: int | None, force: bool) -> None:
     """Drop retiring keys once no token they signed can still be alive."""
+    from migrate.key_folder import tree_lifetime
+
     if max_token_lifetime is None:
-        max_token_lifetime = _tree_lifetime(keys_dir)
+        max_token_lifetime = tree_lifetime(keys_dir)
     retired = _folder_to_change(keys_dir).retire(max_token_lifetime, force=force)
     if not retired:
         click.echo("no retiring key")
     for key in retired:
         click.echo(f"retired {key.kid}")
-
-
-def _tree_lifetime(keys_dir: Path) -> int:
-    """The access-token lifetime the server of this key folder uses (retiring sooner would
-    refuse live tokens): its migrated tree's, for a folder inside .oauth-migration/."""
-    from migrate import emit
-    from migrate.state import State, StateError, read_state, recorded_lifetime
-
-    folder = keys_dir.resolve()
-    root = folder.parent.parent
-    try:
-        state = read_state(root) if folder.parent.name == emit.STATE_DIR else State()
-    except StateError:
-        state = State()
-    return recorded_lifetime(root, state)

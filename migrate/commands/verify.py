@@ -4,7 +4,8 @@ One line per check (PASS, FAIL, WARN or SKIP, its id, the reason), printed as ea
 completes, then a summary line; ``--format json`` gives the same verdicts as one JSON
 object. Exit 8 on any FAIL, so a CI can gate a deploy on it; a server that cannot be
 reached is one FAIL line ("cannot connect"), never a traceback. The HTTP client (httpx)
-is imported only when the command runs, so `migrate --help` does not pay for it.
+is imported only when the command runs, so `migrate --help` does not pay for it. The
+checks themselves are :mod:`migrate.verify`; this module runs them and prints them.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import json
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import click
 
-from migrate.cli_support import Progress, colour_on, format_option, paint, schema
+from migrate.commands._options import format_option, url_argument
+from migrate.commands._output import Progress, colour_on, paint, schema
 from migrate.exit_codes import Exit
 
 if TYPE_CHECKING:
@@ -72,19 +73,6 @@ def render_json(url: str, checks: Sequence[Check]) -> str:
     return json.dumps(report, indent=2)
 
 
-def _base_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range
-    except ValueError as problem:
-        raise click.BadParameter(f"{value!r} is not a valid URL ({problem})") from None
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise click.BadParameter(f"{value!r} is not an http(s) URL such as http://127.0.0.1:8000")
-    if parts.query or parts.fragment:
-        raise click.BadParameter(f"{value!r}: give the issuer URL, without ?query or #fragment")
-    return value.rstrip("/")
-
-
 def _credentials(client_id: str | None, client_secret: str | None) -> Credentials | None:
     from migrate.verify.client import Credentials
 
@@ -110,7 +98,7 @@ class Printer:
 
 
 @click.command("verify")
-@click.argument("url", callback=_base_url)
+@url_argument
 @click.option("--client-id", metavar="ID", help="A registered client, to call introspection.")
 @click.option("--client-secret", metavar="S", help="That client's secret.")
 @format_option("the verdicts")

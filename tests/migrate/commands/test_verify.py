@@ -1,24 +1,12 @@
-"""The verify command's surface: usage errors, an unreachable server, the public names."""
+"""`migrate verify`: usage errors, an unreachable server."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-import migrate.verify
 from tests.migrate.verify.support import failing, run_verify
 from tests.support.server_process import free_port
-
-
-def test_public_names_are_pinned() -> None:
-    """The package exports exactly its facade."""
-    assert migrate.verify.__all__ == [
-        "Check",
-        "Credentials",
-        "Status",
-        "run_checks",
-        "verify_command",
-    ]
 
 
 def test_url_that_is_not_http_is_a_usage_error() -> None:

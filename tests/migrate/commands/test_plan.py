@@ -10,7 +10,7 @@ from click.testing import CliRunner, Result
 
 from migrate import emit
 from migrate.cli import cli
-from migrate.phase_cli import STEP_IDS
+from migrate.commands._options import STEP_IDS
 from tests.migrate.tree_support import copy_sample
 
 
