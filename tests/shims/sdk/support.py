@@ -39,7 +39,9 @@ class SdkVersion:
 
 # mcp 1.20 imports a pydantic internal that pydantic 2.12 removed: pinned as its users must.
 SDK_VERSIONS = (
-    SdkVersion("mcp-1.20.0", ("mcp==1.20.0", "pydantic<2.12", "uvicorn"), "sdk_provider_server.py", 1),
+    SdkVersion(
+        "mcp-1.20.0", ("mcp==1.20.0", "pydantic<2.12", "uvicorn"), "sdk_provider_server.py", 1
+    ),
     SdkVersion("mcp-1.27.1", ("mcp==1.27.1", "uvicorn"), "sdk_provider_server.py", 1),
     SdkVersion("mcp-1.27.2", ("mcp==1.27.2", "uvicorn"), "sdk_provider_server.py", 1),
     SdkVersion("mcp-1.30.0", ("mcp==1.30.0", "uvicorn"), "sdk_provider_server.py", 1),
@@ -110,7 +112,9 @@ def plain_metadata(version: SdkVersion, runtime: Path, keys: Path, base_url: str
         "print(json.dumps(client.get('/.well-known/oauth-authorization-server').json()))\n"
     )
     env = dict(os.environ, BASE_URL=base_url)
-    for name, value in server_env(runtime, keys, phase="hybrid", extra={"MIGRATION": "off"}).items():
+    for name, value in server_env(
+        runtime, keys, phase="hybrid", extra={"MIGRATION": "off"}
+    ).items():
         if value is None:
             env.pop(name, None)
         else:

@@ -59,7 +59,10 @@ class MemoryProvider:
             )
         for token, client_id in json.loads(os.environ.get("LEGACY_TOKENS", "{}")).items():
             self.tokens[token] = self.record_class(
-                token=token, client_id=client_id, scopes=["mcp"], expires_at=int(time.time()) + LIFETIME
+                token=token,
+                client_id=client_id,
+                scopes=["mcp"],
+                expires_at=int(time.time()) + LIFETIME,
             )
 
     async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
@@ -68,7 +71,9 @@ class MemoryProvider:
     async def register_client(self, client_info: OAuthClientInformationFull) -> None:
         self.clients[client_info.client_id] = client_info
 
-    async def authorize(self, client: OAuthClientInformationFull, params: AuthorizationParams) -> str:
+    async def authorize(
+        self, client: OAuthClientInformationFull, params: AuthorizationParams
+    ) -> str:
         code = AuthorizationCode(
             code=secrets.token_urlsafe(24),
             scopes=params.scopes or ["mcp"],
@@ -93,7 +98,9 @@ class MemoryProvider:
         self.codes.pop(authorization_code.code, None)
         return self._issue(client.client_id, authorization_code.scopes, authorization_code.resource)
 
-    async def load_refresh_token(self, client: OAuthClientInformationFull, refresh_token: str) -> RefreshToken | None:
+    async def load_refresh_token(
+        self, client: OAuthClientInformationFull, refresh_token: str
+    ) -> RefreshToken | None:
         return self.refresh_tokens.get(refresh_token)
 
     async def exchange_refresh_token(
@@ -108,14 +115,22 @@ class MemoryProvider:
         )
         expires_at = int(time.time()) + LIFETIME
         self.tokens[access] = self.record_class(
-            token=access, client_id=client_id, scopes=scopes, expires_at=expires_at, resource=resource
+            token=access,
+            client_id=client_id,
+            scopes=scopes,
+            expires_at=expires_at,
+            resource=resource,
         )
         refresh = secrets.token_urlsafe(32)
         self.refresh_tokens[refresh] = RefreshToken(
             token=refresh, client_id=client_id, scopes=scopes, resource=resource
         )
         return OAuthToken(
-            access_token=access, token_type="Bearer", expires_in=LIFETIME, scope=" ".join(scopes), refresh_token=refresh
+            access_token=access,
+            token_type="Bearer",
+            expires_in=LIFETIME,
+            scope=" ".join(scopes),
+            refresh_token=refresh,
         )
 
     async def load_access_token(self, token: str) -> AccessToken | None:
@@ -125,7 +140,8 @@ class MemoryProvider:
             )
         if os.environ.get("RECORD") == "subclass":
             return await oauth_migration.resolve_async(  # migrated
-                token, record=lambda c: oauth_migration.sdk_record(c, UserAccessToken, user_id=c.sub)
+                token,
+                record=lambda c: oauth_migration.sdk_record(c, UserAccessToken, user_id=c.sub),
             )
         return await oauth_migration.resolve_async(  # migrated
             token, record=lambda c: oauth_migration.sdk_record(c, self.record_class)
@@ -135,5 +151,3 @@ class MemoryProvider:
         self.tokens.pop(token.token, None)
         self.refresh_tokens.pop(token.token, None)
         oauth_migration.revoke(token.token)  # migrated
-
-

@@ -36,12 +36,16 @@ provider = MemoryProvider() if os.environ.get("PROVIDER") == "duck" else SdkProv
 auth = AuthSettings(
     issuer_url=BASE_URL,  # type: ignore[arg-type]
     resource_server_url=os.environ.get("RESOURCE_URL") or None,  # type: ignore[arg-type]
-    client_registration_options=ClientRegistrationOptions(enabled=True, valid_scopes=["mcp"], default_scopes=["mcp"]),
+    client_registration_options=ClientRegistrationOptions(
+        enabled=True, valid_scopes=["mcp"], default_scopes=["mcp"]
+    ),
     revocation_options=RevocationOptions(enabled=True),
     required_scopes=["mcp"],
 )
 if Server.__module__.startswith("mcp.server.fastmcp"):
-    mcp = Server("sdk-whoami", auth_server_provider=provider, auth=auth, host="127.0.0.1", port=PORT)
+    mcp = Server(
+        "sdk-whoami", auth_server_provider=provider, auth=auth, host="127.0.0.1", port=PORT
+    )
 else:
     mcp = Server("sdk-whoami", auth_server_provider=provider, auth=auth)
 if os.environ.get("MIGRATION") != "off":  # off: the server as it was before apply
