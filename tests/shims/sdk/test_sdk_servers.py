@@ -79,7 +79,8 @@ def deployment(
     )  # fmt: skip
     final = migrated_server(
         version, tmp, runtime, keys, phase="final",
-        extra={**legacy, "START_MODE": "run", "RECORD": record},
+        extra={**legacy, "START_MODE": "run", "RECORD": record,
+               "DENYLIST": str(tmp / "denylist.sqlite3")},
     )  # fmt: skip
     with hybrid, final, httpx.Client(timeout=30.0) as http:
         yield Deployment(version, hybrid, final, runtime, keys, http)
@@ -300,6 +301,18 @@ def test_final_revocation_goes_through_the_denylist(d: Deployment) -> None:
     assert whoami_with(d.http, d.final.base_url + "/mcp", token)
     flow.revoke(client, token)
     assert send_initialize(d.http, d.final.base_url + "/mcp", token).status_code == 401
+
+
+def test_final_jwt_survives_a_restart_of_an_in_memory_server(d: Deployment) -> None:
+    """The point of the migration for in-memory stores: a JWT minted before a restart
+    still works after it; a revoked one stays refused (the denylist is a file)."""
+    flow = d.flow(d.final)
+    _, kept = d.grant(d.final)
+    client, revoked = d.grant(d.final)
+    flow.revoke(client, revoked)
+    d.final.restart()
+    assert whoami_with(d.http, d.final.base_url + "/mcp", kept).split()[0] == "demo-user"
+    assert send_initialize(d.http, d.final.base_url + "/mcp", revoked).status_code == 401
 
 
 def test_final_serves_the_metadata_override_from_run(d: Deployment) -> None:

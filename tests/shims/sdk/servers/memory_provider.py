@@ -5,7 +5,7 @@ marked ``# migrated``: ``mint_access_token`` in both exchanges, ``resolve_async`
 gate (hybrid: the legacy lookup; final: the record built from the claims), ``revoke``.
 The fastmcp server mixes it into fastmcp's ``OAuthProvider``, with fastmcp's record class.
 
-Environment: ``PHASE`` (hybrid | final), ``KEYS_DIR``, ``RECORD`` (sdk | subclass: the
+Environment: ``PHASE`` (hybrid | final), ``KEYS_DIR``, ``DENYLIST`` (the denylist file), ``RECORD`` (sdk | subclass: the
 final record as the SDK's class or a subclass with ``user_id``), ``LEGACY_TOKENS`` (JSON
 ``{token: client_id}``: opaque tokens issued before the migration, for the hybrid phase),
 ``LEGACY_CLIENTS`` (JSON ``{client_id: secret}``: clients registered before it).
@@ -35,6 +35,7 @@ oauth_migration = DeferredMigration(
     mode=os.environ.get("PHASE", "hybrid"),  # type: ignore[arg-type]
     key_folder=os.environ["KEYS_DIR"],
     metrics_path=None,
+    denylist_path=os.environ.get("DENYLIST") or None,
 )
 
 
