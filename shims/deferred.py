@@ -4,7 +4,8 @@ Migrated modules import one module-level object (``wiring.migration``) before th
 app exists, and the issuer is often only known inside the app factory. So this object
 holds the settings that do not depend on the app (phase, key folder, metrics file, MCP
 path, token lifetime) and builds the :class:`OAuthMigration` when ``install_starlette`` or
-``install_flask`` gives it the app and the issuer. ``OAUTH_MIGRATE_ISSUER`` configures it
+``install_flask`` gives it the app and the issuer, or ``install_mcp`` the MCP SDK's server
+object (which knows its issuer: see :mod:`.mcp_sdk`). ``OAUTH_MIGRATE_ISSUER`` configures it
 without an install call (code paths outside any app, such as unit tests of a token store).
 """
 

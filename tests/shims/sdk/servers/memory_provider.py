@@ -5,10 +5,11 @@ marked ``# migrated``: ``mint_access_token`` in both exchanges, ``resolve_async`
 gate (hybrid: the legacy lookup; final: the record built from the claims), ``revoke``.
 The fastmcp server mixes it into fastmcp's ``OAuthProvider``, with fastmcp's record class.
 
-Environment: ``PHASE`` (hybrid | final), ``KEYS_DIR``, ``DENYLIST`` (the denylist file), ``RECORD`` (sdk | subclass: the
-final record as the SDK's class or a subclass with ``user_id``), ``LEGACY_TOKENS`` (JSON
-``{token: client_id}``: opaque tokens issued before the migration, for the hybrid phase),
-``LEGACY_CLIENTS`` (JSON ``{client_id: secret}``: clients registered before it).
+Environment: ``PHASE`` (hybrid | final), ``KEYS_DIR``, ``DENYLIST`` (the denylist file),
+``RECORD`` (sdk | subclass: the final record as the SDK's class or a subclass with
+``user_id``), ``LEGACY_TOKENS`` (JSON ``{token: client_id}``: opaque tokens issued before
+the migration, for the hybrid phase), ``LEGACY_CLIENTS`` (JSON ``{client_id: secret}``:
+clients registered before it).
 """
 
 from __future__ import annotations
