@@ -317,3 +317,21 @@ def test_the_runtime_imports_without_mcp_or_starlette() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert done.stdout.strip() == "ok", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("resource", "aud"),
+    [(None, ISSUER + "/mcp"), (ISSUER + "/mcp/", ISSUER + "/mcp"), (ISSUER, ISSUER)],
+    ids=["none", "trailing-slash", "base-url"],
+)
+def test_mint_takes_the_sdks_scope_list_and_resource(
+    key_folder: Path, resource: str | None, aud: str
+) -> None:
+    """As the exchanges call it: scope as the SDK's list, resource None or a string."""
+    migration = deferred(key_folder)
+    migration.install_mcp(server(StoreProvider()))
+    token = migration.mint_access_token(
+        subject="ada", client_id="c1", scope=["mcp", "read"], resource=resource
+    )
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert (claims["scope"], claims["aud"], claims["iss"]) == ("mcp read", aud, ISSUER)
