@@ -39,6 +39,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -152,8 +153,28 @@ def _configure(owner: DeferredMigration, facts: ServerFacts, issuer: str) -> OAu
     runtime = owner.configure(issuer, facts.resource(owner.mcp_path))
     if runtime.settings.mode == "hybrid":
         # Introspection of an opaque token asks the server's own gate.
-        runtime.gate.legacy_lookup = facts.provider.load_access_token
+        runtime.gate.legacy_lookup = provider_lookup(facts.provider)
     return runtime
+
+
+_IN_PROVIDER_LOOKUP: ContextVar[bool] = ContextVar("oauth_migration_provider_lookup", default=False)
+
+
+def provider_lookup(provider: Any) -> Callable[[str], Awaitable[Any]]:
+    """``provider.load_access_token`` as the gate's lookup for introspection. A gate that
+    calls ``resolve_async(token)`` without its ``legacy`` lookup would come back here: that
+    second call finds nothing instead of recursing."""
+
+    async def lookup(token: str) -> Any:
+        if _IN_PROVIDER_LOOKUP.get():
+            return None
+        entered = _IN_PROVIDER_LOOKUP.set(True)
+        try:
+            return await provider.load_access_token(token)
+        finally:
+            _IN_PROVIDER_LOOKUP.reset(entered)
+
+    return lookup
 
 
 def _wrapped(

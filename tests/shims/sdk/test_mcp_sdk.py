@@ -264,7 +264,28 @@ def test_hybrid_introspection_looks_opaque_tokens_up_through_the_provider(
     provider = StoreProvider()
     migration = deferred(key_folder)
     migration.install_mcp(server(provider))
-    assert migration.runtime.gate.legacy_lookup == provider.load_access_token
+    form = {"token": "opaque-1", "client_id": "c1", "client_secret": "s"}
+    provider.clients["c1"] = client("c1", "s")
+    handle = migration.runtime.introspector.handle_async
+    reply = anyio.run(handle, None, form, client_check(provider))
+    assert provider.looked_up == ["opaque-1"] and reply.body == {"active": False}
+
+
+def test_a_gate_without_its_legacy_lookup_does_not_recurse(key_folder: Path) -> None:
+    """A hybrid load_access_token that forgot legacy= finds nothing, rather than calling
+    itself through the introspection lookup until the stack runs out."""
+    migration = deferred(key_folder)
+
+    class Forgetful(StoreProvider):
+        async def load_access_token(self, token: str) -> AccessToken | None:
+            self.looked_up.append(token)
+            record: AccessToken | None = await migration.resolve_async(token)
+            return record
+
+    provider = Forgetful()
+    migration.install_mcp(server(provider))
+    assert anyio.run(provider.load_access_token, "opaque-1") is None
+    assert provider.looked_up == ["opaque-1", "opaque-1"]
 
 
 # -- apps over real HTTP ------------------------------------------------------------------------
