@@ -23,6 +23,7 @@ from .discovery import (
 from .gate import TokenGate, field_of
 from .introspection import Introspector, Reply, describe_legacy_record, static_clients
 from .keys import KeyFolder, KeyProblem, KeyRing, KeysUnavailable, SigningKey, thumbprint
+from .mcp_sdk import NotAnSdkServer, ServerFacts, sdk_record, server_facts
 from .metrics import Metrics
 from .minting import MintedToken, TokenMinter, scope_string
 from .records import ClaimRecord, record_factory
@@ -41,10 +42,12 @@ __all__ = [
     "KeyRing",
     "KeysUnavailable",
     "Metrics",
+    "NotAnSdkServer",
     "MintedToken",
     "NotConfigured",
     "OAuthMigration",
     "Reply",
+    "ServerFacts",
     "Settings",
     "SigningKey",
     "TokenGate",
@@ -65,6 +68,8 @@ __all__ = [
     "protected_resource_metadata",
     "record_factory",
     "scope_string",
+    "sdk_record",
+    "server_facts",
     "static_clients",
     "thumbprint",
 ]

@@ -4,7 +4,8 @@ Migrated modules import one module-level object (``wiring.migration``) before th
 app exists, and the issuer is often only known inside the app factory. So this object
 holds the settings that do not depend on the app (phase, key folder, metrics file, MCP
 path, token lifetime) and builds the :class:`OAuthMigration` when ``install_starlette`` or
-``install_flask`` gives it the app and the issuer. ``OAUTH_MIGRATE_ISSUER`` configures it
+``install_flask`` gives it the app and the issuer, or ``install_mcp`` the MCP SDK's server
+object (which knows its issuer: see :mod:`.mcp_sdk`). ``OAUTH_MIGRATE_ISSUER`` configures it
 without an install call (code paths outside any app, such as unit tests of a token store).
 """
 
@@ -22,6 +23,7 @@ from .policy import DEFAULT_LIFETIME
 from .records import Row
 from .runtime import OAuthMigration
 from .settings import Settings
+from .verifier import VerifiedToken
 
 log = logging.getLogger("oauth_migration")
 
@@ -61,15 +63,20 @@ class DeferredMigration:
 
     # -- configuration -------------------------------------------------------------------
 
-    def configure(self, issuer: str) -> OAuthMigration:
+    def configure(self, issuer: str, resource: str | None = None) -> OAuthMigration:
+        """The runtime for ``issuer``; ``resource`` is the MCP URL (default: the issuer's
+        origin plus the MCP path). A new issuer or resource builds a new runtime."""
         issuer = self.environ.get(ENV_ISSUER) or issuer
-        if self._runtime is not None and self._runtime.settings.issuer == issuer:
-            return self._runtime
-        if self._runtime is not None:
-            log.warning("oauth_migration reconfigured for another issuer: %s", issuer)
+        resource = resource or issuer.rstrip("/") + self.mcp_path
+        previous = self._runtime
+        same = previous is not None and previous.settings.issuer == issuer
+        if previous is not None and same and previous.settings.resource == resource:
+            return previous
+        if previous is not None:
+            log.warning("oauth_migration reconfigured for %s, resource %s", issuer, resource)
         settings = Settings(
             issuer=issuer,
-            resource=issuer.rstrip("/") + self.mcp_path,
+            resource=resource,
             scopes=self.scopes,
             mode=self.mode,
             lifetime=self.lifetime,
@@ -78,7 +85,6 @@ class DeferredMigration:
             denylist_path=self.denylist_path,
             environ=self.environ,
         )
-        previous = self._runtime
         self._runtime = OAuthMigration(
             settings, authenticate_client=self._authenticate, legacy_lookup=_lookup_of(previous)
         )
@@ -156,6 +162,20 @@ class DeferredMigration:
         runtime = self.configure(issuer)
         install(app, runtime, self)
         return runtime
+
+    def install_mcp(self, server: Any, issuer: str | None = None) -> OAuthMigration:
+        """Serve the runtime from every app an MCP SDK or fastmcp server builds (see
+        :mod:`.mcp_sdk`); the issuer, MCP path and scopes are read from ``server``."""
+        from .mcp_sdk import install
+
+        return install(server, self, issuer)
+
+    def sdk_record(self, verified: VerifiedToken, cls: Any = None, /, **extra: Any) -> Any:
+        """The SDK's ``AccessToken`` (or ``cls``, the server's own subclass, with ``extra``
+        fields) built from a verified JWT, for the final phase's ``load_access_token``."""
+        from .mcp_sdk import sdk_record
+
+        return sdk_record(verified, cls, self.runtime.settings.accepted_audiences, extra)
 
     def install_flask(self, app: Any, issuer: str) -> OAuthMigration:
         from .flask_adapter import install

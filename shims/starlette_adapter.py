@@ -169,13 +169,18 @@ def install(app: Any, migration: OAuthMigration, owner: DeferredMigration) -> No
     authenticate: AsyncAuthenticator | None = None
     if owner.authenticate_client is None:
         authenticate = AsyncProbe(_asgi_poster(app, migration, owner))
-    served = {getattr(route, "path", None) for route in app.router.routes}
     routes = starlette_routes(migration, authenticate, _gate_teacher(app, migration, owner))
-    ours = [r for r in routes if getattr(r, "path", None) not in served]
-    app.router.routes[0:0] = ours
+    add_missing_routes(app, routes)
     app.add_middleware(
         ChallengeFix, resource_metadata=migration.resource_metadata_url, prefix=owner.mcp_path
     )
+
+
+def add_missing_routes(app: Any, routes: list[BaseRoute]) -> None:
+    """Put the routes whose path the app does not serve yet in front of its own, so a
+    catch-all mount cannot shadow them."""
+    served = {getattr(route, "path", None) for route in app.router.routes}
+    app.router.routes[0:0] = [r for r in routes if getattr(r, "path", None) not in served]
 
 
 def _asgi_poster(
@@ -217,8 +222,17 @@ async def asgi_post(
         "query_string": b"", "root_path": "", "headers": raw, "client": ("127.0.0.1", 0),
         "server": (issuer.hostname or "127.0.0.1", issuer.port or 80), "state": {},
     }  # fmt: skip
+    status, _, answer = await asgi_call(app, scope, body)
+    return status, answer
+
+
+async def asgi_call(
+    app: ASGIApp, scope: Scope, body: bytes = b""
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """One in-process request to ``app``: its status, headers and whole body."""
     sent = False
     status = 500
+    headers: list[tuple[bytes, bytes]] = []
     chunks: list[bytes] = []
 
     async def receive() -> Message:
@@ -232,11 +246,12 @@ async def asgi_post(
         nonlocal status
         if message["type"] == "http.response.start":
             status = int(message["status"])
+            headers.extend(message.get("headers", []))
         elif message["type"] == "http.response.body":
             chunks.append(bytes(message.get("body", b"")))
 
     await app(scope, receive, send)
-    return status, b"".join(chunks)
+    return status, headers, b"".join(chunks)
 
 
 class ChallengeFix:
