@@ -370,7 +370,7 @@ _DIGEST = re.compile(r"(^|_)(sha\d+|sha3_\d+|blake2[bs]|md5|hash\w*|\w*digest)$"
 
 
 def _digested(key: cst.BaseExpression | None) -> cst.BaseExpression | None:
-    """``x`` of a store key that hashes it: ``token_hash(x)``, ``sha256(x.encode()).hexdigest()``."""
+    """``x`` of a key that hashes it: ``token_hash(x)``, ``sha256(x.encode()).hexdigest()``."""
     if not isinstance(key, cst.Call):
         return None
     name = (dotted(key.func) or "").rpartition(".")[2]

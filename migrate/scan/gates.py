@@ -423,7 +423,7 @@ def _first_lookup(source: SourceFile, function: cst.FunctionDef, tokens: set[str
     statements = _statements(function)
     for index, statement in enumerate(statements):
         pair = _cursor_pair(statements, index, tokens)
-        if pair is not None and _is_tested(function, pair.target.value):
+        if pair is not None and pair.target and _is_tested(function, pair.target.value):
             return pair
         assigned = _assignment(statement)
         if assigned is None:

@@ -110,9 +110,7 @@ def random_helpers(tree: SourceTree) -> frozenset[str]:
     return frozenset(found)
 
 
-def random_value(
-    source: SourceFile, expr: cst.BaseExpression, helpers: frozenset[str]
-) -> bool:
+def random_value(source: SourceFile, expr: cst.BaseExpression, helpers: frozenset[str]) -> bool:
     """Whether ``expr`` is, as a whole, a fresh random value with its encoding
     (``"at-" + _b32(30)``, ``secrets.token_hex(32)``, ``mint("tok", 32)``)."""
     imports = imported_names(source.module)

@@ -32,13 +32,14 @@ from pathlib import PurePosixPath
 
 import libcst as cst
 
+from migrate.scan.deletes import TokenStore
 from migrate.scan.findings import Manual
 from migrate.scan.gates import BearerGate, token_lookup
 from migrate.scan.minting import (
     FIELD_ROLES,
     MINT_CALL,
-    MintSite,
     PRIMITIVES,
+    MintSite,
     _scalars_only,
     claim_sources,
     random_helpers,
@@ -71,8 +72,12 @@ APP_METHODS = frozenset({"streamable_http_app", "sse_app", "http_app", "run"})
 INSTALL_CALL = "install_mcp"
 GUIDE = "Manual steps: SDK provider"
 # Server constructors by import path: the path says the SDK and, for mcp, its major.
-SDK_PATHS = (("mcp.server.fastmcp", "mcp", 1), ("mcp.server.mcpserver", "mcp", 2), ("fastmcp", "fastmcp", None))  # fmt: skip
-REQUIREMENT_FILES = ("requirements.txt", "requirements.in", "pyproject.toml", "setup.cfg", "setup.py")
+SDK_PATHS: tuple[tuple[str, str, int | None], ...] = (
+    ("mcp.server.fastmcp", "mcp", 1),
+    ("mcp.server.mcpserver", "mcp", 2),
+    ("fastmcp", "fastmcp", None),
+)
+REQUIREMENT_FILES = ("requirements.txt", "requirements.in", "pyproject.toml", "setup.cfg")
 _REQUIREMENT = re.compile(
     r"""^\s*["']?(?P<name>fastmcp|mcp)(\[[^\]]*\])?\s*(?P<spec>[<>=!~][^;#"'\n]*)?""",
     re.IGNORECASE | re.MULTILINE,
@@ -172,6 +177,16 @@ class ProviderServer:
     def where(self) -> str:
         return self.server.where
 
+    def token_store(self) -> TokenStore:
+        """What revoke-on-delete needs: the store the gate reads access tokens from."""
+        owner = _store_owner(self.gate) if self.gate is not None else None
+        names = {owner} if owner else set()
+        if owner and owner.count(".") >= 2:
+            # ``self.store.access``: the store object's own methods name it ``self.access``
+            # (a delete there too must revoke; a revoke of anything else is a no-op).
+            names.add(f"self.{owner.rpartition('.')[2]}")
+        return TokenStore(names=frozenset(names))
+
 
 # -- provider classes -------------------------------------------------------------------
 
@@ -216,8 +231,10 @@ def _resolved_methods(
             if base in classes and classes[base][1] is not node:
                 base_source, base_node = classes[base]
                 methods += _resolved_methods(base_node, base_source, classes, depth + 1)
-    seen: set[str] = set()
-    return [m for m in methods if not (m[0] in seen or seen.add(m[0]))]
+    first: dict[str, tuple[str, SourceFile, cst.FunctionDef]] = {}
+    for method in methods:
+        first.setdefault(method[0], method)
+    return list(first.values())
 
 
 # -- the server object --------------------------------------------------------------------
@@ -247,9 +264,12 @@ def _bindings(statement: cst.CSTNode) -> Iterator[tuple[str, cst.BaseExpression]
             target = small.targets[0].target
             if isinstance(target, cst.Name):
                 yield target.value, small.value
-        elif isinstance(small, cst.AnnAssign) and small.value is not None:
-            if isinstance(small.target, cst.Name):
-                yield small.target.value, small.value
+        elif (
+            isinstance(small, cst.AnnAssign)
+            and small.value is not None
+            and isinstance(small.target, cst.Name)
+        ):
+            yield small.target.value, small.value
 
 
 def _local_value(
@@ -416,8 +436,8 @@ def find_sdk(tree: SourceTree, server: ServerSite) -> Sdk:
             break
     evidence = f"{server.where} ({server.constructor or 'unknown import'})"
     for filename in REQUIREMENT_FILES:
-        path = tree.root / filename
-        text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+        file = tree.root / filename
+        text = file.read_text(encoding="utf-8", errors="replace") if file.is_file() else ""
         for match in _REQUIREMENT.finditer(text):
             if match.group("name").lower() != package:
                 continue
@@ -501,8 +521,8 @@ def find_provider_gate(provider: ProviderClass) -> BearerGate | Manual:
             source.where(function),
             f"a lookup of the presented token in {provider.name}.{name}() bound to a name "
             "and tested, or returned",
-            f"write `record = await oauth_migration.resolve_async({params[0] if params else 'token'}"
-            ", legacy=lambda t: <the lookup of t>)` in place of the lookup",
+            f"write `record = await oauth_migration.resolve_async({(params or ['token'])[0]}, "
+            "legacy=lambda t: <the lookup of t>)` in place of the lookup",
             "Manual steps: gate",
         )
     raise AssertionError("a provider class has a gate method")  # find_provider_classes
@@ -537,9 +557,11 @@ def _sinks(function: cst.FunctionDef, store: str | None) -> list[cst.BaseExpress
     ``token=`` of an access-token record, the key of the store the gate reads."""
     found: list[cst.BaseExpression] = []
     for node in walk(function.body):
-        if isinstance(node, cst.Arg) and node.keyword and node.keyword.value == "access_token":
-            found.append(node.value)
-        elif isinstance(node, cst.DictElement) and string_value(node.key) == "access_token":
+        response = (
+            isinstance(node, cst.Arg) and node.keyword and node.keyword.value == "access_token"
+        ) or (isinstance(node, cst.DictElement) and string_value(node.key) == "access_token")
+        if response:
+            assert isinstance(node, cst.Arg | cst.DictElement)
             found.append(node.value)
         elif isinstance(node, cst.Assign) and store is not None:
             for target in node.targets:
@@ -639,8 +661,9 @@ def _exchange_traces(
     return traces
 
 
-def _records_holding(trace: _Trace) -> list[cst.Call]:
-    """Record constructions given the mint or the name it is bound to (``AccessToken(token=access)``)."""
+def _records_holding(trace: _Trace) -> list[dict[str, cst.BaseExpression]]:
+    """Fields of the records kept with the token: built with the mint or the name bound to
+    it (``AccessToken(token=access, ...)``), or stored under it (``store[access] = {...}``)."""
     parent = trace.source.parent(trace.mint)
     calls = list(trace.records)
     if isinstance(parent, cst.Arg):
@@ -649,10 +672,35 @@ def _records_holding(trace: _Trace) -> list[cst.Call]:
             calls.append(call)
     bound = _bound_name(trace)
     for node in walk(trace.function.body):
-        if isinstance(node, cst.Call) and bound is not None:
-            if any(isinstance(a.value, cst.Name) and a.value.value == bound for a in node.args):
-                calls.append(node)
-    return calls
+        if isinstance(node, cst.Call) and any(
+            isinstance(a.value, cst.Name) and a.value.value == bound for a in node.args
+        ):
+            calls.append(node)
+    records = [{a.keyword.value: a.value for a in c.args if a.keyword is not None} for c in calls]
+    return records + _stored_dicts(trace.function, bound)
+
+
+def _stored_dicts(
+    function: cst.FunctionDef, bound: str | None
+) -> list[dict[str, cst.BaseExpression]]:
+    """``store[<bound>] = {"client_id": ..., "scopes": ...}``: the dict literal's fields."""
+    found = []
+    for node in walk(function.body):
+        if not isinstance(node, cst.Assign) or not isinstance(node.value, cst.Dict):
+            continue
+        for target in node.targets:
+            sub = target.target
+            index = sub.slice[0].slice if isinstance(sub, cst.Subscript) else None
+            if isinstance(index, cst.Index) and dotted(index.value) == bound:
+                found.append(
+                    {
+                        key: e.value
+                        for e in node.value.elements
+                        if isinstance(e, cst.DictElement)
+                        and (key := string_value(e.key)) is not None
+                    }
+                )
+    return found
 
 
 def _bound_name(trace: _Trace) -> str | None:
@@ -665,7 +713,7 @@ def _bound_name(trace: _Trace) -> str | None:
         if isinstance(tup, cst.Tuple) and isinstance(assign, cst.Assign):
             target = assign.targets[0].target
             if isinstance(target, cst.Tuple):
-                position = [e for e in tup.elements].index(parent)
+                position = list(tup.elements).index(parent)
                 element = target.elements[position].value
                 return element.value if isinstance(element, cst.Name) else None
     return None
@@ -692,8 +740,7 @@ def _claims(trace: _Trace) -> dict[str, cst.BaseExpression]:
     named = claim_sources(parameters(trace.function))
     claims = _scalars_only(trace.function, named)
     recorded: dict[str, cst.BaseExpression] = {}
-    for record in _records_holding(trace):
-        fields = {a.keyword.value: a.value for a in record.args if a.keyword is not None}
+    for fields in _records_holding(trace):
         for role, vocabulary in FIELD_ROLES.items():
             value = next((fields[n] for n in vocabulary if n in fields), None)
             if role not in recorded and value is not None and names_in(value) <= visible:
@@ -704,12 +751,83 @@ def _claims(trace: _Trace) -> dict[str, cst.BaseExpression]:
     return claims
 
 
+def _owner_claim(
+    provider: ProviderClass, exchange: str, trace: _Trace, helpers: frozenset[str]
+) -> cst.BaseExpression | None:
+    """The resource owner kept with the code or refresh token the exchange is handed: a
+    field of its record (``authorization_code.user_id``) that the provider writes, or a
+    side dict keyed by it (``user = self.owners.pop(authorization_code.code)``)."""
+    params = [p for p in parameters(trace.function) if p not in ("self", "cls")]
+    if trace.function.name.value != exchange or len(params) < 2:
+        return None
+    record = params[1]
+    field = next((f for f in _SUBJECT_FIELDS if f in _written_fields(provider)), None)
+    if field is not None:
+        return cst.Attribute(cst.Name(record), cst.Name(field))
+    visible = _visible(trace)
+    sides = _side_dicts(provider, helpers)
+    for node in walk(trace.function.body):
+        for name, value in _bindings(node):
+            if name in visible and _reads_side(value, sides, record):
+                return cst.Name(name)
+    return None
+
+
+_SUBJECT_FIELDS = FIELD_ROLES["subject"]
+
+
+def _written_fields(provider: ProviderClass) -> set[str]:
+    """Keywords of the code and refresh records the provider builds (``code=`` / ``token=``
+    alongside), and fields declared on the record classes it builds."""
+    fields: set[str] = set()
+    for _, _, function in provider.methods:
+        for node in walk(function.body):
+            if isinstance(node, cst.Call):
+                keywords = {a.keyword.value for a in node.args if a.keyword is not None}
+                if keywords & {"code", "token"} and "client_id" in keywords:
+                    fields |= keywords
+    return fields
+
+
+def _side_dicts(provider: ProviderClass, helpers: frozenset[str]) -> set[str]:
+    """``self.owners`` of ``self.owners[code] = self.demo_user``: dicts of plain values
+    (not records, not tokens: ``self.pairs[refresh] = access``) keyed by what it issues."""
+    found: set[str] = set()
+    for _, source, function in provider.methods:
+        for node in walk(function.body):
+            if not isinstance(node, cst.Assign) or isinstance(node.value, cst.Call | cst.Tuple):
+                continue
+            if _trace(source, function, node.value, helpers) is not None:
+                continue  # a token's value: a pairing, not an owner
+            for target in node.targets:
+                sub = target.target
+                if isinstance(sub, cst.Subscript) and (owner := dotted(sub.value)):
+                    found.add(owner)
+    return found
+
+
+def _reads_side(value: cst.BaseExpression, sides: set[str], record: str) -> bool:
+    """``self.owners.pop(<record>.code, ...)``, ``.get(...)`` or ``self.owners[<record>.token]``."""
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.args:
+        owner, key = dotted(value.func.value), value.args[0].value
+        reads = value.func.attr.value in ("get", "pop") and owner in sides
+    elif isinstance(value, cst.Subscript) and isinstance(value.slice[0].slice, cst.Index):
+        owner, key = dotted(value.value), value.slice[0].slice.value
+        reads = owner in sides
+    else:
+        return False
+    return reads and isinstance(key, cst.Attribute) and dotted(key.value) == record
+
+
 def _mint_site(
-    provider: ProviderClass, trace: _Trace
+    provider: ProviderClass, exchange: str, trace: _Trace, helpers: frozenset[str]
 ) -> tuple[MintSite | None, Manual | None, Decision | None]:
     if trace.migrated:
         return MintSite(trace.source, trace.mint, trace.function, migrated=True), None, None
     claims = _claims(trace)
+    if "subject" not in claims:
+        owner = _owner_claim(provider, exchange, trace, helpers)
+        claims |= {"subject": owner} if owner is not None else {}
     decision = None
     where = trace.source.where(trace.mint)
     if "subject" not in claims and "client_id" in claims:
@@ -762,7 +880,7 @@ def find_provider_mints(
             if id(trace.mint) in seen:
                 continue  # one helper issues the tokens of both grants
             seen.add(id(trace.mint))
-            site, step, decision = _mint_site(provider, trace)
+            site, step, decision = _mint_site(provider, name, trace, helpers)
             sites += [site] if site else []
             manual += [step] if step else []
             decisions += [decision] if decision else []
