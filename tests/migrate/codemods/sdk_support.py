@@ -6,6 +6,7 @@ of the finder and of ``install_mcp`` do not depend on how the recipe is wired.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from migrate.codemods.edits import FileEdits, rewrite
@@ -18,6 +19,20 @@ from migrate.scan.providers import ProviderServer, find_provider_servers
 from migrate.scan.source import SourceTree
 
 CODEMODS = ("install_mcp", "mint_jwt", "hybrid_gate", "revoke_on_delete")
+CASES = Path(__file__).parent / "fixtures" / "install_mcp"
+SUFFIX = ".py.txt"
+
+
+def copy_case(case: str, root: Path) -> Path:
+    """Copy ``fixtures/install_mcp/<case>/`` into ``root``: ``*.py.txt`` become ``*.py``,
+    other files (``requirements.txt``) are copied as they are."""
+    source = CASES / case
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        rel = path.relative_to(source).as_posix()
+        target = root / (rel.removesuffix(".txt") if rel.endswith(SUFFIX) else rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    return root
 
 
 def only_server(root: Path) -> tuple[SourceTree, ProviderServer]:
@@ -53,9 +68,7 @@ def edits_of(
     return {rel: edits for rel, edits in by_file.items() if edits.edits}
 
 
-def rewritten(
-    root: Path, codemods: tuple[str, ...] = CODEMODS
-) -> dict[str, str]:
+def rewritten(root: Path, codemods: tuple[str, ...] = CODEMODS) -> dict[str, str]:
     """Path -> new text of each file the codemods change (re-parsed by ``rewrite``)."""
     tree, server = only_server(root)
     edits = edits_of(tree, server, codemods)
