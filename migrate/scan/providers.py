@@ -761,7 +761,8 @@ def _owner_claim(
     if trace.function.name.value != exchange or len(params) < 2:
         return None
     record = params[1]
-    field = next((f for f in _SUBJECT_FIELDS if f in _written_fields(provider)), None)
+    written = _record_fields(provider, exchange)
+    field = next((f for f in _SUBJECT_FIELDS if f in written), None)
     if field is not None:
         return cst.Attribute(cst.Name(record), cst.Name(field))
     visible = _visible(trace)
@@ -776,17 +777,66 @@ def _owner_claim(
 _SUBJECT_FIELDS = FIELD_ROLES["subject"]
 
 
-def _written_fields(provider: ProviderClass) -> set[str]:
-    """Keywords of the code and refresh records the provider builds (``code=`` / ``token=``
-    alongside), and fields declared on the record classes it builds."""
-    fields: set[str] = set()
+_LOADERS = {
+    "exchange_authorization_code": "load_authorization_code",
+    "exchange_refresh_token": "load_refresh_token",
+}
+
+
+def _record_fields(provider: ProviderClass, exchange: str) -> set[str]:
+    """Fields of the record the exchange is handed: the record its loader returns, built
+    there (``return RefreshToken(..., subject=row["user_id"])``) or read from a store
+    (``self.codes.get(code)``) that the provider fills with ``self.codes[k] = Record(...)``.
+    Only fields every such construction writes count: a field missing from one record
+    would fail at runtime."""
+    found = provider.method(_LOADERS.get(exchange, ""))
+    if found is None:
+        return set()
+    _, loader = found
+    built: list[cst.Call] = []
+    for node in walk(loader.body):
+        if isinstance(node, cst.Return) and node.value is not None:
+            values = [node.value]
+            if isinstance(node.value, cst.Name):
+                values = list(_assigned(loader, node.value.value))
+            for value in values:
+                if isinstance(value, cst.Call) and _keyword_names(value) & {"code", "token"}:
+                    built.append(value)
+                elif (store := _read_store(value)) is not None:
+                    built += _stored_records(provider, store)
+    fields = [_keyword_names(call) for call in built]
+    return set.intersection(*fields) if fields else set()
+
+
+def _keyword_names(call: cst.Call) -> set[str]:
+    return {a.keyword.value for a in call.args if a.keyword is not None}
+
+
+def _read_store(value: cst.BaseExpression) -> str | None:
+    """``self.codes`` of ``self.codes.get(k)`` or ``self.codes[k]``."""
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
+        return dotted(value.func.value) if value.func.attr.value in ("get", "pop") else None
+    if isinstance(value, cst.Subscript):
+        return dotted(value.value)
+    return None
+
+
+def _stored_records(provider: ProviderClass, store: str) -> list[cst.Call]:
+    """The records the provider builds into ``store``: ``self.codes[code] = Record(...)``
+    (a copy of a record, ``record.model_copy(...)``, keeps its fields: not counted)."""
+    found = []
     for _, _, function in provider.methods:
         for node in walk(function.body):
-            if isinstance(node, cst.Call):
-                keywords = {a.keyword.value for a in node.args if a.keyword is not None}
-                if keywords & {"code", "token"} and "client_id" in keywords:
-                    fields |= keywords
-    return fields
+            if (
+                isinstance(node, cst.Assign)
+                and isinstance(node.value, cst.Call)
+                and _keyword_names(node.value) & {"code", "token"}
+            ):
+                for target in node.targets:
+                    sub = target.target
+                    if isinstance(sub, cst.Subscript) and dotted(sub.value) == store:
+                        found.append(node.value)
+    return found
 
 
 def _side_dicts(provider: ProviderClass, helpers: frozenset[str]) -> set[str]:

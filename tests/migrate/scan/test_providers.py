@@ -263,3 +263,18 @@ def test_gate_returned_lookup_form_is_parsed_back(tmp_path: Path) -> None:
         in text
     )
     cst.parse_module(text)
+
+
+def test_owner_field_only_where_every_record_has_it(tmp_path: Path) -> None:
+    """Codes built without ``user_id``: the code exchange does not read a field its record
+    lacks (sub falls back to the client id, stated), the refresh exchange still reads it."""
+    copy_case("subclass_streamable", tmp_path)
+    provider_py = tmp_path / "notes" / "provider.py"
+    text = provider_py.read_text(encoding="utf-8")
+    provider_py.write_text(text.replace("            user_id=self.user,\n", ""), encoding="utf-8")
+    server = only_server(tmp_path)[1]
+    assert [c["subject"] for c in claims(server)] == [
+        'client.client_id or ""',
+        "refresh_token.user_id",
+    ]
+    assert [d.where for d in server.decisions] == ["notes/provider.py:62"]
