@@ -506,26 +506,43 @@ _STORE_MARKERS: dict[str, tuple[tuple[str, ...], ...]] = {
 
 
 def find_provider_gate(provider: ProviderClass) -> BearerGate | Manual:
-    for name in GATE_METHODS:
-        found = provider.method(name)
-        if found is None:
-            continue
-        source, function = found
-        params = [p for p in parameters(function) if p not in ("self", "cls")]
-        if "oauth_migration.resolve" in source.code(function):
-            return BearerGate(source, function, None, migrated=True)
-        lookup = token_lookup(source, function, params[0]) if params else None
-        if lookup is not None:
-            return BearerGate(source, function, lookup)
-        return Manual(
-            source.where(function),
-            f"a lookup of the presented token in {provider.name}.{name}() bound to a name "
-            "and tested, or returned",
-            f"write `record = await oauth_migration.resolve_async({(params or ['token'])[0]}, "
-            "legacy=lambda t: <the lookup of t>)` in place of the lookup",
-            "Manual steps: gate",
-        )
-    raise AssertionError("a provider class has a gate method")  # find_provider_classes
+    """The method the SDK hands the bearer token to: fastmcp's ``verify_token`` where the
+    provider overrides it with a lookup of its own, else ``load_access_token``."""
+    candidates = [_method_gate(provider, name) for name in GATE_METHODS]
+    verify, load = candidates[1], candidates[0]
+    if isinstance(verify, BearerGate) and not _delegates(verify):
+        return verify
+    if load is not None:
+        return load
+    assert verify is not None  # find_provider_classes: a provider has a gate method
+    return verify
+
+
+def _delegates(gate: BearerGate) -> bool:
+    """``verify_token`` that only asks ``self.load_access_token``: that one is the gate."""
+    lookup = gate.lookup
+    return lookup is not None and "self.load_access_token" in gate.source.code(lookup.expression)
+
+
+def _method_gate(provider: ProviderClass, name: str) -> BearerGate | Manual | None:
+    found = provider.method(name)
+    if found is None:
+        return None
+    source, function = found
+    params = [p for p in parameters(function) if p not in ("self", "cls")]
+    if "oauth_migration.resolve" in source.code(function):
+        return BearerGate(source, function, None, migrated=True)
+    lookup = token_lookup(source, function, params[0]) if params else None
+    if lookup is not None:
+        return BearerGate(source, function, lookup)
+    return Manual(
+        source.where(function),
+        f"a lookup of the presented token in {provider.name}.{name}() bound to a name "
+        "and tested, or returned",
+        f"write `record = await oauth_migration.resolve_async({(params or ['token'])[0]}, "
+        "legacy=lambda t: <the lookup of t>)` in place of the lookup",
+        "Manual steps: gate",
+    )
 
 
 def _store_owner(gate: BearerGate | Manual) -> str | None:
@@ -914,7 +931,10 @@ def find_provider_mints(
     for name in EXCHANGES:
         traces = _exchange_traces(provider, name, store, helpers)
         found = provider.method(name)
-        if not traces and found is not None:
+        issues = found is not None and any(
+            isinstance(n, cst.Return) and n.value is not None for n in walk(found[1].body)
+        )
+        if not traces and found is not None and issues:  # one that only raises issues nothing
             manual.append(
                 Manual(
                     found[0].where(found[1]),

@@ -278,3 +278,113 @@ def test_owner_field_only_where_every_record_has_it(tmp_path: Path) -> None:
         "refresh_token.user_id",
     ]
     assert [d.where for d in server.decisions] == ["notes/provider.py:62"]
+
+
+PROVIDER_TEMPLATE = """\
+import secrets
+{imports}
+from fastmcp import FastMCP
+from mcp.shared.auth import OAuthToken
+
+
+class P:
+    def __init__(self):
+        {store}
+
+    async def get_client(self, client_id):
+        return None
+
+    async def exchange_authorization_code(self, client, authorization_code):
+        access = secrets.token_urlsafe(32)
+        self.tokens[access] = authorization_code
+        return OAuthToken(access_token=access, scope=" ".join(authorization_code.scopes))
+
+    async def exchange_refresh_token(self, client, refresh_token, scopes):
+        raise NotImplementedError
+
+{gate}
+
+
+mcp = FastMCP("p", auth=P())
+"""
+LOAD_GATE = """\
+    async def load_access_token(self, token):
+        return self.tokens.get(token)
+"""
+
+
+def provider_tree(
+    root: Path, imports: str = "", store: str = "self.tokens = {}", gate: str = LOAD_GATE
+) -> Path:
+    (root / "server.py").write_text(
+        PROVIDER_TEMPLATE.format(imports=imports, store=store, gate=gate), encoding="utf-8"
+    )
+    return root
+
+
+@pytest.mark.parametrize(
+    ("imports", "store", "text"),
+    [
+        ("", "self.tokens = {}", "in memory: dicts on the provider"),
+        ("import redis", "self.tokens = redis.Redis()", "persistent: Redis"),
+        (
+            "from cryptography.fernet import Fernet",
+            "self.tokens = {}; self.box = Fernet(Fernet.generate_key())",
+            "persistent: encrypted file",
+        ),
+        (
+            "import sqlite3",
+            "self.tokens = {}; self.db = sqlite3.connect('t.db')",
+            "persistent: SQLite",
+        ),
+    ],
+)
+def test_store_kind_from_the_providers_attributes(
+    tmp_path: Path, imports: str, store: str, text: str
+) -> None:
+    """Dicts on ``self`` are memory; Redis, an encrypted file, SQLite are persistent."""
+    server = only_server(provider_tree(tmp_path, imports, store))[1]
+    assert server.store.text == text
+
+
+def test_verify_token_with_its_own_lookup_is_the_gate(tmp_path: Path) -> None:
+    """fastmcp calls ``verify_token``: where the provider overrides it with a lookup, that is
+    the gate; one that only asks ``load_access_token`` leaves the gate there."""
+    own = LOAD_GATE + (
+        "\n    async def verify_token(self, token):\n"
+        "        found = self.tokens.get(token.strip())\n"
+        "        if found is None:\n"
+        "            return None\n"
+        "        return found\n"
+    )
+    gate = only_server(provider_tree(tmp_path, gate=own))[1].gate
+    assert gate is not None and gate.function.name.value == "verify_token"
+    delegating = LOAD_GATE + (
+        "\n    async def verify_token(self, token):\n"
+        "        found = await self.load_access_token(token)\n"
+        "        if found is None:\n"
+        "            return None\n"
+        "        return found\n"
+    )
+    gate = only_server(provider_tree(tmp_path, gate=delegating))[1].gate
+    assert gate is not None and gate.function.name.value == "load_access_token"
+
+
+def test_gate_without_a_lookup_is_a_manual_step(tmp_path: Path) -> None:
+    """A gate checking ``token in self.tokens`` cannot be wrapped: a manual step there."""
+    odd = "    async def load_access_token(self, token):\n        return token in self.tokens\n"
+    servers, manual = find_provider_servers(SourceTree(provider_tree(tmp_path, gate=odd)))
+    assert [s.gate for s in servers] == [None]
+    # (the refresh exchange only raises: it issues nothing, so it is no manual step)
+    assert [m.where for m in manual] == ["server.py:22"]
+
+
+def test_untraceable_access_token_is_a_manual_step(tmp_path: Path) -> None:
+    """An access token from somewhere the scan cannot follow is reported, not guessed."""
+    root = provider_tree(tmp_path)
+    text = (root / "server.py").read_text(encoding="utf-8")
+    text = text.replace("access = secrets.token_urlsafe(32)", "access = self.issuer.next()")
+    (root / "server.py").write_text(text, encoding="utf-8")
+    servers, manual = find_provider_servers(SourceTree(root))
+    assert [s.mints for s in servers] == [()]
+    assert [(m.where, m.guide) for m in manual] == [("server.py:14", "Manual steps: minting")]
