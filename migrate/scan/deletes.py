@@ -4,14 +4,16 @@ From `apply` on, a JWT's revocation must reach the ``jti`` denylist: the final g
 nothing else, so a delete the denylist never heard of would bring the token back at
 finalize. These are the places that must call ``oauth_migration.revoke(<token>)``:
 
-- ``tokens.pop(key)`` and ``del sessions[key]`` on a store whose name says it holds tokens;
+- ``tokens.pop(key)`` and ``del sessions[key]`` on a store whose name says it holds tokens,
+  or that the gate is known to read (``TokenStore.names``: an SDK provider's ``self.by_access``);
 - SQL (read by :mod:`migrate.scan.sql`): ``DELETE FROM`` or a soft-delete ``UPDATE ... SET
   revoked = 1`` on a token table, any placeholder style, extra conditions allowed;
 - client and ORM calls: ``redis.delete(key)``, ``collection.delete_one({...})``,
   ``update_one({...}, {"$set": {"revoked": True}})``, ``session.delete(obj)``,
   ``Model.query.filter_by(token=...).delete()``.
 
-Each is a :class:`Delete` whose ``key`` is the expression holding the access token, or
+Each is a :class:`Delete` whose ``key`` is the expression holding the access token (the
+token itself where the store is keyed by its digest, ``token_hash(token)``), or
 ``None`` when it cannot be named (keyed by another column, parameters built elsewhere, a
 statement held in a variable): the planners make that a blocking manual step, because a
 delete left without ``revoke()`` silently stops revoking once the phase is final.

@@ -25,9 +25,9 @@ A server with no notion of a user gets ``sub`` = the client id (RFC 9068 §2.2):
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 import libcst as cst
@@ -84,9 +84,10 @@ _REQUIREMENT = re.compile(
 )
 _HASHED = re.compile(r"(sha\d+|sha3_\d+|blake2[bs]|hash\w*)\(\s*[\w.]*token", re.IGNORECASE)
 _MAX_DEPTH = 3
+QUOTES = "\"' "
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class ProviderClass:
     """A class with the SDK provider's methods (its own or inherited from tree classes)."""
 
@@ -107,7 +108,7 @@ class ProviderClass:
         return next(((s, f) for n, s, f in self.methods if n == name), None)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class ServerSite:
     """``<variable> = FastMCP(..., auth_server_provider=...)``: the statement to install after."""
 
@@ -123,7 +124,7 @@ class ServerSite:
         return self.source.where(self.statement)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class AppUse:
     """Where the server builds an app (``app = mcp.streamable_http_app()``) or runs."""
 
@@ -132,14 +133,14 @@ class AppUse:
     variable: str | None  # the app's name; None for ``run()`` or an unnamed app
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Sdk:
     package: str  # "mcp" or "fastmcp"
     major: int | None
     evidence: str  # the requirement line or the import it was read from
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class StoreKind:
     persistent: bool
     kinds: tuple[str, ...]  # "SQLite", "JSON file", ...; ("dicts on the provider",) in memory
@@ -153,7 +154,7 @@ class StoreKind:
         return f"{state}: {', '.join(self.kinds)}{hashed}"
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Decision:
     """A choice the kit made that the plan states and the operator may override."""
 
@@ -162,7 +163,7 @@ class Decision:
     override: str
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class ProviderServer:
     provider: ProviderClass
     server: ServerSite
@@ -443,7 +444,7 @@ def find_sdk(tree: SourceTree, server: ServerSite) -> Sdk:
                 continue
             pinned = _major(match.group("spec") or "")
             if pinned is not None:
-                return Sdk(package, pinned, f"{filename}: {match.group(0).strip()}")
+                return Sdk(package, pinned, f"{filename}: {match.group(0).strip().strip(QUOTES)}")
     return Sdk(package, major, evidence)
 
 
@@ -560,7 +561,7 @@ def _store_owner(gate: BearerGate | Manual) -> str | None:
 # -- the mints ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class _Trace:
     source: SourceFile
     function: cst.FunctionDef
@@ -637,12 +638,8 @@ def _trace(
                 found = _trace(source, function, given, helpers, depth + 1)
                 if found is not None:
                     assert isinstance(value, cst.Call)
-                    return _Trace(*_fields(found)[:4], (*found.records, value))
+                    return dataclasses.replace(found, records=(*found.records, value))
     return None
-
-
-def _fields(trace: _Trace) -> tuple[SourceFile, cst.FunctionDef, cst.BaseExpression, bool]:
-    return trace.source, trace.function, trace.mint, trace.migrated
 
 
 def _callees(provider: ProviderClass, function: cst.FunctionDef) -> Iterator[cst.FunctionDef]:

@@ -388,3 +388,18 @@ def test_untraceable_access_token_is_a_manual_step(tmp_path: Path) -> None:
     servers, manual = find_provider_servers(SourceTree(root))
     assert [s.mints for s in servers] == [()]
     assert [(m.where, m.guide) for m in manual] == [("server.py:14", "Manual steps: minting")]
+
+
+def test_sdk_major_from_pyproject_over_the_import(tmp_path: Path) -> None:
+    """A pinned ``mcp[cli]==1.9.4`` in pyproject.toml says 1 even where the import is 2.x's."""
+    root = provider_tree(tmp_path)
+    text = (root / "server.py").read_text(encoding="utf-8")
+    text = text.replace("from fastmcp import FastMCP", "from mcp.server.mcpserver import MCPServer")
+    text = text.replace('FastMCP("p", auth=P())', 'MCPServer("p", auth_server_provider=P())')
+    (root / "server.py").write_text(text, encoding="utf-8")
+    assert only_server(root)[1].sdk.major == 2
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "p"\ndependencies = [\n    "mcp[cli]==1.9.4",\n]\n', encoding="utf-8"
+    )
+    sdk = only_server(root)[1].sdk
+    assert (sdk.package, sdk.major, sdk.evidence) == ("mcp", 1, "pyproject.toml: mcp[cli]==1.9.4")
