@@ -364,9 +364,18 @@ def token_lookup(source: SourceFile, function: cst.FunctionDef, token: str) -> L
     lookup = _find_lookup(source, function, {token})
     if lookup is None:
         lookup = _derived_lookup(source, function, token) or _returned_lookup(function, token)
-    if lookup is not None:
-        lookup.asynchronous = function.asynchronous is not None
+    if lookup is None:
+        return None
+    if _digest_of(lookup.argument, token):
+        # ``get(sha256(token.encode()).hexdigest())``: the runtime must get the token, not
+        # its digest (a digest is never a JWT: every token would take the opaque path).
+        lookup.argument = _token_inside(lookup.argument, token)
+    lookup.asynchronous = function.asynchronous is not None
     return lookup
+
+
+def _token_inside(expr: cst.BaseExpression, token: str) -> cst.Name:
+    return next(n for n in walk(expr) if isinstance(n, cst.Name) and n.value == token)
 
 
 def _returned_lookup(function: cst.FunctionDef, token: str) -> Lookup | None:
@@ -395,7 +404,7 @@ def _derived_lookup(source: SourceFile, function: cst.FunctionDef, token: str) -
         if lookup is None or not isinstance(lookup.argument, cst.Name):
             return None
         derived = assigned[1]
-        argument = next(n for n in walk(derived) if isinstance(n, cst.Name) and n.value == token)
+        argument = _token_inside(derived, token)
         # The digest is spelled inside the lookup, so the lambda derives it from its parameter.
         expression = lookup.expression.deep_replace(lookup.argument, derived)
         assert isinstance(expression, cst.BaseExpression)

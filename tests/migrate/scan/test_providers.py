@@ -403,3 +403,21 @@ def test_sdk_major_from_pyproject_over_the_import(tmp_path: Path) -> None:
     )
     sdk = only_server(root)[1].sdk
     assert (sdk.package, sdk.major, sdk.evidence) == ("mcp", 1, "pyproject.toml: mcp[cli]==1.9.4")
+
+
+def test_inline_digest_lookup_hands_the_runtime_the_token(tmp_path: Path) -> None:
+    """``self.tokens.get(sha256(token.encode()).hexdigest())``: ``resolve_async`` is given
+    ``token`` and the lambda hashes its parameter (a digest is never a JWT)."""
+    hashed = (
+        "    async def load_access_token(self, token):\n"
+        "        found = self.tokens.get(hashlib.sha256(token.encode()).hexdigest())\n"
+        "        if found is None:\n"
+        "            return None\n"
+        "        return found\n"
+    )
+    root = provider_tree(tmp_path, imports="import hashlib", gate=hashed)
+    text = rewritten(root, ("hybrid_gate",))["server.py"]
+    assert (
+        "found = await oauth_migration.resolve_async(token, legacy=lambda t: "
+        "self.tokens.get(hashlib.sha256(t.encode()).hexdigest()))"
+    ) in text
