@@ -42,10 +42,10 @@ def plan_final(root: Path, exclude: Iterable[str] = ()) -> Plan:
         raise PlanError(f"{root} is in the {state.phase} phase: run `migrate apply` first")
     tree = SourceTree(root, exclude)
     try:
-        _require_hybrid_code(plan, tree)
+        sdk = _require_hybrid_code(plan, tree)
         writes, missing = find_record_writes(tree)
         wiring = _wiring(root, state.wiring)
-        by_step = _edits(plan, tree, writes, missing, wiring)
+        by_step = _edits(plan, tree, writes, missing, wiring, sdk)
     except ParseFailure as failure:
         raise PlanError(str(failure)) from None
     _require_readable(tree)
@@ -69,7 +69,7 @@ def _require_readable(tree: SourceTree) -> None:
 LEGACY_GUIDE = "Manual steps: finalize"
 
 
-def _require_hybrid_code(plan: Plan, tree: SourceTree) -> None:
+def _require_hybrid_code(plan: Plan, tree: SourceTree) -> bool:
     """Finalize only a tree whose every access-token mint and bearer gate calls the
     runtime: an opaque mint left behind would lock every client out once JWTs alone
     pass, a legacy gate would keep reading the store, and status cannot see either (only
@@ -92,6 +92,7 @@ def _require_hybrid_code(plan: Plan, tree: SourceTree) -> None:
     )
     for where in _unrewritable_resolves(tree):
         _manual(plan, ManualStep(where, expected, how, LEGACY_GUIDE, True))
+    return match.recipe.sdk_records
 
 
 def _unrewritable_resolves(tree: SourceTree) -> list[str]:
@@ -116,7 +117,12 @@ def _wiring(root: Path, recorded: str | None) -> Path:
 
 
 def _edits(
-    plan: Plan, tree: SourceTree, writes: list[RecordWrite], missing: list[str], wiring: Path
+    plan: Plan,
+    tree: SourceTree,
+    writes: list[RecordWrite],
+    missing: list[str],
+    wiring: Path,
+    sdk: bool,
 ) -> dict[str, dict[str, FileEdits]]:
     gate_step, revoke_step = final_gate.STEP.id, revoke_on_delete.STEP.id
     by_step: dict[str, dict[str, FileEdits]] = {gate_step: {}, revoke_step: {}}
@@ -130,7 +136,7 @@ def _edits(
                 "c.scope, c.exp, ...>` to oauth_migration.resolve in the gate",
                 LEGACY_GUIDE, True))  # fmt: skip
     for source in gate_files if writes else ():
-        edits, unsupplied = final_gate.final_gate(source, writes[0], tree)
+        edits, unsupplied = final_gate.final_gate(source, writes[0], tree, sdk=sdk)
         edits.imports += _callee_imports(writes[0], source, tree)
         by_step[gate_step][source.rel] = edits
         for read in unsupplied:

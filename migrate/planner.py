@@ -121,9 +121,11 @@ def check_selection(only: Iterable[str], skip: Iterable[str]) -> None:
     The engine plans any selection (tests look at one codemod at a time); the commands
     that write into a user's tree call this first."""
     keep = _kept_steps(set(only), set(skip))
-    needed = steps.runtime_steps("hybrid")
-    if keep & steps.code_steps("hybrid") and not keep >= needed:
-        missing = ", ".join(sorted(needed - keep))
+    installs = {s.id for s in steps.steps_of("hybrid") if s.installs}
+    needed = steps.runtime_steps("hybrid") - installs
+    lacking = sorted(needed - keep) + ([" or ".join(sorted(installs))] * (not keep & installs))
+    if keep & steps.code_steps("hybrid") and lacking:
+        missing = ", ".join(lacking)
         raise PlanError(
             f"the selected steps call the runtime and need {missing} too: the server "
             "would not start without them"

@@ -18,3 +18,5 @@ ROW = _Runtime.row.__name__
 METADATA = _Runtime.authorization_server_metadata.__name__
 INSTALL_STARLETTE = _Runtime.install_starlette.__name__
 INSTALL_FLASK = _Runtime.install_flask.__name__
+INSTALL_MCP = _Runtime.install_mcp.__name__
+SDK_RECORD = _Runtime.sdk_record.__name__

@@ -12,6 +12,7 @@ from __future__ import annotations
 from migrate.codemods import (
     final_gate,
     hybrid_gate,
+    install_mcp,
     install_runtime,
     mint_jwt,
     revoke_on_delete,
@@ -20,7 +21,15 @@ from migrate.codemods import (
 from migrate.codemods.spec import Phase, StepSpec
 
 # One line per codemod module.
-CODEMODS = (wrap_metadata, mint_jwt, hybrid_gate, revoke_on_delete, install_runtime, final_gate)
+CODEMODS = (
+    wrap_metadata,
+    mint_jwt,
+    hybrid_gate,
+    revoke_on_delete,
+    install_runtime,
+    install_mcp,
+    final_gate,
+)
 
 KEYS = StepSpec(
     "keys",
@@ -49,6 +58,7 @@ STEPS: tuple[StepSpec, ...] = (
     hybrid_gate.STEP,
     revoke_on_delete.STEP,
     install_runtime.STEP,
+    install_mcp.STEP,
     REQUIREMENTS,
     GITIGNORE,
     final_gate.STEP,

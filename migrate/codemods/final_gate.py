@@ -33,13 +33,20 @@ from dataclasses import dataclass
 import libcst as cst
 
 from migrate import runtime_api
-from migrate.codemods.build import runtime_call, runtime_name
+from migrate.codemods.build import keyword, runtime_call, runtime_name
 from migrate.codemods.edits import FileEdits
 from migrate.codemods.spec import StepSpec
 from migrate.scan.findings import ManualStep
 from migrate.scan.record_writes import Field, RecordWrite, dataclass_fields, table_columns
 from migrate.scan.source import SourceFile, SourceTree
-from migrate.scan.syntax import dotted, enclosing_function, string_value, walk
+from migrate.scan.syntax import (
+    dotted,
+    enclosing_function,
+    imported_names,
+    qualified,
+    string_value,
+    walk,
+)
 
 RESOLVES = (runtime_name(runtime_api.RESOLVE), runtime_name(runtime_api.RESOLVE_ASYNC))
 
@@ -51,8 +58,12 @@ STEP = StepSpec(
     edits_code=True,
 )
 
-EXPIRY = re.compile(r"^(exp|expires?(_at|_on)?|expiry|expiration|valid_until|not_after)$", re.I)
-ISSUED = re.compile(r"^(iat|issued(_at)?|created(_at)?)$", re.I)
+# ``access_expires_at`` too (a record holding both tokens), never ``refresh_expires_at``.
+_ACCESS = r"^((access|access_token|token)_)?"
+EXPIRY = re.compile(
+    _ACCESS + r"(exp|expires?(_at|_on)?|expiry|expiration|valid_until|not_after)$", re.I
+)
+ISSUED = re.compile(_ACCESS + r"(iat|issued(_at)?|created(_at)?)$", re.I)
 ROLE_ACCESSORS = {"subject": "sub", "client_id": "client_id", "resource": "aud"}
 
 
@@ -233,6 +244,60 @@ def record_expression(
     return cst.Call(write.callee, args)
 
 
+# What ``oauth_migration.sdk_record`` fills itself on the SDK's access-token models (and
+# on a subclass): the rest of the record's fields are passed to it by name.
+SDK_FIELDS = frozenset(
+    {"token", "client_id", "scopes", "expires_at", "resource", "subject", "claims"}
+)
+
+
+SDK_PACKAGES = ("mcp.", "fastmcp.")
+
+
+def is_sdk_model(write: RecordWrite, tree: SourceTree | None) -> bool:
+    """Whether the record is an SDK access-token model: a class imported from ``mcp`` or
+    ``fastmcp``, or a class of the tree deriving from one (``UserAccessToken``)."""
+    if write.shape != "call" or write.callee is None:
+        return False
+    return _from_sdk(write.source, write.callee, tree, depth=0)
+
+
+def _from_sdk(
+    source: SourceFile, name: cst.BaseExpression, tree: SourceTree | None, depth: int
+) -> bool:
+    full = qualified(name, imported_names(source.module)) or ""
+    if full.startswith(SDK_PACKAGES):
+        return True
+    if tree is None or depth > 3:
+        return False
+    short = full.rsplit(".", 1)[-1]
+    for candidate in tree.files.values():
+        if f"class {short}" not in candidate.text:
+            continue
+        for node in candidate.module.body:
+            if isinstance(node, cst.ClassDef) and node.name.value == short:
+                return any(_from_sdk(candidate, b.value, tree, depth + 1) for b in node.bases)
+    return False
+
+
+def sdk_record_expression(write: RecordWrite) -> cst.BaseExpression:
+    """``oauth_migration.sdk_record(c, <the record's class>, <its other fields>=...)``.
+
+    The SDK's bearer middleware reads fields its version added (``claims``, ``subject``
+    from mcp 1.27.2): the runtime builds the record for the installed SDK, and the fields
+    the server's own subclass adds (``user_id``) come from the claims as the write names
+    them."""
+    args: list[cst.BaseExpression | cst.Arg] = [cst.Name("c")]
+    if write.callee is not None:
+        args.append(write.callee)
+    args += [
+        keyword(f.name, claim_value(f, write))
+        for f in write.fields
+        if f.name and f.name not in SDK_FIELDS
+    ]
+    return runtime_call(runtime_api.SDK_RECORD, *args)
+
+
 _SELECT = re.compile(r"^\s*select\s+(.+?)\s+from\s", re.IGNORECASE | re.DOTALL)
 
 
@@ -307,10 +372,16 @@ def _known_fields(write: RecordWrite, call: cst.Call, tree: SourceTree | None) -
 
 
 def _builder(
-    write: RecordWrite, call: cst.Call, reads: list[RecordRead], tree: SourceTree | None
+    write: RecordWrite,
+    call: cst.Call,
+    reads: list[RecordRead],
+    tree: SourceTree | None,
+    sdk: bool,
 ) -> cst.Lambda:
     read_names = [r.name for r in reads]
-    if write.shape == "columns":
+    if sdk and is_sdk_model(write, tree):
+        body = sdk_record_expression(write)
+    elif write.shape == "columns":
         columns, _ = _row_columns(write, call, tree)
         body = row_expression(write, columns + [n for n in read_names if n not in columns])
     else:
@@ -319,10 +390,11 @@ def _builder(
 
 
 def final_gate(
-    source: SourceFile, write: RecordWrite, tree: SourceTree | None = None
+    source: SourceFile, write: RecordWrite, tree: SourceTree | None = None, *, sdk: bool = False
 ) -> tuple[FileEdits, list[ManualStep]]:
     """The JWT-only resolve for every hybrid resolve of ``source``, and a blocking manual
-    step for each field the gate reads that the claims cannot give."""
+    step for each field the gate reads that the claims cannot give. ``sdk``: the record is
+    an MCP SDK access-token model, built by ``oauth_migration.sdk_record``."""
     edits, manual = FileEdits(), []
     no_space = cst.AssignEqual(
         whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
@@ -332,7 +404,7 @@ def final_gate(
         known = _known_fields(write, call, tree)
         missing = [r for r in reads if not _gives(write, r.name, known)]
         manual += [_unsupplied(source, read) for read in missing]
-        builder = _builder(write, call, reads, tree)
+        builder = _builder(write, call, reads, tree, sdk)
         kept = [a for a in call.args if a.keyword is None or a.keyword.value != "legacy"]
         record = cst.Arg(builder, keyword=cst.Name("record"), equal=no_space)
         edits.add(call, _constant(call.with_changes(args=[*kept, record])))

@@ -2,10 +2,12 @@
 
 Changes: ``record = <lookup>`` becomes
 ``record = oauth_migration.resolve(<token>, legacy=lambda t: <lookup with t>)``
-(``await oauth_migration.resolve_async(...)`` for an awaited lookup; ``unknown=KeyError``
+(``await oauth_migration.resolve_async(...)`` for an awaited lookup or a coroutine gate
+such as an SDK provider's ``load_access_token``; ``unknown=KeyError``
 where the legacy code catches a ``KeyError``). A two-statement SQL lookup
 (``cur = db.execute(...)``; ``row = cur.fetchone()``) becomes one such call, keeping
-the cursor line's comments.
+the cursor line's comments. ``return <lookup>`` keeps its ``return``; a lookup by a
+digest of the token (``sha256(token)``) gets the digest inside the lambda.
 
 Why it is safe: opaque tokens still go through the very lookup the legacy code ran, with
 the same cleaned-up token. A JWT is verified first (RS256 pinned, RFC 9068 claims) and
@@ -91,14 +93,16 @@ def resolve_call(lookup: Lookup) -> cst.BaseExpression:
     args = [cst.Arg(lookup.argument), cst.Arg(legacy, keyword=cst.Name("legacy"), equal=no_space)]
     if lookup.raises:
         args.append(cst.Arg(cst.Name(lookup.raises), keyword=cst.Name("unknown"), equal=no_space))
-    method = runtime_api.RESOLVE_ASYNC if lookup.awaited else runtime_api.RESOLVE
+    awaited = lookup.awaited or lookup.asynchronous
+    method = runtime_api.RESOLVE_ASYNC if awaited else runtime_api.RESOLVE
     call = cst.Call(func=cst.Attribute(cst.Name(RUNTIME_NAME), cst.Name(method)), args=args)
-    return cst.Await(call) if lookup.awaited else call
+    return cst.Await(call) if awaited else call
 
 
 def _assigned_value(statement: cst.SimpleStatementLine) -> cst.BaseExpression:
+    """The lookup's value: assigned (``record = ...``) or returned (``return ...``)."""
     small = statement.body[0]
-    assert isinstance(small, cst.Assign | cst.AnnAssign) and small.value is not None
+    assert isinstance(small, cst.Assign | cst.AnnAssign | cst.Return) and small.value is not None
     return small.value
 
 

@@ -24,7 +24,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # keeps the two equal).
 STEP_IDS = (
     "keys, emit-runtime, wrap-metadata, mint-jwt, hybrid-gate, revoke-on-delete, "
-    "install-runtime, requirements, gitignore"
+    "install-runtime, install-mcp, requirements, gitignore"
 )
 
 

@@ -7,11 +7,11 @@ naming both, since a tree holds one server.
 
 from __future__ import annotations
 
-from migrate.recipes import handwritten
+from migrate.recipes import handwritten, sdk_provider
 from migrate.recipes.base import Contribution, Match, Recipe
 from migrate.scan.source import SourceTree
 
-RECIPES: tuple[Recipe, ...] = (handwritten.RECIPE,)
+RECIPES: tuple[Recipe, ...] = (handwritten.RECIPE, sdk_provider.RECIPE)
 
 __all__ = ["RECIPES", "Contribution", "Match", "Recipe", "TwoShapes", "choose"]
 

@@ -59,6 +59,9 @@ class Match:
 class Recipe(Protocol):
     name: str
     title: str
+    # The final gate's records are MCP SDK access-token models (built by the runtime's
+    # ``sdk_record`` for the installed SDK), not the legacy record rebuilt as written.
+    sdk_records: bool
 
     def recognise(self, tree: SourceTree) -> Match | None:
         """The evidence that ``tree`` holds a server of this shape, or None."""

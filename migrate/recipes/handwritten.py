@@ -9,6 +9,8 @@ runtime on the one app object serving the MCP endpoint.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import libcst as cst
 
 from migrate import runtime_api
@@ -20,6 +22,7 @@ from migrate.scan.findings import Finding, ManualStep
 from migrate.scan.gates import BearerGate, find_gates
 from migrate.scan.metadata import MetadataProducer, find_metadata
 from migrate.scan.minting import MintSite, find_mints
+from migrate.scan.providers import find_provider_classes
 from migrate.scan.record_writes import RecordWrite, write_near
 from migrate.scan.source import SourceTree
 from migrate.scan.stores import describe_store
@@ -28,13 +31,23 @@ INSTALL_GUIDE = "Manual steps: installing the runtime"
 
 
 class Collected:
-    """What the finders found, plus the manual steps they reported."""
+    """What the finders found, plus the manual steps they reported.
+
+    Sites inside a class of the MCP SDK's provider protocol are that recipe's
+    (:mod:`migrate.recipes.sdk_provider`): the SDK serves those routes, not this code."""
 
     def __init__(self, tree: SourceTree) -> None:
         self.tree = tree
-        self.producers, self.manual_metadata = find_metadata(tree)
-        self.mints, self.manual_mints = find_mints(tree)
-        self.gates, self.manual_gates = find_gates(tree)
+        mine = _outside_providers(tree)
+        producers, manual_metadata = find_metadata(tree)
+        mints, manual_mints = find_mints(tree)
+        gates, manual_gates = find_gates(tree)
+        self.producers = [p for p in producers if mine(p.where)]
+        self.mints = [m for m in mints if mine(m.where)]
+        self.gates = [g for g in gates if mine(g.where)]
+        self.manual_metadata = [m for m in manual_metadata if mine(m.where)]
+        self.manual_mints = [m for m in manual_mints if mine(m.where)]
+        self.manual_gates = [m for m in manual_gates if mine(m.where)]
         self.apps = find_apps(tree)
 
     def evidence(self) -> list[Finding]:
@@ -45,9 +58,21 @@ class Collected:
         return found + [Finding("manual", m.where, m.expected) for m in manual]
 
 
+def _outside_providers(tree: SourceTree) -> Callable[[str], bool]:
+    """Whether a ``file:line`` lies outside every SDK provider class of the tree."""
+    spans = [(c.source.rel, c.source.lines(c.node)) for c in find_provider_classes(tree)]
+
+    def outside(where: str) -> bool:
+        rel, _, line = where.rpartition(":")
+        return not any(rel == r and line.isdigit() and int(line) in s for r, s in spans)
+
+    return outside
+
+
 class HandWritten:
     name = "hand-written"
     title = "OAuth routes written by hand on Starlette, FastAPI or Flask"
+    sdk_records = False
 
     def recognise(self, tree: SourceTree) -> Match | None:
         collected = Collected(tree)

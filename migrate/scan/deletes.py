@@ -4,14 +4,16 @@ From `apply` on, a JWT's revocation must reach the ``jti`` denylist: the final g
 nothing else, so a delete the denylist never heard of would bring the token back at
 finalize. These are the places that must call ``oauth_migration.revoke(<token>)``:
 
-- ``tokens.pop(key)`` and ``del sessions[key]`` on a store whose name says it holds tokens;
+- ``tokens.pop(key)`` and ``del sessions[key]`` on a store whose name says it holds tokens,
+  or that the gate is known to read (``TokenStore.names``: an SDK provider's ``self.by_access``);
 - SQL (read by :mod:`migrate.scan.sql`): ``DELETE FROM`` or a soft-delete ``UPDATE ... SET
   revoked = 1`` on a token table, any placeholder style, extra conditions allowed;
 - client and ORM calls: ``redis.delete(key)``, ``collection.delete_one({...})``,
   ``update_one({...}, {"$set": {"revoked": True}})``, ``session.delete(obj)``,
   ``Model.query.filter_by(token=...).delete()``.
 
-Each is a :class:`Delete` whose ``key`` is the expression holding the access token, or
+Each is a :class:`Delete` whose ``key`` is the expression holding the access token (the
+token itself where the store is keyed by its digest, ``token_hash(token)``), or
 ``None`` when it cannot be named (keyed by another column, parameters built elsewhere, a
 statement held in a variable): the planners make that a blocking manual step, because a
 delete left without ``revoke()`` silently stops revoking once the phase is final.
@@ -66,10 +68,17 @@ class TokenStore:
 
     column: str | None = None
     record_class: str | None = None
+    # Stores the gate reads access tokens from, whatever their names (``self.by_access``).
+    names: frozenset[str] = frozenset()
 
 
-def _holds_tokens(source: SourceFile, node: cst.CSTNode, owner: str) -> bool:
-    """``tokens`` / ``_sessions``, or ``self.<anything>`` inside a token or session store."""
+def _holds_tokens(
+    source: SourceFile, node: cst.CSTNode, owner: str, store: TokenStore | None = None
+) -> bool:
+    """``tokens`` / ``_sessions``, ``self.<anything>`` inside a token or session store, or
+    a store the gate is known to read (``store.names``)."""
+    if store is not None and owner in store.names:
+        return True
     if _STORE.search(owner.split(".")[-1]):
         return True
     if owner.startswith("self."):
@@ -78,11 +87,12 @@ def _holds_tokens(source: SourceFile, node: cst.CSTNode, owner: str) -> bool:
     return False
 
 
-def _pop_key(source: SourceFile, node: cst.Call) -> cst.BaseExpression | None:
+def _pop_key(source: SourceFile, node: cst.Call, store: TokenStore) -> cst.BaseExpression | None:
     func = node.func
     if not isinstance(func, cst.Attribute) or func.attr.value != "pop" or not node.args:
         return None
-    return node.args[0].value if _holds_tokens(source, node, dotted(func.value) or "") else None
+    owner = dotted(func.value) or ""
+    return node.args[0].value if _holds_tokens(source, node, owner, store) else None
 
 
 def _key_column(keys: list[str], store: TokenStore) -> str | None:
@@ -340,6 +350,9 @@ def _underlying(
 ) -> cst.BaseExpression | None:
     """The token behind a derived store key: ``k = token_key(token)`` stores under a hash,
     but the denylist needs the token itself, here the function's parameter ``token``."""
+    digested = _digested(key)
+    if digested is not None:
+        return digested  # ``token_hash(token.token)``: the store is keyed by a hash
     function = enclosing_function(source, node)
     if not isinstance(key, cst.Name) or function is None:
         return key
@@ -355,11 +368,35 @@ def _underlying(
     return key
 
 
+_DIGEST = re.compile(r"(^|_)(sha\d+|sha3_\d+|blake2[bs]|md5|hash\w*|\w*digest)$", re.I)
+
+
+def _digested(key: cst.BaseExpression | None) -> cst.BaseExpression | None:
+    """``x`` of a key that hashes it: ``token_hash(x)``, ``sha256(x.encode()).hexdigest()``."""
+    if not isinstance(key, cst.Call):
+        return None
+    name = (dotted(key.func) or "").rpartition(".")[2]
+    if not _DIGEST.search(name):
+        return None
+    if not key.args and isinstance(key.func, cst.Attribute):
+        return _digested(key.func.value)  # ``.hexdigest()`` of ``sha256(...)``
+    if len(key.args) != 1:
+        return None
+    value = key.args[0].value
+    if (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and value.func.attr.value == "encode"
+    ):
+        value = value.func.value
+    return value if isinstance(value, cst.Name | cst.Attribute) else None
+
+
 def _found_at(
     source: SourceFile, node: cst.CSTNode, store: TokenStore, seen: set[int]
 ) -> Found | None:
     if isinstance(node, cst.Call):
-        key = _pop_key(source, node)
+        key = _pop_key(source, node, store)
         if key is not None:
             return key, "pop"
         removal = read_removal(sql_text(node) or "")
@@ -371,7 +408,7 @@ def _found_at(
     if isinstance(node, cst.Del) and isinstance(node.target, cst.Subscript):
         owner = dotted(node.target.value) or ""
         index = node.target.slice[0].slice
-        if _holds_tokens(source, node, owner) and isinstance(index, cst.Index):
+        if _holds_tokens(source, node, owner, store) and isinstance(index, cst.Index):
             return index.value, "del"
     if isinstance(node, cst.SimpleString | cst.ConcatenatedString) and id(node) not in seen:
         removal = read_removal(string_value(node) or "")

@@ -40,7 +40,7 @@ class Lookup:
     """``target = [await] expression`` where ``argument`` carries the bearer token."""
 
     statement: cst.SimpleStatementLine
-    target: cst.Name
+    target: cst.Name | None  # None: ``return <lookup>``, the result handed back untested
     expression: cst.BaseExpression
     argument: cst.BaseExpression
     awaited: bool
@@ -49,6 +49,9 @@ class Lookup:
     # Locals the lookup reads, bound to accessors (``db = get_db()``): the lookup is kept
     # for introspection, which runs in another request, so they are read afresh there.
     accessors: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    # The gate is a coroutine (an SDK provider's ``load_access_token``): the runtime is
+    # awaited (``resolve_async``) even when the lookup itself is not.
+    asynchronous: bool = False
 
 
 @dataclass
@@ -352,11 +355,85 @@ def _find_lookup(source: SourceFile, function: cst.FunctionDef, tokens: set[str]
     return lookup
 
 
+def token_lookup(source: SourceFile, function: cst.FunctionDef, token: str) -> Lookup | None:
+    """The lookup of ``token`` (a parameter of ``function``) in a method handed the bare
+    token, as an SDK provider's ``load_access_token(self, token)`` is.
+
+    Beyond the forms of :func:`find_gates`: ``return <lookup>`` (the caller tests the
+    result), and a store keyed by a digest of the token (``key = sha256(token)...``; the
+    digest moves into the lookup so the runtime still receives the token itself)."""
+    lookup = _find_lookup(source, function, {token})
+    if lookup is None:
+        lookup = _derived_lookup(source, function, token) or _returned_lookup(function, token)
+    if lookup is None:
+        return None
+    if _digest_of(lookup.argument, token):
+        # ``get(sha256(token.encode()).hexdigest())``: the runtime must get the token, not
+        # its digest (a digest is never a JWT: every token would take the opaque path).
+        lookup.argument = _token_inside(lookup.argument, token)
+    lookup.asynchronous = function.asynchronous is not None
+    return lookup
+
+
+def _token_inside(expr: cst.BaseExpression, token: str) -> cst.Name:
+    return next(n for n in walk(expr) if isinstance(n, cst.Name) and n.value == token)
+
+
+def _returned_lookup(function: cst.FunctionDef, token: str) -> Lookup | None:
+    """``return self.tokens.get(token)``: the first return statement, if it is the lookup."""
+    for statement in _statements(function):
+        small = statement.body[0]
+        if len(statement.body) != 1 or not isinstance(small, cst.Return) or small.value is None:
+            continue
+        value = small.value
+        expression = value.expression if isinstance(value, cst.Await) else value
+        argument = _token_argument(expression, {token})
+        if argument is None:
+            return None
+        return Lookup(statement, None, expression, argument, isinstance(value, cst.Await))
+    return None
+
+
+def _derived_lookup(source: SourceFile, function: cst.FunctionDef, token: str) -> Lookup | None:
+    """``key = hashlib.sha256(token.encode()).hexdigest()`` then a lookup of ``key``."""
+    for statement in _statements(function):
+        assigned = _assignment(statement)
+        if assigned is None or not _digest_of(assigned[1], token):
+            continue
+        key = assigned[0].value
+        lookup = _find_lookup(source, function, {key}) or _returned_lookup(function, key)
+        if lookup is None or not isinstance(lookup.argument, cst.Name):
+            return None
+        derived = assigned[1]
+        argument = _token_inside(derived, token)
+        # The digest is spelled inside the lookup, so the lambda derives it from its parameter.
+        expression = lookup.expression.deep_replace(lookup.argument, derived)
+        assert isinstance(expression, cst.BaseExpression)
+        lookup.expression, lookup.argument = expression, argument
+        return lookup
+    return None
+
+
+_DIGESTS = re.compile(r"(^|\.)(sha\d+|sha3_\d+|blake2[bs]|md5|\w*hash\w*|\w*digest\w*)$", re.I)
+
+
+def _digest_of(value: cst.BaseExpression, token: str) -> bool:
+    """A call chain that hashes ``token`` (``sha256(token.encode()).hexdigest()``,
+    ``token_hash(token)``): the value stands for the token, keyed at rest."""
+    calls = [n for n in walk(value) if isinstance(n, cst.Call)]
+    hashing = any(_DIGESTS.search(dotted(c.func) or _last_attr(c.func)) for c in calls)
+    return hashing and token in names_in(value)
+
+
+def _last_attr(func: cst.BaseExpression) -> str:
+    return func.attr.value if isinstance(func, cst.Attribute) else ""
+
+
 def _first_lookup(source: SourceFile, function: cst.FunctionDef, tokens: set[str]) -> Lookup | None:
     statements = _statements(function)
     for index, statement in enumerate(statements):
         pair = _cursor_pair(statements, index, tokens)
-        if pair is not None and _is_tested(function, pair.target.value):
+        if pair is not None and pair.target and _is_tested(function, pair.target.value):
             return pair
         assigned = _assignment(statement)
         if assigned is None:

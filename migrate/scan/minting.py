@@ -91,17 +91,35 @@ def _is_primitive(
 def mint_helpers(tree: SourceTree) -> frozenset[str]:
     """Functions that only return a fresh random access token (``new_access_token()``):
     their call sites are the mints, where the user, client and scope are in scope."""
+    return frozenset(name for name in random_helpers(tree) if _access_label(name))
+
+
+def random_helpers(tree: SourceTree) -> frozenset[str]:
+    """Functions whose every return is a fresh random value, whatever they are named
+    (``_new_token()``, ``mint(prefix, n)``): access tokens, refresh tokens and codes alike,
+    so a call site is a mint only where the data says it is the access token."""
     found = set()
     markers = ("token_urlsafe", "token_hex", "token_bytes", "urandom", "uuid4", "uuid1")
     for source in tree.with_text(*markers):
         imports = imported_names(source.module)
         for node in walk(source.module):
-            if not isinstance(node, cst.FunctionDef) or not _access_label(node.name.value):
+            if not isinstance(node, cst.FunctionDef):
                 continue
             returns = [n for n in walk(node.body) if isinstance(n, cst.Return) and n.value]
             if returns and all(_returns_random(source, r, imports) for r in returns):
                 found.add(node.name.value)
     return frozenset(found)
+
+
+def random_value(source: SourceFile, expr: cst.BaseExpression, helpers: frozenset[str]) -> bool:
+    """Whether ``expr`` is, as a whole, a fresh random value with its encoding
+    (``"at-" + _b32(30)``, ``secrets.token_hex(32)``, ``mint("tok", 32)``)."""
+    imports = imported_names(source.module)
+    return any(
+        _is_primitive(node, imports, helpers) and _climb(source, node, imports) is expr
+        for node in walk(expr)
+        if isinstance(node, cst.Call)
+    )
 
 
 def _access_label(name: str) -> bool:

@@ -200,6 +200,8 @@ def _write_for(
     variable = None
     if isinstance(parent, cst.Assign) and isinstance(parent.targets[0].target, cst.Name):
         variable = parent.targets[0].target.value
+    elif isinstance(parent, cst.Element):
+        variable = _unpacked_name(source, parent)
     elif isinstance(parent, cst.Arg):
         outer = source.parent(parent)
         if isinstance(outer, cst.Call):
@@ -225,6 +227,20 @@ def _write_for(
         if found is not None:
             return _write(source, mint, found, variable)
     return None
+
+
+def _unpacked_name(source: SourceFile, element: cst.Element) -> str | None:
+    """``access, refresh = <mint>, <other>``: the name the mint's element is bound to."""
+    values = source.parent(element)
+    statement = source.parent(values) if isinstance(values, cst.Tuple) else None
+    if not isinstance(values, cst.Tuple) or not isinstance(statement, cst.Assign):
+        return None
+    target = statement.targets[0].target
+    if not isinstance(target, cst.Tuple) or len(target.elements) != len(values.elements):
+        return None
+    index = next(i for i, e in enumerate(values.elements) if e is element)
+    name = target.elements[index].value
+    return name.value if isinstance(name, cst.Name) else None
 
 
 def _write(

@@ -190,6 +190,13 @@ class SourceFile:
     def where(self, node: cst.CSTNode) -> str:
         return f"{self.rel}:{self.line(node)}"
 
+    def lines(self, node: cst.CSTNode) -> range:
+        """The lines ``node`` spans, first to last."""
+        self.line(node)
+        assert self._positions is not None
+        span = self._positions[node]
+        return range(span.start.line, span.end.line + 1)
+
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
 

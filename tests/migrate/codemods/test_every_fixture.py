@@ -15,6 +15,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from migrate.scan.gates import find_gates
 from migrate.scan.metadata import find_metadata
 from migrate.scan.minting import find_mints
+from migrate.scan.providers import find_provider_servers
 from migrate.scan.source import SourceFile, SourceTree
 from tests.migrate.codemods.cases import (
     CODEMOD_STEPS,
@@ -62,6 +63,11 @@ def _edited_lines(root: Path) -> dict[str, set[int]]:
             nodes.append((gate.source, gate.lookup.statement))
             if gate.lookup.cursor is not None:
                 nodes.append((gate.source, gate.lookup.cursor))
+    for server in find_provider_servers(tree)[0]:
+        nodes += [(m.source, m.expression) for m in server.mints if not m.migrated]
+        lookup = server.gate.lookup if server.gate is not None else None
+        if server.gate is not None and lookup is not None:
+            nodes.append((server.gate.source, lookup.statement))
     lines: dict[str, set[int]] = {}
     for source, node in nodes:
         positions = MetadataWrapper(source.module, unsafe_skip_copy=True).resolve(PositionProvider)

@@ -18,6 +18,7 @@ class EveryTree:
 
     name = "every-tree"
     title = "claims any tree"
+    sdk_records = False
 
     def recognise(self, tree: SourceTree) -> Match | None:
         return Match(self, (Finding("server", "anywhere.py:1", "a server"),), None)
