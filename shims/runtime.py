@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .denylist import Denylist
+from . import fleet
 from .discovery import augment_metadata, challenge_401, prm_url, protected_resource_metadata
 from .gate import TokenGate
 from .introspection import (
@@ -38,6 +38,7 @@ from .introspection import (
 from .keys import MANIFEST, KeyProblem, KeyRing, KeysUnavailable
 from .metrics import Metrics
 from .minting import TokenMinter
+from .redis_denylist import denylist_for
 from .settings import Settings
 from .verifier import JwtVerifier, VerifiedToken, looks_like_jwt
 
@@ -75,6 +76,9 @@ class OAuthMigration:
         self._key_error: str | None = None
         ring = keyring if keyring is not None else self._load_keys()
         self.metrics = metrics if metrics is not None else Metrics(settings.metrics_path)
+        denylist = denylist_for(settings, clock)
+        if metrics is None:
+            self.metrics.extra_families.append(fleet.families(settings.mode, denylist))
         if settings.metrics_path:
             self.metrics.start()
         self.verifier = JwtVerifier(
@@ -91,7 +95,7 @@ class OAuthMigration:
             to_record=to_record,
             legacy_lookup=legacy_lookup,
             unknown=unknown,
-            denylist=Denylist(clock=clock, path=settings.denylist_path),
+            denylist=denylist,
             metrics=self.metrics,
             legacy_client_id=legacy_client_id,
         )
