@@ -114,10 +114,15 @@ class RedisDenylist(Denylist):
         with self._lock:
             if jti in self._until:
                 return True
-            fresh = time.monotonic() - self._synced_at < self._bound
-            if not fresh:
+            closed = self.failing_closed
+            if closed:
                 self.outage_refusals += 1
-        return not fresh
+        return closed
+
+    @property
+    def failing_closed(self) -> bool:
+        """True while no read began within the bound: every unknown jti counts as revoked."""
+        return time.monotonic() - self._synced_at >= self._bound
 
     def add(self, jti: str, exp: float) -> None:
         """Hold the revocation here at once and write it to Redis; a failed write is kept
@@ -294,7 +299,7 @@ class RedisDenylist(Denylist):
         yield core.GaugeMetricFamily(
             "oauth_migrate_denylist_available",
             "1 while the shared Redis denylist was read within the revocation bound, else 0.",
-            value=1.0 if time.monotonic() - self._synced_at < self._bound else 0.0,
+            value=0.0 if self.failing_closed else 1.0,
         )
         yield core.CounterMetricFamily(
             "oauth_migrate_denylist_outage_refusals",

@@ -38,9 +38,9 @@ from .introspection import (
 from .keys import MANIFEST, KeyProblem, KeyRing, KeysUnavailable
 from .metrics import Metrics
 from .minting import TokenMinter
-from .redis_denylist import denylist_for
+from .redis_denylist import RedisDenylist, denylist_for
 from .settings import Settings
-from .verifier import JwtVerifier, VerifiedToken, looks_like_jwt
+from .verifier import JwtVerifier, TokenRejected, VerifiedToken, looks_like_jwt
 
 log = logging.getLogger("oauth_migration")
 
@@ -201,8 +201,22 @@ class OAuthMigration:
         return await self.gate.resolve_async(token, legacy, **kw)
 
     def revoke(self, token: str) -> bool:
-        """Feed the ``jti`` denylist from a legacy delete path; False for opaque tokens."""
-        return self.gate.revoke(token)
+        """Feed the ``jti`` denylist from a legacy delete path; False for opaque tokens.
+
+        While a shared denylist fails closed (Redis out of reach past the bound) the gate
+        takes every JWT for revoked; the revocation is recorded all the same, so it reaches
+        the other replicas when Redis is back."""
+        if self.gate.revoke(token):
+            return True
+        denylist = self.gate.denylist
+        if not isinstance(denylist, RedisDenylist) or not denylist.failing_closed:
+            return False
+        try:
+            verified = self.verifier.verify(token)
+        except TokenRejected:
+            return False
+        denylist.add(verified.jti, verified.exp + self.verifier.leeway)
+        return True
 
     def authorization_server_metadata(self, legacy: Mapping[str, Any]) -> dict[str, Any]:
         return augment_metadata(legacy, self.settings.issuer)

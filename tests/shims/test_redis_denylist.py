@@ -166,3 +166,37 @@ def test_a_missing_client_library_is_a_clear_error(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(module.importlib, "import_module", missing)
     with pytest.raises(module.RedisUnavailable, match="pip install"):
         RedisDenylist("redis://127.0.0.1:1/0")
+
+
+def test_a_revocation_during_an_outage_is_kept_by_the_runtime(
+    server: RedisServer, key_folder: Path
+) -> None:
+    """Failing closed, the gate takes every JWT for revoked; revoke() still records it."""
+    from shims.runtime import OAuthMigration
+
+    settings = Settings(
+        issuer="https://as.example",
+        resource="https://as.example/mcp",
+        mode="final",
+        key_folder=str(key_folder),
+        environ={"OAUTH_MIGRATE_REDIS_URL": server.url},
+    )
+    runtime = OAuthMigration(settings)
+    denylist = runtime.gate.denylist
+    assert isinstance(denylist, RedisDenylist)
+    try:
+        token = runtime.mint_access_token("alice", "client-1")
+        assert runtime.gate.resolve(token) is not None
+        server.kill()
+        _wait_until(lambda: denylist.failing_closed, timeout=BOUND_SECONDS + 1.0)
+        assert runtime.gate.resolve(token) is None, "fail closed"
+        assert runtime.revoke(token) is True
+        assert denylist.pending == 1
+        server.start()
+        _wait_until(lambda: denylist.pending == 0 and not denylist.failing_closed, timeout=3.0)
+        assert runtime.gate.resolve(token) is None, "still revoked once Redis is back"
+        other = RedisDenylist(server.url)
+        assert len(other) == 1
+        other.close()
+    finally:
+        denylist.close()
