@@ -178,6 +178,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         redis = RedisServer(workdir / "redis")
         stack.callback(redis.stop)
         redis.start()
+        (workdir / "prometheus").mkdir()
         prometheus = PrometheusServer(
             workdir / "prometheus", [f"127.0.0.1:{p}" for p in ports], metrics_path=METRICS_PATH
         )
