@@ -9,6 +9,8 @@ the operator keeps off the hosts), one ``redis-server`` (``OAUTH_MIGRATE_REDIS_U
 a Prometheus scraping every replica's ``/oauth-migrate/metrics``.
 
 A deploy is a replica stopped and started again, on its port, with the new environment.
+The key procedure runs twice: keys in the environment, and one key folder every host
+mounts (a shared volume, ``OAUTH_MIGRATE_KEYS_DIR``).
 
 Hybrid phase: with replica C still on the legacy code, ``status --prometheus`` and
 ``finalize`` refuse the fleet (2 of 3 replicas on the hybrid reader), even with the clock
@@ -93,7 +95,23 @@ class Fleet:
     keys_dir: Path  # the operator's key folder, on no host
     argv: list[str]
     stack: ExitStack
+    shared_keys: Path  # a key folder every host mounts (a shared volume)
+    key_source: str = "environment"  # or "shared folder"
     deploys: list[str] = field(default_factory=list)
+
+    @property
+    def operator_keys(self) -> Path:
+        """The folder the `migrate keys` commands change for the current key source."""
+        return self.keys_dir if self.key_source == "environment" else self.shared_keys
+
+    def key_variables(self) -> dict[str, str | None]:
+        if self.key_source == "environment":
+            return {**key_environment(self.keys_dir), "OAUTH_MIGRATE_KEYS_DIR": None}
+        return {
+            "OAUTH_MIGRATE_KEYS_DIR": str(self.shared_keys),
+            "OAUTH_MIGRATE_SIGNING_KEY": None,
+            "OAUTH_MIGRATE_VERIFY_KEYS": None,
+        }
 
     def environment(self) -> dict[str, str | None]:
         """What every replica is given: the shared issuer, Redis, the keys from K."""
@@ -102,8 +120,7 @@ class Fleet:
             "BASE_URL": self.issuer,
             "OAUTH_MIGRATE_REDIS_URL": self.redis.url,
             "OAUTH_MIGRATE_METRICS_ROUTE": "1",
-            **key_environment(self.keys_dir),
-            "OAUTH_MIGRATE_KEYS_DIR": None,
+            **self.key_variables(),
             "OAUTH_MIGRATE_PUBLISHED_KEYS": None,
             "OAUTH_MIGRATE_ISSUER": None,
             "OAUTH_MIGRATE_METRICS": None,
@@ -166,7 +183,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     copy_tree(legacy, build)
     migrate_to_hybrid(build)
     keys_dir = workdir / "operator-keys"
-    run_migrate("keys", "generate", "--keys-dir", str(keys_dir), cwd=workdir, expect=[0])
+    shared_keys = workdir / "shared-volume" / "keys"
+    for folder in (keys_dir, shared_keys):
+        run_migrate("keys", "generate", "--keys-dir", str(folder), cwd=workdir, expect=[0])
     ports: list[int] = []
     while len(ports) < len(HOSTS):
         port = free_port()
@@ -194,6 +213,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
             keys_dir,
             command_from_start_file(build / "sample_legacy" / "START"),
             stack,
+            shared_keys,
         )
         fleet.deploy("a", build)
         fleet.deploy("b", build)
@@ -367,12 +387,18 @@ def test_a_token_revoked_on_one_host_is_refused_on_the_others_within_the_bound(
     assert max(delays.values()) <= BOUND_SECONDS + REQUEST_SLACK, delays
 
 
+@pytest.mark.parametrize("source", ["environment", "shared folder"])
 def test_a_key_rotated_through_the_procedure_never_refuses_a_valid_token(
-    final_fleet: Fleet,
+    final_fleet: Fleet, source: str
 ) -> None:
     """rotate -> deploy each -> promote -> deploy each -> retire -> deploy each, every valid
-    token checked on every replica after every single deploy."""
-    fleet, keys = final_fleet, ["--keys-dir", str(final_fleet.keys_dir)]
+    token checked on every replica after every single deploy; the keys given in the
+    environment (derived from the operator's folder) or read from one shared folder."""
+    fleet = final_fleet
+    fleet.key_source = source
+    for name in HOSTS:
+        fleet.deploy(name)
+    keys = ["--keys-dir", str(fleet.operator_keys)]
     with httpx.Client(timeout=15.0) as http:
         valid = [_mint(fleet, n, http) for n in HOSTS]
         old_kid = jwt_header(valid[0].token)["kid"]
