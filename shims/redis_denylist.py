@@ -4,7 +4,7 @@ Chosen by ``OAUTH_MIGRATE_REDIS_URL`` (the embedded SQLite list stays the one-ho
 see :mod:`.denylist`). Needs the ``redis`` client library, imported only when chosen.
 
 In Redis, each revoked ``jti`` is a key ``<prefix>jti:<jti>`` holding its ``exp`` that
-expires with the token (``EXAT`` = exp + leeway), and a stream ``<prefix>log`` records
+expires with the token (``PXAT`` = exp + leeway), and a stream ``<prefix>log`` records
 each revocation, trimmed to ``RETAIN_SECONDS``. Every process keeps the live entries in
 memory; a background thread reads the stream every ``POLL_SECONDS``, so the request path
 never waits on the network: membership is a dict lookup.
@@ -155,9 +155,12 @@ class RedisDenylist(Denylist):
         """One read of what changed (all of it after an outage); True when it succeeded."""
         with self._sync_lock:
             began = time.monotonic()
+            # A reader further behind than half the stream's span may have missed trimmed
+            # lines (a process paused for minutes): it reads every entry again.
+            behind = began - self._synced_at > RETAIN_SECONDS / 2
             try:
                 self._flush_pending()
-                if self._last_id is None:
+                if self._last_id is None or behind:
                     self._reload()
                 else:
                     self._read_stream()
@@ -166,6 +169,8 @@ class RedisDenylist(Denylist):
                 return False
             self._synced_at = began
             self._came_back()
+            with self._lock:
+                self._purge_due()  # expired entries out of memory, once per PURGE_SECONDS
             return True
 
     def _reload(self) -> None:
@@ -242,7 +247,7 @@ class RedisDenylist(Denylist):
         for jti, exp in entries.items():
             if exp <= now:
                 continue  # the token is dead already: nothing to keep
-            pipe.set(self._entry + jti, repr(exp), exat=math.ceil(exp))
+            pipe.set(self._entry + jti, repr(exp), pxat=math.ceil(exp * 1000))
             pipe.xadd(self._stream, {"jti": jti, "exp": repr(exp)}, minid=trim, approximate=True)
         pipe.execute()
 
@@ -263,8 +268,6 @@ class RedisDenylist(Denylist):
 
     def _run(self) -> None:
         while not self._stop.wait(self._poll):
-            if time.monotonic() - self._synced_at > RETAIN_SECONDS / 2:
-                self._last_id = None  # so far behind that the stream may have been trimmed
             self.sync()
 
     def _went_down(self, exc: Exception) -> None:

@@ -200,3 +200,19 @@ def test_a_revocation_during_an_outage_is_kept_by_the_runtime(
         other.close()
     finally:
         denylist.close()
+
+
+def test_expired_entries_leave_memory_and_redis(
+    server: RedisServer, replicas: Callable[[], RedisDenylist]
+) -> None:
+    a = replicas()
+    a.add("brief", time.time() + 1.2)
+    a.add("long", time.time() + LIFETIME)
+    assert len(a) == 2
+    time.sleep(1.5)
+    a._next_purge = 0.0  # the purge runs once a minute: due now
+    assert a.sync()
+    assert len(a) == 1 and "brief" not in a and "long" in a
+    client = redis.Redis.from_url(server.url)
+    assert not client.exists(DEFAULT_PREFIX + "jti:brief"), "Redis expired it with the token"
+    client.close()
