@@ -66,8 +66,6 @@ pytestmark = [
 
 HOSTS = ("a", "b", "c")
 SCRAPE_WAIT = 20.0
-# One request's time on a shared 2-core machine, on top of the bound the runtime promises.
-REQUEST_SLACK = 0.3
 FAR_FUTURE = str(time.time() + 400 * 86400)  # past every wait status could ask for
 READER = "oauth_migrate_reader_info"
 
@@ -364,14 +362,36 @@ def _accepted_everywhere(fleet: Fleet, grants: list[Grant], http: httpx.Client) 
             )
 
 
-def _refused_within(fleet: Fleet, name: str, token: str, http: httpx.Client, since: float) -> float:
-    """Seconds from ``since`` until host ``name`` refuses ``token`` (401, never a 5xx)."""
+@dataclass
+class Refusal:
+    first_refused: float  # seconds from the event to the start of the first refused request
+    last_accepted: float  # seconds from the event to the start of the last accepted one
+
+
+def _refused_within(
+    fleet: Fleet, name: str, token: str, http: httpx.Client, since: float
+) -> Refusal:
+    """When host ``name`` started refusing ``token`` (401, never a 5xx), counted from
+    ``since`` at the start of each request: the server checks after the start, so a
+    request accepted must have started inside the bound, however slow the machine."""
+    last_accepted = -1.0
     while True:
+        started = time.monotonic() - since
         status = _status_on(fleet, name, token, http)
         assert status in (200, 401), f"host {name} answered {status}"
         if status == 401:
-            return time.monotonic() - since
-        assert time.monotonic() - since < 10 * BOUND_SECONDS, f"{name} never refused it"
+            return Refusal(started, last_accepted)
+        last_accepted = started
+        assert started < 10 * BOUND_SECONDS, f"{name} never refused it"
+
+
+def _within_bound(what: str, refusals: dict[str, Refusal]) -> None:
+    seen = {
+        n: f"accepted until {r.last_accepted:.3f} s, refused from {r.first_refused:.3f} s"
+        for n, r in refusals.items()
+    }
+    print(f"{what}: {seen}")
+    assert all(r.last_accepted < BOUND_SECONDS for r in refusals.values()), seen
 
 
 def test_a_token_revoked_on_one_host_is_refused_on_the_others_within_the_bound(
@@ -382,9 +402,8 @@ def test_a_token_revoked_on_one_host_is_refused_on_the_others_within_the_bound(
         _accepted_everywhere(final_fleet, [grant], http)  # and cached by every gate
         _revoke(final_fleet, grant, http)
         revoked = time.monotonic()
-        delays = {n: _refused_within(final_fleet, n, grant.token, http, revoked) for n in HOSTS}
-    print(f"refused after revocation on a, seconds: {delays}")
-    assert max(delays.values()) <= BOUND_SECONDS + REQUEST_SLACK, delays
+        refusals = {n: _refused_within(final_fleet, n, grant.token, http, revoked) for n in HOSTS}
+    _within_bound("revoked on a", refusals)
 
 
 @pytest.mark.parametrize("source", ["environment", "shared folder"])
@@ -444,7 +463,7 @@ def test_killing_redis_and_bringing_it_back_behaves_as_documented(final_fleet: F
 
         fleet.redis.kill()
         killed = time.monotonic()
-        delays = {n: _refused_within(fleet, n, valid.token, http, killed) for n in HOSTS}
+        refusals = {n: _refused_within(fleet, n, valid.token, http, killed) for n in HOSTS}
         _revoke(fleet, during, http)  # /revoke answers 200 during the outage
         outage = scrape(_replica(fleet, "b"))
         assert total(outage, "oauth_migrate_denylist_available") == 0
@@ -463,10 +482,8 @@ def test_killing_redis_and_bringing_it_back_behaves_as_documented(final_fleet: F
             for name in HOSTS:
                 assert _status_on(fleet, name, grant.token, http) == 401, (name, grant.host)
         assert _status_on(fleet, "c", valid.token, http) == 200
-    print(
-        f"refused after Redis was killed, seconds: {delays}; accepted again after {recovered:.2f} s"
-    )
-    assert max(delays.values()) <= BOUND_SECONDS + REQUEST_SLACK, delays
+    print(f"accepted again {recovered:.2f} s after Redis was back")
+    _within_bound("Redis killed", refusals)
     for name in ("a", "b"):
         log = fleet.log_of(name)
         assert log.count("unavailable (") == 1 and "available again" in log, log[-3000:]
