@@ -387,7 +387,8 @@ def _refused_within(
 
 def _within_bound(what: str, refusals: dict[str, Refusal]) -> None:
     seen = {
-        n: f"accepted until {r.last_accepted:.3f} s, refused from {r.first_refused:.3f} s"
+        n: (f"accepted until {r.last_accepted:.3f} s" if r.last_accepted >= 0 else "never accepted")
+        + f", refused from {r.first_refused:.3f} s"
         for n, r in refusals.items()
     }
     print(f"{what}: {seen}")
