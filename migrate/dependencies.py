@@ -3,10 +3,15 @@
 requirements.txt gets the missing lines appended. pyproject.toml gets them inserted at
 the top of ``[project] dependencies``; the result is parsed again and must hold exactly
 the old list plus the new entries, otherwise the change is refused (a manual step).
+
+The ``redis`` client, needed only for a denylist shared by several hosts, is optional: a
+commented line in requirements.txt, an extra ``redis`` in pyproject.toml's
+``[project.optional-dependencies]`` (left out, not refused, where it cannot be added).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -32,7 +37,13 @@ def requirements_txt(text: str) -> str:
     if not missing:
         return text
     base = text if text.endswith("\n") or not text else text + "\n"
-    return base + "# oauth-migrate runtime\n" + "".join(f"{r}\n" for r in missing)
+    optional = " ".join(emit.OPTIONAL_REQUIREMENTS)
+    return (
+        base
+        + "# oauth-migrate runtime\n"
+        + "".join(f"{r}\n" for r in missing)
+        + f"# optional, for OAUTH_MIGRATE_REDIS_URL (several hosts): {optional}\n"
+    )
 
 
 def pyproject_toml(text: str) -> str | None:
@@ -46,7 +57,7 @@ def pyproject_toml(text: str) -> str | None:
         return None
     missing = _missing([str(d) for d in before])
     if not missing:
-        return text
+        return with_optional_extra(text)
     opening = re.search(r"^dependencies\s*=\s*\[", text, re.MULTILINE)
     if opening is None:
         return None
@@ -56,7 +67,46 @@ def pyproject_toml(text: str) -> str | None:
         now = tomllib.loads(after).get("project", {}).get("dependencies")
     except tomllib.TOMLDecodeError:
         return None
-    return after if now == [*missing, *before] else None
+    return with_optional_extra(after) if now == [*missing, *before] else None
+
+
+def with_optional_extra(text: str) -> str:
+    """``text`` with the ``redis`` extra in ``[project.optional-dependencies]``; the same
+    text when it is there, ``redis`` is a dependency already, or it cannot be added safely
+    (the result must parse to the old extras plus this one, all else unchanged)."""
+    data = tomllib.loads(text)
+    project = data.get("project", {})
+    extras = project.get("optional-dependencies", {}) if isinstance(project, dict) else None
+    if not isinstance(extras, dict) or emit.OPTIONAL_EXTRA in extras:
+        return text
+    listed = [str(d) for d in project.get("dependencies", [])]
+    listed += [str(d) for group in extras.values() if isinstance(group, list) for d in group]
+    wanted = {_name(r) for r in emit.OPTIONAL_REQUIREMENTS}
+    if wanted & {_name(d) for d in listed}:
+        return text
+    line = f"{emit.OPTIONAL_EXTRA} = {json.dumps(list(emit.OPTIONAL_REQUIREMENTS))}\n"
+    header = re.search(r"^\[project\.optional-dependencies\][ \t]*\n", text, re.MULTILINE)
+    if header is not None:
+        after = text[: header.end()] + line + text[header.end() :]
+    else:
+        base = text if text.endswith("\n") else text + "\n"
+        note = "# oauth-migrate: a jti denylist shared by several hosts (OAUTH_MIGRATE_REDIS_URL)\n"
+        after = base + "\n[project.optional-dependencies]\n" + note + line
+    try:
+        parsed = tomllib.loads(after)
+    except tomllib.TOMLDecodeError:
+        return text
+    expected = {**extras, emit.OPTIONAL_EXTRA: list(emit.OPTIONAL_REQUIREMENTS)}
+    rest_same = {k: v for k, v in parsed.get("project", {}).items() if k != "optional-dependencies"}
+    kept = {k: v for k, v in project.items() if k != "optional-dependencies"}
+    same = parsed.get("project", {}).get("optional-dependencies") == expected and rest_same == kept
+    return after if same and _others_same(parsed, data) else text
+
+
+def _others_same(parsed: dict[str, object], data: dict[str, object]) -> bool:
+    return {k: v for k, v in parsed.items() if k != "project"} == {
+        k: v for k, v in data.items() if k != "project"
+    }
 
 
 def dependency_file(root: Path) -> tuple[str, str, str] | None:

@@ -10,17 +10,23 @@ token at the restart that deployed the hybrid code, so only the skew applies the
 The evidence comes from the runtime's metrics file (one machine) or, with
 ``--prometheus``, from the Prometheus HTTP API, summed over every replica it scrapes.
 ``OAUTH_MIGRATE_NOW`` (Unix time) replaces the clock, for tests and demos only.
+
+A fleet is ready only when every replica Prometheus scrapes for the server reports the
+hybrid reader (``oauth_migrate_reader_info{mode="hybrid"}``): a replica still on the
+legacy code mints opaque tokens nothing counts. The wait then runs from the latest
+replica start (``fleet_since``), a safe bound for the moment the last legacy replica went.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +52,11 @@ class Evidence:
     last_day: dict[str, int] = field(default_factory=dict)
     opaque_clients: list[dict[str, Any]] = field(default_factory=list)
     source: str = ""
+    # Prometheus only: targets scraped for this server, those running the hybrid reader,
+    # and the latest hybrid start among them (None from the metrics file: one host).
+    replicas_scraped: int | None = None
+    replicas_hybrid: int | None = None
+    fleet_since: float | None = None
 
 
 @dataclass
@@ -61,7 +72,7 @@ class Status:
     def document(self) -> dict[str, Any]:
         """The fields of `status --format json`: epoch seconds with an ISO twin beside each."""
         evidence = asdict(self.evidence)
-        for name in ("started", "last_opaque_minted", "last_opaque_accepted"):
+        for name in ("started", "last_opaque_minted", "last_opaque_accepted", "fleet_since"):
             evidence[f"{name}_iso"] = _iso(evidence[name])
         for client in evidence["opaque_clients"]:
             if "last_seen" in client:
@@ -162,6 +173,7 @@ def prometheus_evidence(url: str) -> Evidence:
         }
 
     clients = query("sum by (client_id) " + _growth(OPAQUE_BY_CLIENT, "1d"))
+    scraped, hybrid = fleet_counts(query)
     return Evidence(
         scalar("min(oauth_migrate_started_timestamp_seconds)"),
         scalar("max(oauth_migrate_last_opaque_minted_timestamp_seconds)"),
@@ -174,6 +186,29 @@ def prometheus_evidence(url: str) -> Evidence:
             if float(r["value"][1]) > 0
         ],
         url,
+        scraped,
+        hybrid,
+        scalar(f'max({STARTED} and on (instance, job) {READER}{{mode="hybrid"}})'),
+    )
+
+
+STARTED = "oauth_migrate_started_timestamp_seconds"
+READER = "oauth_migrate_reader_info"
+
+
+def fleet_counts(query: Callable[[str], list[dict[str, Any]]]) -> tuple[int, int]:
+    """(targets Prometheus scrapes in the jobs where a replica reports, replicas among them
+    reporting the hybrid reader). A target down or on the legacy code counts in the first
+    only: its ``up`` is there, its reader is not."""
+    jobs = sorted({r["metric"].get("job", "") for r in query(f"count by (job) ({STARTED})")})
+    if not jobs:
+        return 0, 0
+    chosen = "|".join(re.escape(job) for job in jobs)
+    scraped = query(f'count(up{{job=~"{chosen}"}})')
+    hybrid = query(f'count({READER}{{mode="hybrid",job=~"{chosen}"}} == 1)')
+    return (
+        round(float(scraped[0]["value"][1])) if scraped else 0,
+        round(float(hybrid[0]["value"][1])) if hybrid else 0,
     )
 
 
@@ -195,7 +230,18 @@ def verdict(
 ) -> tuple[bool, float | None, str]:
     if evidence.started is None:
         return False, None, "no hybrid server has reported yet: start it, then ask again"
-    last_mint = max(evidence.started, evidence.last_opaque_minted or 0.0)
+    scraped, hybrid = evidence.replicas_scraped, evidence.replicas_hybrid
+    if scraped is not None and hybrid is not None and hybrid < scraped:
+        return (
+            False,
+            None,
+            f"{hybrid} of {scraped} replicas Prometheus scrapes report the hybrid reader: "
+            "deploy the hybrid code to every replica (one still on the legacy code mints "
+            "opaque tokens nothing counts)",
+        )
+    last_mint = max(
+        evidence.started, evidence.fleet_since or 0.0, evidence.last_opaque_minted or 0.0
+    )
     wait = lifetime + SKEW if persistent else SKEW
     earliest = last_mint + wait
     reason = (
@@ -226,6 +272,14 @@ def render_status(result: Status) -> str:
         "validations, last day:  "
         + (", ".join(f"{k.replace('_', ' ')} {v}" for k, v in e.last_day.items()) or "none"),
         f"hybrid code running since: {_stamp(e.started)}",
+        *(
+            [
+                f"replicas on the hybrid reader: {e.replicas_hybrid} of {e.replicas_scraped} "
+                f"scraped; the latest started {_stamp(e.fleet_since)}"
+            ]
+            if e.replicas_scraped is not None
+            else []
+        ),
         "last opaque token minted after the hybrid start: "
         + (_stamp(e.last_opaque_minted) if e.last_opaque_minted else "none"),
         f"last opaque token accepted: {_stamp(e.last_opaque_accepted)}",

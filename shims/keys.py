@@ -9,7 +9,9 @@ gives each key its state:
 
 Several replicas must sign with the same key, so a deployment may instead give the active
 key as PEM text in ``OAUTH_MIGRATE_SIGNING_KEY`` and, during a rotation, the other
-published keys in ``OAUTH_MIGRATE_PUBLISHED_KEYS`` (PEM blocks, public or private).
+published keys in ``OAUTH_MIGRATE_VERIFY_KEYS`` (a JWKS of public keys, as
+``migrate keys jwks`` prints it) or ``OAUTH_MIGRATE_PUBLISHED_KEYS`` (PEM blocks, public or
+private). A JWKS member carrying private parts is refused: that variable is public text.
 
 Private key text never leaves this module: no ``repr``, log line or exception message
 carries it, and :meth:`KeyRing.jwks` renders public members only.
@@ -41,6 +43,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+from jwt.exceptions import InvalidKeyError
 
 from .policy import JWKS_MAX_AGE
 
@@ -49,6 +52,8 @@ KeyState = Literal["staged", "active", "retiring"]
 ENV_KEYS_DIR = "OAUTH_MIGRATE_KEYS_DIR"
 ENV_SIGNING_KEY = "OAUTH_MIGRATE_SIGNING_KEY"
 ENV_PUBLISHED_KEYS = "OAUTH_MIGRATE_PUBLISHED_KEYS"
+ENV_VERIFY_KEYS = "OAUTH_MIGRATE_VERIFY_KEYS"
+_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 MANIFEST = "manifest.json"
 MIN_BITS = 2048
 MAX_BITS = 8192  # longer keys take minutes to generate and slow every verification
@@ -133,6 +138,43 @@ def load_pem_keys(
     return [_load_pem_block(block.encode("ascii"), source) for block in blocks]
 
 
+def load_jwks(text: str, source: str) -> list[rsa.RSAPublicKey]:
+    """The RSA public keys of a JWKS document (RFC 7517 §5); ``source`` names it in errors.
+
+    Refused: anything but ``{"keys": [...]}``, a key that is not RSA for RS256 signatures,
+    one with private members, a ``kid`` that is not its RFC 7638 thumbprint, a short key.
+    No message quotes the text."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        raise KeyProblem(f'{source}: not JSON (a JWKS: {{"keys": [...]}})') from None
+    members = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(members, list) or not members:
+        raise KeyProblem(f"{source}: not a JWKS with at least one key")
+    return [_load_jwk(member, f"{source} key {n}") for n, member in enumerate(members, 1)]
+
+
+def _load_jwk(member: object, source: str) -> rsa.RSAPublicKey:
+    if not isinstance(member, dict) or member.get("kty") != "RSA":
+        raise KeyProblem(f"{source}: not an RSA JWK")
+    if any(name in member for name in _PRIVATE_MEMBERS):
+        raise KeyProblem(f"{source}: holds private key members; publish public keys only")
+    if member.get("alg", "RS256") != "RS256" or member.get("use", "sig") != "sig":
+        raise KeyProblem(f"{source}: not an RS256 signature key")
+    try:
+        public = RSAAlgorithm.from_jwk({"kty": "RSA", "n": member["n"], "e": member["e"]})
+    except (KeyError, ValueError, TypeError, InvalidKeyError):
+        raise KeyProblem(f"{source}: unreadable RSA JWK") from None
+    if not isinstance(public, rsa.RSAPublicKey):
+        raise KeyProblem(f"{source}: not an RSA public key")
+    if public.key_size < MIN_BITS:
+        raise KeyProblem(f"{source}: RSA key of {public.key_size} bits, {MIN_BITS} at least")
+    kid = member.get("kid")
+    if kid is not None and kid != thumbprint(public):
+        raise KeyProblem(f"{source}: its kid is not the key's RFC 7638 thumbprint")
+    return public
+
+
 def _load_pem_block(block: bytes, source: str) -> tuple[rsa.RSAPublicKey, rsa.RSAPrivateKey | None]:
     try:
         if b"PRIVATE KEY" in block:
@@ -185,7 +227,9 @@ class KeyRing:
         env = os.environ if environ is None else environ
         pem = env.get(ENV_SIGNING_KEY)
         if pem:
-            return cls.from_pem(pem, env.get(ENV_PUBLISHED_KEYS, ""))
+            ring = cls.from_pem(pem, env.get(ENV_PUBLISHED_KEYS, ""))
+            verify = env.get(ENV_VERIFY_KEYS, "")
+            return ring.with_public(load_jwks(verify, ENV_VERIFY_KEYS)) if verify.strip() else ring
         folder = env.get(ENV_KEYS_DIR) or default_folder
         if not folder:
             raise KeysUnavailable(f"neither {ENV_SIGNING_KEY} nor a key folder is set")
@@ -204,6 +248,16 @@ class KeyRing:
                 if kid != keys[0].kid:
                     keys.append(SigningKey(kid, "retiring", public, private))
         return cls(keys)
+
+    def with_public(self, published: Iterable[rsa.RSAPublicKey]) -> KeyRing:
+        """This ring plus ``published`` keys it lacks, verifying only (state ``retiring``:
+        the key a rotation staged, or the one it replaced)."""
+        keys = list(self.keys)
+        for public in published:
+            kid = thumbprint(public)
+            if kid not in self.by_kid and kid not in {k.kid for k in keys}:
+                keys.append(SigningKey(kid, "retiring", public))
+        return KeyRing(keys, folder=self.folder)
 
     @classmethod
     def from_folder(cls, folder: Path, *, strict: bool = False) -> KeyRing:

@@ -58,7 +58,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,6 +243,9 @@ class Metrics:
         self._clock = clock
         self._max_clients = max_clients
         self._max_reasons = max_reasons
+        # More Prometheus families at scrape time, each given prometheus_client.core (the
+        # runtime adds its phase and the shared denylist's state).
+        self.extra_families: list[Callable[[ModuleType], Iterable[Any]]] = []
         # Not reset in a forked child, which inherits the parent's atexit registrations.
         self._atexit_registered = False
         self._reset()
@@ -811,6 +814,8 @@ class _PrometheusCollector:
 
     def collect(self) -> Iterator[Any]:
         yield from self._families(self._metrics.snapshot())
+        for extra in self._metrics.extra_families:
+            yield from extra(self._core)
 
     def _families(self, snapshot: MetricsSnapshot) -> Iterator[Any]:
         core = self._core

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .denylist import Denylist
+from . import fleet
 from .discovery import augment_metadata, challenge_401, prm_url, protected_resource_metadata
 from .gate import TokenGate
 from .introspection import (
@@ -38,8 +38,9 @@ from .introspection import (
 from .keys import MANIFEST, KeyProblem, KeyRing, KeysUnavailable
 from .metrics import Metrics
 from .minting import TokenMinter
+from .redis_denylist import RedisDenylist, denylist_for
 from .settings import Settings
-from .verifier import JwtVerifier, VerifiedToken, looks_like_jwt
+from .verifier import JwtVerifier, TokenRejected, VerifiedToken, looks_like_jwt
 
 log = logging.getLogger("oauth_migration")
 
@@ -75,6 +76,9 @@ class OAuthMigration:
         self._key_error: str | None = None
         ring = keyring if keyring is not None else self._load_keys()
         self.metrics = metrics if metrics is not None else Metrics(settings.metrics_path)
+        denylist = denylist_for(settings, clock)
+        if metrics is None:
+            self.metrics.extra_families.append(fleet.families(settings.mode, denylist))
         if settings.metrics_path:
             self.metrics.start()
         self.verifier = JwtVerifier(
@@ -91,7 +95,7 @@ class OAuthMigration:
             to_record=to_record,
             legacy_lookup=legacy_lookup,
             unknown=unknown,
-            denylist=Denylist(clock=clock, path=settings.denylist_path),
+            denylist=denylist,
             metrics=self.metrics,
             legacy_client_id=legacy_client_id,
         )
@@ -197,8 +201,22 @@ class OAuthMigration:
         return await self.gate.resolve_async(token, legacy, **kw)
 
     def revoke(self, token: str) -> bool:
-        """Feed the ``jti`` denylist from a legacy delete path; False for opaque tokens."""
-        return self.gate.revoke(token)
+        """Feed the ``jti`` denylist from a legacy delete path; False for opaque tokens.
+
+        While a shared denylist fails closed (Redis out of reach past the bound) the gate
+        takes every JWT for revoked; the revocation is recorded all the same, so it reaches
+        the other replicas when Redis is back."""
+        if self.gate.revoke(token):
+            return True
+        denylist = self.gate.denylist
+        if not isinstance(denylist, RedisDenylist) or not denylist.failing_closed:
+            return False
+        try:
+            verified = self.verifier.verify(token)
+        except TokenRejected:
+            return False
+        denylist.add(verified.jti, verified.exp + self.verifier.leeway)
+        return True
 
     def authorization_server_metadata(self, legacy: Mapping[str, Any]) -> dict[str, Any]:
         return augment_metadata(legacy, self.settings.issuer)

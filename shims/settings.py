@@ -1,8 +1,9 @@
 """The runtime's settings: what the migrated code passes, and what the environment overrides.
 
 The codemod writes the issuer and resource expressions it found in the legacy code; the
-environment may override the key location, metrics file and token lifetime so several
-replicas can share one key without a code change.
+environment may override the key location, metrics file, token lifetime and the shared
+denylist (``OAUTH_MIGRATE_REDIS_URL``) so several replicas on several hosts share one key
+and see each other's revocations without a code change.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from .policy import DEFAULT_LIFETIME, JWKS_MAX_AGE
 ENV_METRICS = "OAUTH_MIGRATE_METRICS"
 ENV_LIFETIME = "OAUTH_MIGRATE_TOKEN_LIFETIME"
 ENV_METRICS_ROUTE = "OAUTH_MIGRATE_METRICS_ROUTE"
+# A Redis URL: the jti denylist is shared through it by every replica (several hosts).
+ENV_REDIS_URL = "OAUTH_MIGRATE_REDIS_URL"
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Settings:
     key_folder: str | None = None
     metrics_path: str | None = None
     denylist_path: str | None = None
+    redis_url: str | None = None
     metrics_route: bool = False
     jwks_max_age: int = JWKS_MAX_AGE
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ, repr=False)
@@ -55,5 +59,6 @@ class Settings:
             self,
             lifetime=int(lifetime) if lifetime else self.lifetime,
             metrics_path=env.get(ENV_METRICS, self.metrics_path),
+            redis_url=env.get(ENV_REDIS_URL) or self.redis_url,
             metrics_route=env.get(ENV_METRICS_ROUTE, "") == "1" or self.metrics_route,
         )

@@ -22,7 +22,10 @@ dependencies = ["not", "these"]
 def test_requirements_gain_the_missing_lines() -> None:
     """Missing runtime requirements are appended under a comment."""
     after = requirements_txt("flask>=3\n")
-    assert after == "flask>=3\n# oauth-migrate runtime\npyjwt[crypto]>=2.14\ncryptography>=46\n"
+    assert after == (
+        "flask>=3\n# oauth-migrate runtime\npyjwt[crypto]>=2.14\ncryptography>=46\n"
+        "# optional, for OAUTH_MIGRATE_REDIS_URL (several hosts): redis>=5\n"
+    )
 
 
 def test_requirements_already_complete_are_unchanged() -> None:
@@ -67,3 +70,41 @@ def test_requirements_file_is_preferred(tmp_path: Path) -> None:
 def test_no_dependency_file_gives_none(tmp_path: Path) -> None:
     """A tree with neither file gives None."""
     assert dependency_file(tmp_path) is None
+
+
+def test_pyproject_gains_the_redis_extra() -> None:
+    """The redis client is an optional extra, never a hard requirement."""
+    after = pyproject_toml(PYPROJECT)
+    assert after is not None
+    project = tomllib.loads(after)["project"]
+    assert project["optional-dependencies"] == {"redis": ["redis>=5"]}
+    assert not any(d.startswith("redis") for d in project["dependencies"])
+    assert pyproject_toml(after) == after, "a second apply adds nothing"
+
+
+def test_pyproject_existing_extras_gain_redis_beside_them() -> None:
+    text = PYPROJECT.replace(
+        "[tool.other]", '[project.optional-dependencies]\ndev = ["pytest"]\n\n[tool.other]'
+    )
+    after = pyproject_toml(text)
+    assert after is not None
+    data = tomllib.loads(after)
+    assert data["project"]["optional-dependencies"] == {"dev": ["pytest"], "redis": ["redis>=5"]}
+    assert data["tool"]["other"]["dependencies"] == ["not", "these"]
+
+
+def test_pyproject_naming_redis_already_gets_no_extra() -> None:
+    text = PYPROJECT.replace('"uvicorn",', '"uvicorn",\n    "redis>=6",')
+    after = pyproject_toml(text)
+    assert after is not None
+    assert "optional-dependencies" not in tomllib.loads(after)["project"]
+
+
+def test_pyproject_with_inline_extras_keeps_them_and_adds_nothing() -> None:
+    """Extras given as an inline table cannot be extended by a header: left as they are."""
+    text = PYPROJECT.replace(
+        "dependencies = [", 'optional-dependencies = {dev = ["pytest"]}\ndependencies = ['
+    )
+    after = pyproject_toml(text)
+    assert after is not None
+    assert tomllib.loads(after)["project"]["optional-dependencies"] == {"dev": ["pytest"]}
