@@ -18,6 +18,7 @@ from migrate.recipes.handwritten import describe_gate, describe_mint
 from migrate.scan.findings import Finding, ManualStep
 from migrate.scan.providers import ProviderServer, find_provider_servers
 from migrate.scan.source import SourceTree
+from migrate.scan.stores import hybrid_period
 
 
 class Collected:
@@ -82,6 +83,7 @@ def _report(out: Contribution, server: ProviderServer) -> None:
         out.findings.append(Finding("gate", server.gate.where, describe_gate(server.gate)))
     out.findings.append(Finding("store", server.store.where, server.store.text))
     out.store_persistent = server.store.persistent
+    out.notes.append(hybrid_period(server.store.persistent))
     out.notes += [
         f"Decision ({d.where}): {d.text}; to change it: {d.override}" for d in server.decisions
     ]

@@ -46,19 +46,26 @@ def describe_store(tree: SourceTree, gates: list[BearerGate]) -> StoreDescriptio
     if gates and gates[0].lookup is not None:
         where = gates[0].where
     if not kinds:
-        return StoreDescription(
-            where,
-            "in memory (no file or database found next to the tokens)",
+        text = "in memory (no file or database found next to the tokens)"
+        return StoreDescription(where, text, hybrid_period(False), False)
+    return StoreDescription(where, "persistent: " + ", ".join(kinds), hybrid_period(True), True)
+
+
+def hybrid_period(persistent: bool) -> str:
+    """What the hybrid period means for this store, on one host and on several."""
+    if not persistent:
+        return (
             "Hybrid period: the token store is in memory, so every opaque token dies at the "
             "restart that deploys this change; clients re-authorize and get JWTs. The hybrid "
-            "period is as short as the deploy.",
-            False,
+            "period is as short as the deploy. On several replicas, each one's memory holds "
+            "only the opaque tokens it issued (as before: sticky sessions keep a client on "
+            "its replica); every JWT is accepted by every replica that shares the key "
+            "(MIGRATION.md, section 8)."
         )
-    return StoreDescription(
-        where,
-        "persistent: " + ", ".join(kinds),
+    return (
         "Hybrid period: the token store is persistent, so opaque tokens issued before the "
         "apply stay valid until they expire (one access-token lifetime), and refreshing "
-        "them yields JWTs. `migrate status` tells when no opaque token can still be in use.",
-        True,
+        "them yields JWTs. `migrate status` tells when no opaque token can still be in use; "
+        "with several replicas, `--prometheus` waits until every one reports the hybrid "
+        "reader (MIGRATION.md, section 8)."
     )
