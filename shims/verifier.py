@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import json.scanner
 import time
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
@@ -150,7 +151,7 @@ def _b64url_decode_padded(segment: str) -> bytes:
 
 # json.loads without its two whitespace regexes: the C scanner it calls, on text that
 # opens with "{" (no leading whitespace); anything after the object goes to json.loads.
-_scan_json = json.JSONDecoder().scan_once
+_scan_json = json.scanner.make_scanner(json.JSONDecoder())
 
 
 def parse_json_object(raw: bytes, what: str) -> dict[str, Any]:
