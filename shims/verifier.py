@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import binascii
 import json
-import json.scanner
 import time
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
@@ -151,7 +150,8 @@ def _b64url_decode_padded(segment: str) -> bytes:
 
 # json.loads without its two whitespace regexes: the C scanner it calls, on text that
 # opens with "{" (no leading whitespace); anything after the object goes to json.loads.
-_scan_json = json.scanner.make_scanner(json.JSONDecoder())
+# (an instance attribute typeshed does not declare, hence vars()).
+_scan_json: Callable[[str, int], tuple[Any, int]] = vars(json.JSONDecoder())["scan_once"]
 
 
 def parse_json_object(raw: bytes, what: str) -> dict[str, Any]:
