@@ -127,7 +127,7 @@ class BearerGuard:
         if scope["type"] != "http" or not _under(scope["path"], self.prefix):
             await self.app(scope, receive, send)
             return
-        response = await self._check(Request(scope).headers.get("authorization", ""), scope)
+        response = await self._check(_authorization(scope), scope)
         if response is not None:
             await response(scope, receive, send)
             return
@@ -148,6 +148,16 @@ class BearerGuard:
             return _unauthorized(self.migration.www_authenticate("invalid or expired token"))
         scope.setdefault("state", {})["oauth_token"] = record
         return None
+
+
+def _authorization(scope: Scope) -> str:
+    """The first Authorization header, as Starlette's ``Headers.get`` reads it, without
+    building a Request and its header list for every call."""
+    for key, value in scope.get("headers", []):
+        if key == b"authorization":
+            text: str = value.decode("latin-1")
+            return text
+    return ""
 
 
 def _under(path: str, prefix: str) -> bool:
@@ -252,15 +262,13 @@ class ChallengeFix:
         if scope["type"] != "http" or not _under(scope["path"], self.prefix):
             await self.app(scope, receive, send)
             return
-        presented = any(
-            k == b"authorization" and v[:7].lower() == b"bearer " and v[7:].strip()
-            for k, v in scope.get("headers", [])
-        )
 
         async def fixed(message: Message) -> None:
+            # Only a 401 is looked at, so a request that passes pays one comparison here.
             if message["type"] == "http.response.start" and message.get("status") == 401:
                 message = dict(message)
-                message["headers"] = self._fix(list(message.get("headers", [])), presented)
+                headers = list(message.get("headers", []))
+                message["headers"] = self._fix(headers, _bearer_presented(scope))
             await send(message)
 
         await self.app(scope, receive, fixed)
@@ -275,3 +283,11 @@ class ChallengeFix:
         new = fix_challenge(bearer, self.resource_metadata, presented)
         values = [new, *others] if bearer is not None or not others else others
         return kept + [(b"www-authenticate", v.encode("latin-1")) for v in values]
+
+
+def _bearer_presented(scope: Scope) -> bool:
+    """Whether the request carried a non-empty ``Authorization: Bearer`` credential."""
+    return any(
+        k == b"authorization" and v[:7].lower() == b"bearer " and bool(v[7:].strip())
+        for k, v in scope.get("headers", [])
+    )
