@@ -13,9 +13,10 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from starlette.datastructures import URLPath
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, NoMatchFound, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .client_probe import PROBE_PREFIX, Answer, AsyncProbe
@@ -179,13 +180,65 @@ def install(app: Any, migration: OAuthMigration, owner: DeferredMigration) -> No
     authenticate: AsyncAuthenticator | None = None
     if owner.authenticate_client is None:
         authenticate = AsyncProbe(_asgi_poster(app, migration, owner))
-    served = {getattr(route, "path", None) for route in app.router.routes}
+    served = {path for route in app.router.routes for path in _paths_of(route)}
     routes = starlette_routes(migration, authenticate, _gate_teacher(app, migration, owner))
-    ours = [r for r in routes if getattr(r, "path", None) not in served]
-    app.router.routes[0:0] = ours
+    ours = [r for r in routes if isinstance(r, Route) and r.path not in served]
+    if ours:
+        app.router.routes[0:0] = [RuntimeRoutes(ours)]
     app.add_middleware(
         ChallengeFix, resource_metadata=migration.resource_metadata_url, prefix=owner.mcp_path
     )
+
+
+def _paths_of(route: BaseRoute) -> list[str]:
+    if isinstance(route, RuntimeRoutes):
+        return [r.path for r in route.routes]
+    path = getattr(route, "path", None)
+    return [path] if isinstance(path, str) else []
+
+
+class RuntimeRoutes(BaseRoute):
+    """The runtime's routes as one entry in front of the app's own.
+
+    Every request of the app passes the routes in front of its own, so one test that
+    rejects most paths at once (each of our paths is constant, so a request for one ends
+    with it, whatever the root path) stands for one regular-expression match per route.
+    A path that passes is matched by the routes themselves, as Starlette would.
+    """
+
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = routes
+        self._suffixes = tuple(route.path for route in routes)
+
+    def _match(self, scope: Scope) -> tuple[Match, Scope, Route | None]:
+        if scope["type"] not in ("http", "websocket") or not scope["path"].endswith(self._suffixes):
+            return Match.NONE, {}, None
+        partial: tuple[Match, Scope, Route | None] = (Match.NONE, {}, None)
+        for route in self.routes:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                return match, child, route
+            if match is Match.PARTIAL and partial[2] is None:
+                partial = (match, child, route)  # the method is wrong: Starlette's 405
+        return partial
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child, _ = self._match(scope)
+        return match, child
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        for route in self.routes:
+            try:
+                return route.url_path_for(name, **path_params)
+            except NoMatchFound:
+                continue
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        _, _, route = self._match(scope)
+        if route is None:  # the router only hands over a scope that matched
+            raise RuntimeError(f"no runtime route for {scope['path']}")
+        await route.handle(scope, receive, send)
 
 
 def _asgi_poster(
