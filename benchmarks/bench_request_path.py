@@ -20,7 +20,8 @@ import asyncio
 import secrets
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -83,10 +84,11 @@ def legacy_app(store: dict[str, Any]) -> Starlette:
 
 
 def migrated_app(
-    store: dict[str, Any], mode: Mode, state: Path, keys: Path
+    store: dict[str, Any], mode: Mode, state: Path, keys: Path, stack: ExitStack
 ) -> tuple[Starlette, str]:
     """The app with the runtime installed in ``mode``, and a JWT it minted (kept in the
-    store too, as the migrated mint code does)."""
+    store too, as the migrated mint code does). Its metrics flusher stops with ``stack``,
+    so that no flush at exit writes into a folder already removed."""
     migration = DeferredMigration(
         mode=mode,
         key_folder=str(keys),
@@ -98,7 +100,7 @@ def migrated_app(
         return migration.resolve(token, legacy=records.get, record=lambda claims: claims)
 
     app = build(store, resolve)
-    migration.install_starlette(app, issuer=ISSUER)
+    stack.callback(migration.install_starlette(app, issuer=ISSUER).metrics.close)
     token = migration.mint_access_token("alice", "client", "mcp", resource=ISSUER + "/mcp")
     store[token] = {"client_id": "client", "sub": "alice"}
     return app, token
@@ -156,22 +158,21 @@ async def measure(cases: dict[str, tuple[ASGIApp, str]]) -> dict[str, list[float
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-path-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-path-") as tmp, ExitStack() as stack:
         state = Path(tmp)
         KeyFolder(state / "keys").generate()
         store: dict[str, Any] = {}
         opaque = secrets.token_urlsafe(32)
         store[opaque] = {"client_id": "client", "sub": "alice"}
-        hybrid, hybrid_jwt = migrated_app(store, "hybrid", state / "hybrid", state / "keys")
-        final, final_jwt = migrated_app(store, "final", state / "final", state / "keys")
+        hybrid, hybrid_jwt = migrated_app(store, "hybrid", state / "hybrid", state / "keys", stack)
+        final, final_jwt = migrated_app(store, "final", state / "final", state / "keys", stack)
         cases: dict[str, tuple[ASGIApp, str]] = {
             "legacy, opaque": (legacy_app(store), opaque),
             "hybrid, JWT": (hybrid, hybrid_jwt),
             "hybrid, opaque": (hybrid, opaque),
             "final, JWT": (final, final_jwt),
         }
-        run: Callable[[], Awaitable[dict[str, list[float]]]] = lambda: measure(cases)  # noqa: E731
-        times = asyncio.run(run())
+        times = asyncio.run(measure(cases))
     legacy = min(times["legacy, opaque"])
     print(
         f"request path: POST /mcp through a sample-shaped Starlette app, direct ASGI calls, "
