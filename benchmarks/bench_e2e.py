@@ -1,24 +1,32 @@
 """Requests per second of real servers before and after the migration, measured from outside.
 
 For each server (the sample with its in-memory store, and the ledger fixture on SQLite),
-in one run, on one port: legacy with an opaque token -> `migrate plan` and `apply` ->
-hybrid with a fresh JWT and with the opaque token from before -> `migrate finalize` (the
-clock moved past the last opaque token's lifetime with OAUTH_MIGRATE_NOW, the documented
-test-only clock) -> final with a fresh JWT. Each measurement is POST /mcp `tools/list`
-over 4 keep-alive connections on 127.0.0.1 (wrk, or a labelled pure-Python fallback),
-after a warm-up. Each figure is printed with its ratio to legacy; a figure with any
-answer other than 200 is marked INVALID. Benchmarks print figures; they never assert.
+three copies run side by side, each on its own port: one legacy; one started as legacy
+(an opaque token is minted), then `migrate plan` and `apply`, then started again (hybrid);
+one taken on through `migrate finalize` (the clock moved past the last opaque token's
+lifetime with OAUTH_MIGRATE_NOW, the documented test-only clock). Rows: legacy with an
+opaque token, hybrid with a fresh JWT and with the opaque token from before, final with a
+fresh JWT. Each measurement is POST /mcp `tools/list` over 4 keep-alive connections on
+127.0.0.1 (wrk, or a labelled pure-Python fallback), after a warm-up.
 
-    python -m benchmarks e2e [--duration 5] [--warmup 1] [--cpu-load]  (or make bench)
+Other work on the machine moves every figure, so the rows take turns: each round measures
+every row once, each ratio to legacy is taken within its round, and the table gives the
+median over the rounds with the range of the ratios, beside issue 13's last figure and the
+target. A figure with any answer other than 200 is marked INVALID. Benchmarks print
+figures; they never assert.
+
+    python -m benchmarks e2e [--duration 2] [--rounds 4] [--cpu-load]  (or make bench)
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,63 +49,126 @@ Generator = Callable[[Target, int], Measurement]
 # Far enough past the last opaque mint (lifetime 3600 s + skew) and past the window in
 # which `status` looks for opaque tokens still being accepted.
 CLOCK_SHIFT = 2 * 3600
+HYBRID_TARGET = 0.98
 
 
 @dataclass
 class Row:
     phase: str
     token: str
-    quiet: Measurement | None = None
-    loaded: Measurement | None = None  # with a busy-loop process on the CPU
+    target: Target | None = None  # None: not measured, and the note says why
+    pid: int | None = None  # the server process that answers this row
+    quiet: list[Measurement] = field(default_factory=list)  # one per round
+    loaded: list[Measurement] = field(default_factory=list)  # beside a busy-loop process
+    # The server's CPU microseconds per request, per round: waiting for a core another
+    # process holds does not count, so this moves less than req/s on a busy machine.
+    quiet_cpu: list[float] = field(default_factory=list)
+    loaded_cpu: list[float] = field(default_factory=list)
     note: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.phase} {self.token}"
 
 
 @dataclass
 class Options:
     duration: int
     warmup: int
+    rounds: int
     connections: int
     cpu_load: bool
     generator_name: str
     generator: Generator = field(repr=False)
 
 
-def measure(http: httpx.Client, server: Server, token: str, row: Row, options: Options) -> Row:
-    """Fill ``row``: warm up, then measure, quiet and (when asked) beside a busy loop."""
-    target = tools_list_target(http, server.base_url, token)
-    for loaded in (False, True) if options.cpu_load else (False,):
-        with loadgen.cpu_load(loaded):
-            options.generator(target, options.warmup)
-            figure = options.generator(target, options.duration)
-        if loaded:
-            row.loaded = figure
-        else:
-            row.quiet = figure
-    return row
+@dataclass
+class Copy:
+    """One running copy of the server, in one phase, and the tokens it gave."""
+
+    server: Server
+    opaque: str  # minted while the copy was still legacy
+    fresh: str  # minted by the phase that runs now
+
+
+def deploy(spec: ServerSpec, tmp: Path, phase: str, http: httpx.Client, stack: ExitStack) -> Copy:
+    """A copy of ``spec`` running in ``phase``; it stops when ``stack`` closes."""
+    root = tmp / phase / "server"
+    spec.copy_to(root)
+    server = Server(spec, root, tmp / f"{phase}.log")
+    if phase == "legacy":  # kept running: an in-memory store keeps its token only so
+        stack.enter_context(server)
+        opaque = access_token(http, server.base_url)
+        return Copy(server, opaque, opaque)
+    with server:
+        opaque = access_token(http, server.base_url)
+    migrate("plan", str(root))
+    migrate("apply", str(root), "--yes")
+    if phase == "final":
+        with server:  # the hybrid phase runs once, so finalize finds its metrics
+            jwt_token(http, server, "hybrid")
+        later = {"OAUTH_MIGRATE_NOW": str(int(time.time()) + CLOCK_SHIFT)}
+        migrate("finalize", str(root), "--yes", env=later)
+    stack.enter_context(server)
+    return Copy(server, opaque, jwt_token(http, server, phase))
+
+
+def rows_for(spec: ServerSpec, copies: dict[str, Copy], http: httpx.Client) -> list[Row]:
+    def row(phase: str, token: str, value: str) -> Row:
+        server = copies[phase].server
+        return Row(phase, token, tools_list_target(http, server.base_url, value), server.pid)
+
+    hybrid, final = copies["hybrid"], copies["final"]
+    rows = [
+        row("legacy", "opaque", copies["legacy"].opaque),
+        row("hybrid", "JWT", hybrid.fresh),
+    ]
+    if spec.persistent:
+        rows.append(row("hybrid", "old opaque", hybrid.opaque))
+    else:
+        note = f"{answer_to(http, hybrid.server, hybrid.opaque)}: the in-memory store lost it"
+        rows.append(Row("hybrid", "old opaque", note=note + " at the restart"))
+    rows.append(row("final", "JWT", final.fresh))
+    rows.append(Row("final", "old opaque", note=answer_to(http, final.server, final.opaque)))
+    return rows
+
+
+def measure_rounds(rows: Sequence[Row], options: Options) -> None:
+    """Each round measures every row once, quiet and (when asked) beside a busy loop."""
+    measured = [row for row in rows if row.target is not None]
+    for _ in range(options.rounds):
+        for loaded in (False, True) if options.cpu_load else (False,):
+            with loadgen.cpu_load(loaded):
+                for row in measured:
+                    assert row.target is not None
+                    options.generator(row.target, options.warmup)
+                    before = process_cpu(row.pid)
+                    figure = options.generator(row.target, options.duration)
+                    used = process_cpu(row.pid) - before
+                    (row.loaded if loaded else row.quiet).append(figure)
+                    cpu = row.loaded_cpu if loaded else row.quiet_cpu
+                    cpu.append(1e6 * used / figure.requests if figure.requests else 0.0)
+
+
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) a process has used; NaN where /proc cannot tell."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def walk(spec: ServerSpec, options: Options) -> list[Row]:
-    """Legacy, hybrid and final for one server, on a temporary copy, measured as it goes."""
-    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
-        root = Path(tmp) / "server"
-        spec.copy_to(root)
-        server = Server(spec, root, Path(tmp) / "server.log")  # one port for every phase
+    """Legacy, hybrid and final copies of one server side by side, measured in rounds."""
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp, ExitStack() as stack:
         with httpx.Client(timeout=30) as http:
-            with server:
-                opaque = access_token(http, server.base_url)
-                rows = [measure(http, server, opaque, Row("legacy", "opaque"), options)]
-            migrate("plan", str(root))
-            migrate("apply", str(root), "--yes")
-            with server:
-                fresh = jwt_token(http, server, "hybrid")
-                rows.append(measure(http, server, fresh, Row("hybrid", "JWT"), options))
-                rows.append(old_opaque(http, server, opaque, spec, options))
-            later = {"OAUTH_MIGRATE_NOW": str(int(time.time()) + CLOCK_SHIFT)}
-            migrate("finalize", str(root), "--yes", env=later)
-            with server:
-                final = jwt_token(http, server, "final")
-                rows.append(measure(http, server, final, Row("final", "JWT"), options))
-                rows.append(Row("final", "old opaque", note=answer_to(http, server, opaque)))
+            copies = {
+                phase: deploy(spec, Path(tmp), phase, http, stack)
+                for phase in ("legacy", "hybrid", "final")
+            }
+            rows = rows_for(spec, copies, http)
+        measure_rounds(rows, options)
     return rows
 
 
@@ -114,59 +185,86 @@ def answer_to(http: httpx.Client, server: Server, token: str) -> str:
     return f"not measured: {status}"
 
 
-def old_opaque(
-    http: httpx.Client, server: Server, opaque: str, spec: ServerSpec, options: Options
-) -> Row:
-    row = Row("hybrid", "old opaque")
-    if spec.persistent:
-        return measure(http, server, opaque, row, options)
-    row.note = f"{answer_to(http, server, opaque)}: the in-memory store lost it at the restart"
-    return row
-
-
 # -- printing --------------------------------------------------------------------------
 
 
-def ratio(value: float, base: float | None) -> str:
-    """``value / base`` ("-" without a valid legacy figure to divide by)."""
-    return f"{value / base:.2f}x" if base else "-"
+def ratios(figures: Sequence[float], bases: Sequence[float]) -> list[float]:
+    """Per-round ratios, sorted (empty without a legacy figure for every round)."""
+    if len(figures) != len(bases) or not all(bases):
+        return []
+    return sorted(f / b for f, b in zip(figures, bases, strict=True))
 
 
-def table(rows: Sequence[Row], pick: Callable[[Row], Measurement | None]) -> list[str]:
-    legacy = pick(rows[0])
-    lines = [
-        f"    {'phase':<7} {'token':<11} {'req/s':>8} {'vs legacy':>9} {'p50 ms':>8} "
-        f"{'vs legacy':>9} {'p99 ms':>8} {'vs legacy':>9} {'gen CPU':>7}"
-    ]
+def ratio_text(values: list[float]) -> str:
+    if not values:
+        return f"{'-':>17}"
+    return f"{statistics.median(values):5.2f}x {values[0]:.2f}..{values[-1]:.2f}"
+
+
+def goal(spec: ServerSpec, row: Row) -> str:
+    """Issue 13's last figure for the row and its target, as text for the last column."""
+    was = spec.baseline.get(row.label)
+    target = {"hybrid": HYBRID_TARGET, "final": spec.final_target}.get(row.phase)
+    parts = ([f"was {was:.2f}x"] if was else []) + ([f">= {target:.2f}x"] if target else [])
+    return ", ".join(parts)
+
+
+Pick = Callable[[Row], tuple[list[Measurement], list[float]]]
+
+
+def table(spec: ServerSpec, rows: Sequence[Row], pick: Pick) -> Iterator[str]:
+    legacy, legacy_cpu = pick(rows[0])
+    yield (
+        f"    {'phase':<7} {'token':<11} {'req/s':>8} {'vs legacy, range':>17} {'p50 ms':>7} "
+        f"{'vs legacy':>9} {'p99 ms':>7} {'vs legacy':>9} {'gen CPU':>7} {'CPU us/req':>10} "
+        f"{'vs legacy':>9}  was / target"
+    )
     for row in rows:
-        figure = pick(row)
+        figures, cpu = pick(row)
         head = f"    {row.phase:<7} {row.token:<11}"
-        lines.append(f"{head} {row.note}" if figure is None else f"{head} {cells(figure, legacy)}")
-    return lines
+        if not figures:
+            yield f"{head} {row.note}"
+            continue
+        cpu_ratio = ratio_text(ratios(cpu, legacy_cpu))[:6]
+        cpu_text = f"{statistics.median(cpu):10.0f} {cpu_ratio:>9}"
+        yield (
+            f"{head} {cells(figures, legacy)} {cpu_text}  "
+            f"{goal(spec, row) if row is not rows[0] else ''}"
+        )
 
 
-def cells(figure: Measurement, legacy: Measurement | None) -> str:
-    """One measurement's figures, each beside its ratio to legacy; INVALID if any was not 200."""
-    base = legacy if legacy is not None and legacy.valid else None
-    pairs = [
-        (f"{figure.rps:8.1f}", ratio(figure.rps, base.rps if base else None)),
-        (f"{figure.p50_ms:8.2f}", ratio(figure.p50_ms, base.p50_ms if base else None)),
-        (f"{figure.p99_ms:8.2f}", ratio(figure.p99_ms, base.p99_ms if base else None)),
-    ]
-    text = " ".join(f"{value} {vs:>9}" for value, vs in pairs) + f" {figure.generator_cpu:7.0%}"
-    if not figure.valid:
+def cells(figures: Sequence[Measurement], legacy: Sequence[Measurement]) -> str:
+    """Medians over the rounds, each beside its ratio to legacy; INVALID if any was not 200."""
+
+    def median(pick: Callable[[Measurement], float], of: Sequence[Measurement]) -> float:
+        return statistics.median(pick(m) for m in of) if of else 0.0
+
+    if not all(m.valid for m in legacy):
+        legacy = []  # no ratio to an invalid legacy figure
+    rps = ratios([m.rps for m in figures], [m.rps for m in legacy])
+    p50 = ratios([m.p50_ms for m in figures], [m.p50_ms for m in legacy])
+    p99 = ratios([m.p99_ms for m in figures], [m.p99_ms for m in legacy])
+    text = (
+        f"{median(lambda m: m.rps, figures):8.1f} {ratio_text(rps)} "
+        f"{median(lambda m: m.p50_ms, figures):7.2f} {ratio_text(p50)[:6]:>9} "
+        f"{median(lambda m: m.p99_ms, figures):7.2f} {ratio_text(p99)[:6]:>9} "
+        f"{median(lambda m: m.generator_cpu, figures):7.0%}"
+    )
+    bad = [m for m in figures if not m.valid]
+    if bad:
         text += (
-            f"  INVALID: {figure.requests} requests, {figure.non_200} not 200, "
-            f"{figure.socket_errors} socket errors"
+            f"  INVALID: {sum(m.non_200 for m in bad)} not 200, "
+            f"{sum(m.socket_errors for m in bad)} socket errors in {len(bad)} rounds"
         )
     return text
 
 
 def report(spec: ServerSpec, rows: Sequence[Row], options: Options) -> None:
-    lines = [f"  {spec.name}: {spec.description}", *table(rows, lambda row: row.quiet)]
+    quiet = table(spec, rows, lambda row: (row.quiet, row.quiet_cpu))
+    lines = [f"  {spec.name}: {spec.description}", *quiet]
     if options.cpu_load:
         lines.append("   with a second process spinning on one core:")
-        lines += table(rows, lambda row: row.loaded)
+        lines += table(spec, rows, lambda row: (row.loaded, row.loaded_cpu))
     print("\n".join(lines), flush=True)
 
 
@@ -174,11 +272,13 @@ def header(options: Options) -> str:
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     return (
         f"end-to-end benchmark: POST /mcp tools/list on 127.0.0.1, {options.connections} "
-        f"keep-alive connections, {options.warmup:g} s warm-up + {options.duration:g} s "
-        f"per figure\n  load generator: {options.generator_name}\n"
+        f"keep-alive connections, {options.rounds} rounds of {options.warmup:g} s warm-up + "
+        f"{options.duration:g} s per row\n  load generator: {options.generator_name}\n"
         f"  {os.cpu_count()} CPUs, load average {load} at the start: busy machines give "
-        "noisy figures; ratios from one run are the figures to compare\n"
-        "  gen CPU: the load generator's own CPU use (100% = one core)"
+        "noisy figures; the ratios, taken within each round, are the figures to compare\n"
+        "  req/s, p50, p99: medians over the rounds; vs legacy: the median ratio and its range"
+        "\n  gen CPU: the load generator's own CPU use (100% = one core); CPU us/req: the "
+        "server's (its vs legacy is a cost: lower is better)"
     )
 
 
@@ -210,8 +310,9 @@ def positive(text: str) -> int:
 def parse_options(argv: Sequence[str] | None) -> tuple[Options, list[ServerSpec]]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks e2e")
     # Whole seconds: wrk takes no fractions.
-    parser.add_argument("--duration", type=positive, default=5, help="seconds per figure")
+    parser.add_argument("--duration", type=positive, default=2, help="seconds per figure")
     parser.add_argument("--warmup", type=positive, default=1, help="seconds before each figure")
+    parser.add_argument("--rounds", type=positive, default=4, help="turns every row takes")
     parser.add_argument("--connections", type=positive, default=4)
     parser.add_argument(
         "--cpu-load", action="store_true", help="also measure beside a busy-loop process"
@@ -227,7 +328,9 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, list[ServerSpec]
     if unknown:
         parser.error(f"unknown server(s) {', '.join(unknown)}; known: {', '.join(SERVERS)}")
     name, generator = choose_generator(args.generator, args.connections)
-    options = Options(args.duration, args.warmup, args.connections, args.cpu_load, name, generator)
+    options = Options(
+        args.duration, args.warmup, args.rounds, args.connections, args.cpu_load, name, generator
+    )
     return options, [SERVERS[key] for key in args.servers.split(",")]
 
 

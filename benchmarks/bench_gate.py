@@ -1,13 +1,20 @@
 """The gate's cost beside its baselines, on the same tokens, in one run.
 
 Baselines: a bare `cryptography` RSA verify (the floor), `jwt.decode` with the same
-checks, and, for opaque tokens, the legacy dict lookup the gate wraps. Targets (issue 3):
-uncached gate <= 1.5x raw verify, cached gate <= 2 us, opaque path <= legacy + 2 us.
+checks, and, for opaque tokens, the legacy dict lookup the gate wraps. Targets: uncached
+gate <= 1.25x raw verify (issue 13; it was 1.55-1.63x before), cached gate <= 2 us, opaque
+path <= legacy + 2 us.
+
+Other work on the machine moves every figure, so the measurements are interleaved: each
+round runs every case once. The headline ratio is of the best times (the least disturbed
+run of each case, as timeit advises); the median and range of the per-round ratios follow,
+to show how much the machine moved them.
 """
 
 from __future__ import annotations
 
 import secrets
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,17 +32,37 @@ from shims.verifier import JwtVerifier, b64url_decode
 ISSUER = "https://mcp.example.com"
 RESOURCE = ISSUER + "/mcp"
 TOKENS = 2000
-REPEATS = 5
+ROUNDS = 25
+BASELINE_UNCACHED = "1.55-1.63x"  # issue 13, before this benchmark's changes
 
 
-def best_ns_per_call(run_once: Callable[[], int]) -> float:
-    """Best of REPEATS runs; each run returns how many calls it made."""
-    best = float("inf")
-    for _ in range(REPEATS):
-        start = time.perf_counter_ns()
-        calls = run_once()
-        best = min(best, (time.perf_counter_ns() - start) / calls)
-    return best
+def ns_per_call(run_once: Callable[[], int]) -> float:
+    """One run's CPU nanoseconds per call; the run returns how many calls it made.
+
+    The thread's CPU time rather than the wall clock: time spent waiting for a core that
+    another process holds is not the gate's cost (everything measured here is CPU-bound
+    and single-threaded)."""
+    start = time.thread_time_ns()
+    calls = run_once()
+    return (time.thread_time_ns() - start) / calls
+
+
+def interleaved(cases: dict[str, Callable[[], int]]) -> dict[str, list[float]]:
+    """ns per call of every case, ROUNDS times, the cases taking turns within each round."""
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(ROUNDS):
+        for name, run_once in cases.items():
+            times[name].append(ns_per_call(run_once))
+    return times
+
+
+def spread(values: list[float], bases: list[float]) -> str:
+    """The ratio of the best times, then the median and range of the per-round ratios."""
+    ratios = sorted(v / b for v, b in zip(values, bases, strict=True))
+    return (
+        f"{min(values) / min(bases):.2f}x (rounds: median {statistics.median(ratios):.2f}x, "
+        f"{ratios[0]:.2f}..{ratios[-1]:.2f})"
+    )
 
 
 def main() -> None:
@@ -105,23 +132,33 @@ def main() -> None:
             hybrid.resolve(token, legacy=lambda t: legacy_store.get(t))
         return len(opaque)
 
-    raw = best_ns_per_call(raw_verify)
-    figures = [
-        ("raw cryptography RSA verify", raw, None),
-        ("jwt.decode (same checks)", best_ns_per_call(pyjwt_decode), raw),
-        ("gate, uncached", best_ns_per_call(gate_uncached), raw),
-        ("gate, cached", best_ns_per_call(gate_cached), None),
-    ]
-    lookup = best_ns_per_call(legacy_lookup)
-    opaque_ns = best_ns_per_call(gate_opaque)
-    print(f"gate benchmark: {TOKENS} RS256 tokens (RSA 2048), best of {REPEATS}")
-    for name, ns, base in figures:
-        ratio = f"  {ns / base:.2f}x raw verify" if base else ""
-        print(f"  {name:<32} {ns / 1000:8.2f} us{ratio}")
-    print(f"  {'legacy dict lookup':<32} {lookup / 1000:8.2f} us")
+    times = interleaved(
+        {
+            "raw": raw_verify,
+            "pyjwt": pyjwt_decode,
+            "uncached": gate_uncached,
+            "cached": gate_cached,
+            "lookup": legacy_lookup,
+            "opaque": gate_opaque,
+        }
+    )
+    best = {name: min(values) for name, values in times.items()}
+    raw = times["raw"]
+    print(f"gate benchmark: {TOKENS} RS256 tokens (RSA 2048), {ROUNDS} interleaved rounds")
+    print(f"  {'raw cryptography RSA verify':<32} {best['raw'] / 1000:8.2f} us")
     print(
-        f"  {'gate, opaque path (hybrid)':<32} {opaque_ns / 1000:8.2f} us"
-        f"  legacy + {(opaque_ns - lookup) / 1000:.2f} us"
+        f"  {'jwt.decode (same checks)':<32} {best['pyjwt'] / 1000:8.2f} us"
+        f"  {spread(times['pyjwt'], raw)} raw verify"
+    )
+    print(
+        f"  {'gate, uncached':<32} {best['uncached'] / 1000:8.2f} us"
+        f"  {spread(times['uncached'], raw)} raw verify (was {BASELINE_UNCACHED}; target 1.25x)"
+    )
+    print(f"  {'gate, cached':<32} {best['cached'] / 1000:8.2f} us  (target 2 us)")
+    print(f"  {'legacy dict lookup':<32} {best['lookup'] / 1000:8.2f} us")
+    print(
+        f"  {'gate, opaque path (hybrid)':<32} {best['opaque'] / 1000:8.2f} us"
+        f"  legacy + {(best['opaque'] - best['lookup']) / 1000:.2f} us (target 2 us)"
     )
 
 

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote_plus, urlsplit
@@ -52,6 +52,10 @@ class ServerSpec:
     start_file: Path
     persistent: bool  # do opaque tokens survive the restart that deploys the hybrid code?
     store_env: Mapping[str, str]  # values may name {root}, the copy's folder
+    # Issue 13's figures: the ratio to legacy each row is measured against (the last one
+    # measured before this benchmark ran in rounds), and the final phase's target.
+    baseline: Mapping[str, float] = field(default_factory=dict)
+    final_target: float = 1.1
 
     def copy_to(self, root: Path) -> None:
         shutil.copytree(
@@ -74,6 +78,7 @@ SERVERS = {
         start_file=REPO / "sample_legacy" / "START",
         persistent=False,
         store_env={"LOG_LEVEL": "warning"},
+        baseline={"hybrid JWT": 0.97, "final JWT": 0.87},
     ),
     "ledger": ServerSpec(
         name="ledger (tests/fixtures/servers/fastapi_asyncrepo)",
@@ -83,6 +88,8 @@ SERVERS = {
         start_file=FIXTURES / "fastapi_asyncrepo" / "START",
         persistent=True,
         store_env={"LEDGER_DB": "{root}/ledger.sqlite", "LOG_LEVEL": "warning"},
+        baseline={"hybrid JWT": 1.13, "hybrid old opaque": 1.13, "final JWT": 1.91},
+        final_target=1.3,
     ),
     "fieldnotes": ServerSpec(
         name="fieldnotes (tests/fixtures/servers/flask_blueprint)",
@@ -92,6 +99,7 @@ SERVERS = {
         start_file=FIXTURES / "flask_blueprint" / "START",
         persistent=True,
         store_env={"TOKEN_DB": "{root}/tokens.db"},
+        final_target=1.3,
     ),
 }
 # What `make bench` runs: the sample and one SQL-backed fixture keep it under 2 minutes.
@@ -131,6 +139,11 @@ class Server:
             self.__exit__()
             raise
         return self
+
+    @property
+    def pid(self) -> int | None:
+        """The running server's process id (None when it is not running)."""
+        return self._process.pid if self._process is not None else None
 
     def _wait_until_ready(self, timeout: float = 60.0) -> None:
         assert self._process is not None

@@ -1,4 +1,4 @@
-"""Count token validations and mints during the hybrid period, and keep them in a shared file.
+"""Count token validations and mints during the hybrid period, and flush them to a shared file.
 
 Finalize is safe only when no opaque access token can still be in use (STANDARDS.md, "The
 hybrid period and finalize"): no opaque token minted for a full lifetime since the last one,
@@ -8,64 +8,68 @@ request, so the gate reports each validation here and `migrate status` reads the
 - `Metrics.validation()` sits on the request path: it bumps an in-memory counter under one
   lock and does no I/O. Counts go into the bucket of the current minute.
 - `Metrics.flush()` (every `flush_interval` seconds from a daemon thread once `start()` is
-  called, and at exit) writes the deltas since the last flush to a SQLite file in one
-  transaction. A failed flush is logged and its deltas kept for the next one; it never
-  raises, so a full disk cannot break authentication.
-- Several processes and replicas may write one file (WAL mode, busy timeout): rows carry an
-  instance id (default `hostname:pid`) and are summed on read, so nothing is overwritten.
-- `read_metrics()` opens the file read-only, even while servers write it, and answers what
-  `migrate status` asks: counts over the last hour, the last day and in total, opaque usage
-  per client, the last opaque mint and acceptance, and which instances report.
-
-Prometheus (optional; `prometheus_collector()` and `render_prometheus()` read the counters at
-scrape time, so the request path pays nothing for them). Counters are cumulative per process:
-
-- `oauth_migrate_token_validations_total{kind,outcome,reason}` (counter)
-- `oauth_migrate_token_validations_by_client_total{kind,outcome,client_id}` (counter; `client_id=""`
-  when the token's record names no client)
-- `oauth_migrate_tokens_minted_total{kind}` (counter)
-- `oauth_migrate_last_opaque_accepted_timestamp_seconds` (gauge, Unix time; 0 when never)
-- `oauth_migrate_last_opaque_minted_timestamp_seconds` (gauge, Unix time; 0 when never)
-- `oauth_migrate_started_timestamp_seconds` (gauge, Unix time this process began counting)
+  called, and at exit or SIGTERM) writes the deltas since the last flush to the SQLite file
+  (`metrics_store`) in one transaction. A failed flush is logged and its deltas kept for the
+  next one; it never raises, so a full disk cannot break authentication.
 
 A client or a careless caller must not grow memory or label sets without bound: at most
 `max_clients` client ids and `max_reasons` reasons are kept per process, the rest are counted
 as `"_other"`, and labels are cut to 200 characters.
 
-The store (schema 1, in `PRAGMA user_version`; `PRAGMA application_id` marks the file as ours):
+The file's schema and its reader live in `metrics_store`, the Prometheus exposition in
+`metrics_prometheus`; the names callers use are re-exported here.
 
-- `validations(minute, instance, kind, outcome, reason, client_id, count, last_seen)`
-- `mints(minute, instance, kind, client_id, count, last_seen)`
-- `instances(instance, started, last_flush)`
-
-`minute` is Unix time // 60; rows older than two days are merged into one row per key with
-minute -1, which keeps the file small over a long hybrid period and still counts in totals.
-`client_id` is "" when unknown. `count` is summed across rows, `last_seen` is the maximum.
-
-This module is copied into servers under another package name: standard library only,
-prometheus_client imported lazily when present.
+This module is copied into servers under another package name: standard library only.
 """
 
 from __future__ import annotations
 
 import atexit
-import importlib
 import logging
 import os
 import signal
 import socket
-import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import closing
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, ModuleType
-from typing import Any, Final, Literal, TypeVar, cast
+from typing import Any, Final, TypeVar, cast
+
+from .metrics_prometheus import PrometheusCollector, import_prometheus, render_prometheus
+from .metrics_store import (
+    APPLICATION_ID,
+    BUSY_TIMEOUT_SECONDS,
+    COMPACT_AFTER_MINUTES,
+    COMPACTED_MINUTE,
+    DAY,
+    HOUR,
+    KINDS,
+    OUTCOMES,
+    SCHEMA_VERSION,
+    ClientUsage,
+    InstanceInfo,
+    Kind,
+    MetricsReport,
+    MetricsUnavailable,
+    MintRow,
+    Outcome,
+    ValidationRow,
+    read_metrics,
+    write_deltas,
+)
 
 __all__ = [
+    "APPLICATION_ID",
+    "COMPACTED_MINUTE",
+    "COMPACT_AFTER_MINUTES",
+    "DAY",
+    "HOUR",
+    "KINDS",
+    "OUTCOMES",
+    "SCHEMA_VERSION",
     "ClientUsage",
     "InstanceInfo",
     "Kind",
@@ -80,26 +84,11 @@ __all__ = [
 
 logger = logging.getLogger("oauth_migration.metrics")
 
-Kind = Literal["jwt", "opaque"]
-Outcome = Literal["accepted", "rejected"]
-
-KINDS: Final[tuple[Kind, ...]] = ("jwt", "opaque")
-OUTCOMES: Final[tuple[Outcome, ...]] = ("accepted", "rejected")
-
 OVERFLOW_LABEL: Final = "_other"
 DEFAULT_MAX_CLIENTS: Final = 1000
 DEFAULT_MAX_REASONS: Final = 100
 MAX_LABEL_LENGTH: Final = 200
 
-SCHEMA_VERSION: Final = 1
-APPLICATION_ID: Final = 0x6F6D6574  # "omet"
-# Long enough to ride out another process's flush, short enough that close() at exit returns.
-BUSY_TIMEOUT_SECONDS: Final = 5.0
-HOUR: Final = 3600.0
-DAY: Final = 86400.0
-COMPACTED_MINUTE: Final = -1
-# Beyond the longest window read_metrics() reports, so merging these rows changes no window.
-COMPACT_AFTER_MINUTES: Final = 2 * 24 * 60
 _COMPACT_EVERY_SECONDS: Final = 3600.0
 # Through a long outage (disk full) kept deltas are merged into hour buckets past this many
 # entries rather than dropped: lost opaque counts could make finalize look safe.
@@ -112,14 +101,6 @@ _MintKey = tuple[int, Kind, str | None]
 _K = TypeVar("_K", bound=tuple[Any, ...])
 
 
-class MetricsUnavailable(Exception):
-    """The metrics file is missing, unreadable, or not a metrics store."""
-
-    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
-        self.path = Path(path)
-        super().__init__(f"metrics file {self.path} {problem}")
-
-
 @dataclass(frozen=True)
 class MetricsSnapshot:
     """This process's cumulative totals since it started counting."""
@@ -130,66 +111,6 @@ class MetricsSnapshot:
     opaque_minted: int
     last_opaque_minted: float | None
     last_opaque_accepted: float | None
-
-
-@dataclass(frozen=True)
-class ClientUsage:
-    """How often one client used (or was given) opaque tokens, and when last."""
-
-    client_id: str | None
-    count: int
-    last_seen: float
-
-
-@dataclass(frozen=True)
-class InstanceInfo:
-    """One process that wrote the file: when it started counting and when it last flushed."""
-
-    instance: str
-    started: float
-    last_flush: float
-
-
-@dataclass(frozen=True)
-class MetricsReport:
-    """What the metrics file says, summed over every instance that wrote it.
-
-    Windows are whole minutes: a minute bucket counts in a window when any part of it does,
-    so a window may hold up to one minute more than its length, never less.
-    """
-
-    path: Path
-    now: float
-    total: Mapping[tuple[Kind, Outcome], int]
-    last_day: Mapping[tuple[Kind, Outcome], int]
-    last_hour: Mapping[tuple[Kind, Outcome], int]
-    by_reason: Mapping[tuple[Kind, Outcome, str], int]
-    opaque_clients: tuple[ClientUsage, ...]
-    """Accepted opaque tokens per client, most recently seen first."""
-    opaque_mint_clients: tuple[ClientUsage, ...]
-    """Opaque tokens minted per client, most recently minted first."""
-    jwt_minted: int
-    opaque_minted: int
-    last_opaque_minted: float | None
-    last_opaque_accepted: float | None
-    first_seen: float | None
-    """When the earliest instance started counting: nothing before it was observed."""
-    instances: tuple[InstanceInfo, ...]
-    opaque_accepted_by_minute: tuple[tuple[int, int], ...]
-    """(minute, count) of accepted opaque tokens, oldest first; minute -1 holds merged old rows."""
-
-    def opaque_accepted_since(self, since: float) -> int:
-        """Count accepted opaque tokens at or after `since` (Unix time).
-
-        Zero exactly when none was accepted since then. Otherwise the count of the minute
-        buckets from the one holding `since` on; for a time older than two days, whose rows
-        are merged, a lower bound of at least 1.
-        """
-        if self.last_opaque_accepted is None or self.last_opaque_accepted < since:
-            return 0
-        first_minute = int(since // 60)
-        counted = sum(n for minute, n in self.opaque_accepted_by_minute if minute >= first_minute)
-        return max(counted, 1)
 
 
 class _Tally:
@@ -427,10 +348,10 @@ class Metrics:
 
     def prometheus_collector(self) -> Any | None:
         """A prometheus_client collector reading these counters, or None without it."""
-        prometheus = _import_prometheus()
+        prometheus = import_prometheus()
         if prometheus is None:
             return None
-        return _PrometheusCollector(self, prometheus[1])
+        return PrometheusCollector(self, prometheus[1])
 
     def _roll(self, now: float) -> None:
         self._fold()
@@ -544,324 +465,22 @@ class Metrics:
         mints: dict[_MintKey, _Tally],
         now: float,
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _create_private(path)
-        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
-        with closing(connection):
-            # Check before switching to WAL, which would change someone else's database.
-            _check_store(connection, path, allow_empty=True)
-            connection.execute("PRAGMA journal_mode=WAL")
-            # WAL with NORMAL loses at most the last flushes on power loss, never the file.
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                # Checked again: another process may have created the store meanwhile.
-                if _check_store(connection, path, allow_empty=True) == "empty":
-                    for statement in _SCHEMA:
-                        connection.execute(statement)
-                instance = self._instance
-                connection.executemany(
-                    _UPSERT_VALIDATION,
-                    (
-                        (m, instance, kind, outcome, reason, client_id or "", t.count, t.last_seen)
-                        for (m, kind, outcome, reason, client_id), t in validations.items()
-                    ),
-                )
-                connection.executemany(
-                    _UPSERT_MINT,
-                    (
-                        (m, instance, kind, client_id or "", t.count, t.last_seen)
-                        for (m, kind, client_id), t in mints.items()
-                    ),
-                )
-                connection.execute(_UPSERT_INSTANCE, (instance, self._started, now))
-                compact = now >= self._next_compaction
-                if compact:
-                    cutoff = int(now // 60) - COMPACT_AFTER_MINUTES
-                    for statement in _COMPACT:
-                        connection.execute(statement, (cutoff,))
-                connection.execute("COMMIT")
-            except BaseException:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
-                raise
+        compact = now >= self._next_compaction
+        validation_rows: list[ValidationRow] = [
+            (*key, tally.count, tally.last_seen) for key, tally in validations.items()
+        ]
+        mint_rows: list[MintRow] = [(*key, t.count, t.last_seen) for key, t in mints.items()]
+        write_deltas(
+            path,
+            instance=self._instance,
+            started=self._started,
+            validations=validation_rows,
+            mints=mint_rows,
+            now=now,
+            compact=compact,
+        )
         if compact:
             self._next_compaction = now + _COMPACT_EVERY_SECONDS
-
-
-_SCHEMA: Final = (
-    """CREATE TABLE validations (
-        minute INTEGER NOT NULL, instance TEXT NOT NULL, kind TEXT NOT NULL,
-        outcome TEXT NOT NULL, reason TEXT NOT NULL, client_id TEXT NOT NULL,
-        count INTEGER NOT NULL, last_seen REAL NOT NULL,
-        PRIMARY KEY (minute, instance, kind, outcome, reason, client_id)
-    ) WITHOUT ROWID""",
-    """CREATE TABLE mints (
-        minute INTEGER NOT NULL, instance TEXT NOT NULL, kind TEXT NOT NULL,
-        client_id TEXT NOT NULL, count INTEGER NOT NULL, last_seen REAL NOT NULL,
-        PRIMARY KEY (minute, instance, kind, client_id)
-    ) WITHOUT ROWID""",
-    """CREATE TABLE instances (
-        instance TEXT PRIMARY KEY, started REAL NOT NULL, last_flush REAL NOT NULL
-    ) WITHOUT ROWID""",
-    f"PRAGMA application_id = {APPLICATION_ID}",
-    f"PRAGMA user_version = {SCHEMA_VERSION}",
-)
-_UPSERT_VALIDATION: Final = """
-    INSERT INTO validations
-        (minute, instance, kind, outcome, reason, client_id, count, last_seen)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT DO UPDATE SET
-        count = count + excluded.count, last_seen = max(last_seen, excluded.last_seen)
-"""
-_UPSERT_MINT: Final = """
-    INSERT INTO mints (minute, instance, kind, client_id, count, last_seen)
-    VALUES (?, ?, ?, ?, ?, ?)
-    ON CONFLICT DO UPDATE SET
-        count = count + excluded.count, last_seen = max(last_seen, excluded.last_seen)
-"""
-_UPSERT_INSTANCE: Final = """
-    INSERT INTO instances (instance, started, last_flush) VALUES (?, ?, ?)
-    ON CONFLICT DO UPDATE SET
-        started = min(started, excluded.started),
-        last_flush = max(last_flush, excluded.last_flush)
-"""
-_COMPACT: Final = (
-    f"""INSERT INTO validations
-        (minute, instance, kind, outcome, reason, client_id, count, last_seen)
-    SELECT {COMPACTED_MINUTE}, instance, kind, outcome, reason, client_id,
-        sum(count), max(last_seen)
-    FROM validations WHERE minute >= 0 AND minute < ?1
-    GROUP BY instance, kind, outcome, reason, client_id
-    ON CONFLICT DO UPDATE SET
-        count = count + excluded.count, last_seen = max(last_seen, excluded.last_seen)""",
-    "DELETE FROM validations WHERE minute >= 0 AND minute < ?1",
-    f"""INSERT INTO mints (minute, instance, kind, client_id, count, last_seen)
-    SELECT {COMPACTED_MINUTE}, instance, kind, client_id, sum(count), max(last_seen)
-    FROM mints WHERE minute >= 0 AND minute < ?1
-    GROUP BY instance, kind, client_id
-    ON CONFLICT DO UPDATE SET
-        count = count + excluded.count, last_seen = max(last_seen, excluded.last_seen)""",
-    "DELETE FROM mints WHERE minute >= 0 AND minute < ?1",
-)
-
-
-def _create_private(path: Path) -> None:
-    # Client ids are worth keeping private; SQLite gives its -wal and -shm files this mode.
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    os.close(descriptor)
-
-
-def _check_store(
-    connection: sqlite3.Connection, path: Path, *, allow_empty: bool
-) -> Literal["empty", "ours"]:
-    application_id = connection.execute("PRAGMA application_id").fetchone()[0]
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
-    if application_id == 0 and version == 0:
-        tables = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if tables == 0:
-            if allow_empty:
-                return "empty"
-            raise MetricsUnavailable(path, "holds no metrics yet (no server has flushed)")
-    if application_id != APPLICATION_ID:
-        raise MetricsUnavailable(path, "is not an oauth-migrate metrics store")
-    if version != SCHEMA_VERSION:
-        raise MetricsUnavailable(
-            path, f"has metrics schema {version}; this code knows schema {SCHEMA_VERSION}"
-        )
-    return "ours"
-
-
-def read_metrics(path: str | os.PathLike[str], *, now: float | None = None) -> MetricsReport:
-    """Read the metrics file, summed over every instance that writes it.
-
-    Opens the file read-only, in one read transaction, so it is safe while servers flush.
-    Raises MetricsUnavailable when the file is missing or not a metrics store.
-    """
-    path = Path(path)
-    if now is None:
-        now = time.time()
-    if not path.exists():
-        raise MetricsUnavailable(path, "does not exist (has the hybrid server flushed yet?)")
-    if not path.is_file():
-        raise MetricsUnavailable(path, "is not a file")
-    try:
-        connection = sqlite3.connect(
-            f"{path.resolve().as_uri()}?mode=ro",
-            uri=True,
-            timeout=BUSY_TIMEOUT_SECONDS,
-            isolation_level=None,
-        )
-    except sqlite3.Error as exc:
-        raise MetricsUnavailable(path, f"cannot be opened: {exc}") from exc
-    with closing(connection):
-        try:
-            connection.execute("BEGIN")
-            _check_store(connection, path, allow_empty=False)
-            return _report(connection, path, now)
-        except sqlite3.Error as exc:
-            raise MetricsUnavailable(path, f"cannot be read: {exc}") from exc
-        finally:
-            if connection.in_transaction:
-                connection.execute("COMMIT")
-
-
-def _report(connection: sqlite3.Connection, path: Path, now: float) -> MetricsReport:
-    pairs = [(kind, outcome) for kind in KINDS for outcome in OUTCOMES]
-    total = dict.fromkeys(pairs, 0)
-    last_day = dict.fromkeys(pairs, 0)
-    last_hour = dict.fromkeys(pairs, 0)
-    by_reason: dict[tuple[Kind, Outcome, str], int] = {}
-    rows = connection.execute(
-        """SELECT kind, outcome, reason, sum(count),
-            sum(CASE WHEN minute >= ?1 THEN count ELSE 0 END),
-            sum(CASE WHEN minute >= ?2 THEN count ELSE 0 END)
-        FROM validations GROUP BY kind, outcome, reason""",
-        (int((now - DAY) // 60), int((now - HOUR) // 60)),
-    )
-    for kind, outcome, reason, in_total, in_day, in_hour in rows:
-        pair = _known(kind, outcome)
-        if pair is None:
-            continue
-        total[pair] += in_total
-        last_day[pair] += in_day
-        last_hour[pair] += in_hour
-        by_reason[(*pair, reason)] = in_total
-
-    opaque_clients = tuple(
-        ClientUsage(client_id or None, count, last_seen)
-        for client_id, count, last_seen in connection.execute(
-            """SELECT client_id, sum(count), max(last_seen) FROM validations
-            WHERE kind = 'opaque' AND outcome = 'accepted'
-            GROUP BY client_id ORDER BY max(last_seen) DESC, client_id"""
-        )
-    )
-    by_minute = tuple(
-        (minute, count)
-        for minute, count in connection.execute(
-            """SELECT minute, sum(count) FROM validations
-            WHERE kind = 'opaque' AND outcome = 'accepted' GROUP BY minute ORDER BY minute"""
-        )
-    )
-    mint_rows = connection.execute(
-        """SELECT kind, client_id, sum(count), max(last_seen) FROM mints
-        GROUP BY kind, client_id ORDER BY max(last_seen) DESC, client_id"""
-    ).fetchall()
-    opaque_mint_clients = tuple(
-        ClientUsage(client_id or None, count, last_seen)
-        for kind, client_id, count, last_seen in mint_rows
-        if kind == "opaque"
-    )
-    instances = tuple(
-        InstanceInfo(instance, started, last_flush)
-        for instance, started, last_flush in connection.execute(
-            "SELECT instance, started, last_flush FROM instances ORDER BY instance"
-        )
-    )
-    return MetricsReport(
-        path=path,
-        now=now,
-        total=total,
-        last_day=last_day,
-        last_hour=last_hour,
-        by_reason=by_reason,
-        opaque_clients=opaque_clients,
-        opaque_mint_clients=opaque_mint_clients,
-        jwt_minted=sum(count for kind, _, count, _ in mint_rows if kind == "jwt"),
-        opaque_minted=sum(usage.count for usage in opaque_mint_clients),
-        last_opaque_minted=max((u.last_seen for u in opaque_mint_clients), default=None),
-        last_opaque_accepted=max((u.last_seen for u in opaque_clients), default=None),
-        first_seen=min((i.started for i in instances), default=None),
-        instances=instances,
-        opaque_accepted_by_minute=by_minute,
-    )
-
-
-def _known(kind: object, outcome: object) -> tuple[Kind, Outcome] | None:
-    # Rows another tool wrote with other values are ignored rather than trusted.
-    for known_kind in KINDS:
-        for known_outcome in OUTCOMES:
-            if kind == known_kind and outcome == known_outcome:
-                return known_kind, known_outcome
-    return None
-
-
-def _import_prometheus() -> tuple[ModuleType, ModuleType] | None:
-    # import_module rather than an import statement: a server without prometheus_client that
-    # runs mypy over this copied file must not fail on a missing import.
-    try:
-        return (
-            importlib.import_module("prometheus_client"),
-            importlib.import_module("prometheus_client.core"),
-        )
-    except ImportError:
-        return None
-
-
-class _PrometheusCollector:
-    """Builds metric families from a snapshot at scrape time."""
-
-    def __init__(self, metrics: Metrics, core: ModuleType) -> None:
-        self._metrics = metrics
-        self._core = core
-
-    def describe(self) -> list[Any]:
-        # Names only, so registering does not read the counters.
-        return list(self._families(MetricsSnapshot({}, {}, 0, 0, None, None)))
-
-    def collect(self) -> Iterator[Any]:
-        yield from self._families(self._metrics.snapshot())
-        for extra in self._metrics.extra_families:
-            yield from extra(self._core)
-
-    def _families(self, snapshot: MetricsSnapshot) -> Iterator[Any]:
-        core = self._core
-        validations = core.CounterMetricFamily(
-            "oauth_migrate_token_validations_total",
-            "Bearer tokens validated, by token kind, outcome and reason.",
-            labels=("kind", "outcome", "reason"),
-        )
-        for (kind, outcome, reason), count in sorted(snapshot.validations.items()):
-            validations.add_metric((kind, outcome, reason), count)
-        yield validations
-        by_client = core.CounterMetricFamily(
-            "oauth_migrate_token_validations_by_client_total",
-            "Bearer tokens validated, by token kind, outcome and client id.",
-            labels=("kind", "outcome", "client_id"),
-        )
-        labelled = sorted(
-            ((kind, outcome, client_id or ""), count)
-            for (kind, outcome, client_id), count in snapshot.by_client.items()
-        )
-        for labels, count in labelled:
-            by_client.add_metric(labels, count)
-        yield by_client
-        minted = core.CounterMetricFamily(
-            "oauth_migrate_tokens_minted_total",
-            "Access tokens minted, by token kind.",
-            labels=("kind",),
-        )
-        minted.add_metric(("jwt",), snapshot.jwt_minted)
-        minted.add_metric(("opaque",), snapshot.opaque_minted)
-        yield minted
-        yield core.GaugeMetricFamily(
-            "oauth_migrate_last_opaque_accepted_timestamp_seconds",
-            "Unix time an opaque access token was last accepted; 0 when never.",
-            value=snapshot.last_opaque_accepted or 0.0,
-        )
-        yield core.GaugeMetricFamily(
-            "oauth_migrate_last_opaque_minted_timestamp_seconds",
-            "Unix time an opaque access token was last minted; 0 when never.",
-            value=snapshot.last_opaque_minted or 0.0,
-        )
-        yield core.GaugeMetricFamily(
-            "oauth_migrate_started_timestamp_seconds",
-            "Unix time this process started counting (the hybrid code began to run).",
-            value=self._metrics.started,
-        )
 
 
 def _flush_on_sigterm(metrics: Metrics) -> None:
@@ -886,14 +505,3 @@ def _flush_on_sigterm(metrics: Metrics) -> None:
             os.kill(os.getpid(), signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, flush_then_continue)
-
-
-def render_prometheus(metrics: Metrics) -> bytes | None:
-    """The Prometheus text exposition of `metrics`, or None without prometheus_client."""
-    prometheus = _import_prometheus()
-    if prometheus is None:
-        return None
-    client, core = prometheus
-    registry = client.CollectorRegistry(auto_describe=False)
-    registry.register(_PrometheusCollector(metrics, core))
-    return bytes(client.generate_latest(registry))

@@ -13,9 +13,10 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from starlette.datastructures import URLPath
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, NoMatchFound, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .client_probe import PROBE_PREFIX, Answer, AsyncProbe
@@ -127,7 +128,7 @@ class BearerGuard:
         if scope["type"] != "http" or not _under(scope["path"], self.prefix):
             await self.app(scope, receive, send)
             return
-        response = await self._check(Request(scope).headers.get("authorization", ""), scope)
+        response = await self._check(_authorization(scope), scope)
         if response is not None:
             await response(scope, receive, send)
             return
@@ -148,6 +149,16 @@ class BearerGuard:
             return _unauthorized(self.migration.www_authenticate("invalid or expired token"))
         scope.setdefault("state", {})["oauth_token"] = record
         return None
+
+
+def _authorization(scope: Scope) -> str:
+    """The first Authorization header, as Starlette's ``Headers.get`` reads it, without
+    building a Request and its header list for every call."""
+    for key, value in scope.get("headers", []):
+        if key == b"authorization":
+            text: str = value.decode("latin-1")
+            return text
+    return ""
 
 
 def _under(path: str, prefix: str) -> bool:
@@ -177,10 +188,63 @@ def install(app: Any, migration: OAuthMigration, owner: DeferredMigration) -> No
 
 
 def add_missing_routes(app: Any, routes: list[BaseRoute]) -> None:
-    """Put the routes whose path the app does not serve yet in front of its own, so a
-    catch-all mount cannot shadow them."""
-    served = {getattr(route, "path", None) for route in app.router.routes}
-    app.router.routes[0:0] = [r for r in routes if getattr(r, "path", None) not in served]
+    """Put the routes whose path the app does not serve yet in front of its own (so a
+    catch-all mount cannot shadow them), as one :class:`RuntimeRoutes` entry."""
+    served = {path for route in app.router.routes for path in _paths_of(route)}
+    ours = [r for r in routes if isinstance(r, Route) and r.path not in served]
+    if ours:
+        app.router.routes[0:0] = [RuntimeRoutes(ours)]
+
+
+def _paths_of(route: BaseRoute) -> list[str]:
+    if isinstance(route, RuntimeRoutes):
+        return [r.path for r in route.routes]
+    path = getattr(route, "path", None)
+    return [path] if isinstance(path, str) else []
+
+
+class RuntimeRoutes(BaseRoute):
+    """The runtime's routes as one entry in front of the app's own.
+
+    Every request of the app passes the routes in front of its own, so one test that
+    rejects most paths at once (each of our paths is constant, so a request for one ends
+    with it, whatever the root path) stands for one regular-expression match per route.
+    A path that passes is matched by the routes themselves, as Starlette would.
+    """
+
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = routes
+        self._suffixes = tuple(route.path for route in routes)
+
+    def _match(self, scope: Scope) -> tuple[Match, Scope, Route | None]:
+        if scope["type"] not in ("http", "websocket") or not scope["path"].endswith(self._suffixes):
+            return Match.NONE, {}, None
+        partial: tuple[Match, Scope, Route | None] = (Match.NONE, {}, None)
+        for route in self.routes:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                return match, child, route
+            if match is Match.PARTIAL and partial[2] is None:
+                partial = (match, child, route)  # the method is wrong: Starlette's 405
+        return partial
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child, _ = self._match(scope)
+        return match, child
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        for route in self.routes:
+            try:
+                return route.url_path_for(name, **path_params)
+            except NoMatchFound:
+                continue
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        _, _, route = self._match(scope)
+        if route is None:  # the router only hands over a scope that matched
+            raise RuntimeError(f"no runtime route for {scope['path']}")
+        await route.handle(scope, receive, send)
 
 
 def _asgi_poster(
@@ -267,15 +331,13 @@ class ChallengeFix:
         if scope["type"] != "http" or not _under(scope["path"], self.prefix):
             await self.app(scope, receive, send)
             return
-        presented = any(
-            k == b"authorization" and v[:7].lower() == b"bearer " and v[7:].strip()
-            for k, v in scope.get("headers", [])
-        )
 
         async def fixed(message: Message) -> None:
+            # Only a 401 is looked at, so a request that passes pays one comparison here.
             if message["type"] == "http.response.start" and message.get("status") == 401:
                 message = dict(message)
-                message["headers"] = self._fix(list(message.get("headers", [])), presented)
+                headers = list(message.get("headers", []))
+                message["headers"] = self._fix(headers, _bearer_presented(scope))
             await send(message)
 
         await self.app(scope, receive, fixed)
@@ -290,3 +352,11 @@ class ChallengeFix:
         new = fix_challenge(bearer, self.resource_metadata, presented)
         values = [new, *others] if bearer is not None or not others else others
         return kept + [(b"www-authenticate", v.encode("latin-1")) for v in values]
+
+
+def _bearer_presented(scope: Scope) -> bool:
+    """Whether the request carried a non-empty ``Authorization: Bearer`` credential."""
+    return any(
+        k == b"authorization" and v[:7].lower() == b"bearer " and bool(v[7:].strip())
+        for k, v in scope.get("headers", [])
+    )

@@ -29,6 +29,7 @@ ALGORITHM = "RS256"
 ACCEPTED_TYP = frozenset({"at+jwt", "application/at+jwt"})
 # b64 (RFC 7797) changes what is signed; crit names extensions we do not implement.
 FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "crit", "b64"})
+# The order _check_claims unpacks them in.
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "client_id", "jti")
 MAX_TOKEN_LENGTH = 8192
 MAX_LEEWAY = 60.0
@@ -111,44 +112,62 @@ class VerifiedToken:
         return datetime.fromtimestamp(self.iat).isoformat()
 
 
-_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+# base64url to the standard alphabet, in C. "+" and "/" are not base64url: they become "*",
+# which a2b_base64's strict mode refuses, so no separate scan for them is needed.
+_TO_STANDARD = bytes.maketrans(b"-_+/", b"+/**")
 # For a segment whose length is 2 or 3 modulo 4, the low bits of its last character carry
 # no data; canonical encodings keep them zero (4 bits for 2 extra chars, 2 bits for 3).
-_UNUSED_BITS = {2: 0b1111, 3: 0b11}
+_UNUSED_BITS = (0, 0, 0b1111, 0b11)
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_PADDING = ("", "", "==", "=")
 
 
 def b64url_decode(segment: str) -> bytes:
     """Strict base64url, as PyJWT 2.15 reads a segment: up to two ``=``, canonical bits."""
-    stripped = segment.rstrip("=")
-    padded = len(segment) - len(stripped)
-    extra = len(stripped) % 4
-    if padded > 2 or (padded and len(segment) % 4) or extra == 1:
-        raise TokenRejected("malformed", "bad base64url padding")
-    # a2b_base64's strict mode refuses anything outside the standard alphabet, so the
-    # two characters the standard alphabet has and base64url does not are refused here.
-    if "+" in stripped or "/" in stripped or not stripped.isascii():
-        raise TokenRejected("malformed", "not base64url")
-    # Non-zero unused bits would let one token have several spellings.
-    if extra and _ALPHABET.find(stripped[-1]) & _UNUSED_BITS[extra]:
-        raise TokenRejected("malformed", "non-canonical base64url")
-    # bytes.translate runs in C; str.translate costs several microseconds per signature.
-    padded_bytes = (stripped + "=" * (-extra % 4)).encode("ascii").translate(_TO_STANDARD)
+    if segment[-1:] == "=":
+        return _b64url_decode_padded(segment)
+    extra = len(segment) % 4
+    # Non-zero unused bits would let one token have several spellings; a last character
+    # outside the alphabet (find gives -1) is refused here too.
+    if extra == 1 or _ALPHABET.find(segment[-1:] or "A") & _UNUSED_BITS[extra]:
+        raise TokenRejected("malformed", "bad base64url length or non-canonical bits")
     try:
-        return binascii.a2b_base64(padded_bytes, strict_mode=True)
-    except (binascii.Error, ValueError):
+        # str.translate costs several microseconds per signature; bytes.translate runs in C.
+        # encode("ascii") refuses non-ASCII; strict mode refuses anything else off-alphabet.
+        standard = (segment + _PADDING[extra]).encode("ascii").translate(_TO_STANDARD)
+        return binascii.a2b_base64(standard, strict_mode=True)
+    except (binascii.Error, ValueError):  # UnicodeEncodeError is a ValueError
         raise TokenRejected("malformed", "not base64url") from None
 
 
+def _b64url_decode_padded(segment: str) -> bytes:
+    # Padding is optional in base64url; when present it must be complete (RFC 4648 3.2).
+    stripped = segment.rstrip("=")
+    if len(segment) - len(stripped) > 2 or len(segment) % 4:
+        raise TokenRejected("malformed", "bad base64url padding")
+    return b64url_decode(stripped)
+
+
+# json.loads without its two whitespace regexes: the C scanner it calls, on text that
+# opens with "{" (no leading whitespace); anything after the object goes to json.loads.
+# (an instance attribute typeshed does not declare, hence vars()).
+_scan_json: Callable[[str, int], tuple[Any, int]] = vars(json.JSONDecoder())["scan_once"]
+
+
 def parse_json_object(raw: bytes, what: str) -> dict[str, Any]:
+    """The JSON object in ``raw``, decided as ``json.loads`` decides; else TokenRejected."""
     try:
         # json.loads(bytes) first guesses among UTF-8/16/32; bytes opening with "{" and a
         # non-NUL byte are UTF-8 to it, so decoding them here gives the same answer faster.
         if raw[:1] == b"{" and raw[1:2] != b"\x00":
-            value = json.loads(raw.decode("utf-8"))
+            text = raw.decode("utf-8")
+            value, end = _scan_json(text, 0)
+            if end != len(text):  # trailing text: json.loads decides, whitespace or not
+                value = json.loads(text)
         else:
             value = json.loads(raw)
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError, StopIteration):
+        # The scanner raises StopIteration or ValueError where json.loads raises ValueError.
         raise TokenRejected("malformed", f"{what} is not JSON") from None
     if not isinstance(value, dict):
         raise TokenRejected("malformed", f"{what} is not a JSON object")
@@ -218,9 +237,15 @@ class JwtVerifier:
         return self._headers
 
     def verify(self, token: str) -> VerifiedToken:
+        """The verified token; raises TokenRejected (its ``reason`` a metric label)."""
         if len(token) > self.max_length:
             raise TokenRejected("too_long")
-        header_segment, payload_segment, signature_segment = _split(token)
+        segments = token.split(".")
+        if len(segments) != 3:
+            raise TokenRejected("malformed", "not three segments")
+        if not token.isascii():
+            raise TokenRejected("malformed", "not ASCII")
+        header_segment, payload_segment, signature_segment = segments
         kid, key = self._key_for(header_segment)
         signature = b64url_decode(signature_segment)
         signing_input = token[: len(header_segment) + 1 + len(payload_segment)]
@@ -262,21 +287,21 @@ class JwtVerifier:
         return kid, key.public_key
 
     def _check_claims(self, token: str, kid: str, claims: dict[str, Any]) -> VerifiedToken:
-        for name in REQUIRED_CLAIMS:
-            if claims.get(name) is None:
-                raise TokenRejected("missing_claim", name)
+        values = tuple(map(claims.get, REQUIRED_CLAIMS))
+        if None in values:
+            raise TokenRejected("missing_claim", REQUIRED_CLAIMS[values.index(None)])
+        iss, subject, aud, exp_value, iat_value, client_id, jti = values
         now = self.clock()
-        exp = _numeric(claims, "exp")
+        exp = _numeric(exp_value, "exp")
         if exp <= now - self.leeway:
             raise TokenRejected("expired")
-        if _numeric(claims, "iat") > now + self.leeway:
+        if _numeric(iat_value, "iat") > now + self.leeway:
             raise TokenRejected("not_yet_valid", "iat")
-        if "nbf" in claims and _numeric(claims, "nbf") > now + self.leeway:
+        if "nbf" in claims and _numeric(claims["nbf"], "nbf") > now + self.leeway:
             raise TokenRejected("not_yet_valid", "nbf")
-        if claims["iss"] != self.issuer:
+        if iss != self.issuer:
             raise TokenRejected("issuer")
-        self._check_audience(claims["aud"])
-        subject, jti, client_id = claims["sub"], claims["jti"], claims["client_id"]
+        self._check_audience(aud)
         if not isinstance(subject, str) or not isinstance(jti, str):
             raise TokenRejected("claims", "sub and jti must be strings")
         if not isinstance(client_id, str):
@@ -295,21 +320,11 @@ class JwtVerifier:
             raise TokenRejected("audience")
 
 
-def _split(token: str) -> tuple[str, str, str]:
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise TokenRejected("malformed", "not three segments")
-    if not token.isascii():
-        raise TokenRejected("malformed", "not ASCII")
-    return parts[0], parts[1], parts[2]
-
-
-def _numeric(claims: dict[str, Any], name: str) -> int:
-    value = claims[name]
+def _numeric(value: Any, name: str) -> int:
     if type(value) is int:  # what we mint: skip the general conversion below
         return value
     # int() as PyJWT does, so both accept and refuse the same NumericDate spellings.
     try:
-        return int(claims[name])
+        return int(value)
     except (ValueError, TypeError, OverflowError):
         raise TokenRejected("claims", f"{name} is not a NumericDate") from None

@@ -20,9 +20,10 @@ from flask import request as flask_request
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from shims.deferred import DeferredMigration
+from shims.keys import KeyFolder
 from tests.support.inproc_server import serve_asgi, serve_wsgi
 
 CLIENTS: dict[str, str | None] = {"conf": "s3cret", "pub": None}
@@ -265,3 +266,40 @@ def test_flask_introspection_checks_the_secret(flask_url: str) -> None:
     """Flask introspection accepts the right secret and refuses a wrong one."""
     assert introspect(flask_url, ("conf", "s3cret"), "opaque-token-1").status_code == 200
     assert introspect(flask_url, ("conf", "bad"), "opaque-token-1").status_code == 401
+
+
+# -- the runtime's routes as one entry in front of the app's ------------------------------
+
+
+def test_runtime_routes_answer_405_for_a_wrong_method(starlette_url: str) -> None:
+    """A POST to the JWKS route is Starlette's 405, as when each route stood alone."""
+    answer = httpx.post(starlette_url + "/.well-known/jwks.json")
+    assert answer.status_code == 405
+
+
+def test_runtime_routes_leave_the_app_routes_to_the_app(starlette_url: str) -> None:
+    """A path that only ends like one of ours (and the app's own PRM) reaches the app."""
+    assert httpx.get(starlette_url + "/.well-known/oauth-protected-resource").json() == {
+        "resource": "legacy's own"
+    }
+    assert httpx.get(starlette_url + "/x/.well-known/jwks.json").status_code == 404
+
+
+def test_runtime_routes_stand_in_front_of_a_catch_all_mount(tmp_path: Path) -> None:
+    """A Mount("/") of the app (the MCP SDK's shape) does not shadow the runtime's routes."""
+    KeyFolder(tmp_path / "keys").generate()
+    migration = DeferredMigration(
+        mode="hybrid", key_folder=str(tmp_path / "keys"), metrics_path=None
+    )
+
+    async def anything(request: Request) -> Response:
+        return JSONResponse({"from": "mount"})
+
+    inner = Starlette(routes=[Route("/{path:path}", anything)])
+    app = Starlette(routes=[Mount("/", app=inner)])
+    with serve_asgi(app) as url:
+        migration.install_starlette(app, issuer=url)
+        jwks = httpx.get(url + "/.well-known/jwks.json")
+        other = httpx.get(url + "/elsewhere")
+    assert jwks.status_code == 200 and "keys" in jwks.json()
+    assert other.json() == {"from": "mount"}

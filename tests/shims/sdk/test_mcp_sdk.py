@@ -242,7 +242,10 @@ def test_installing_twice_wraps_once(key_folder: Path) -> None:
     migration = deferred(key_folder)
     migration.install_mcp(mcp)
     migration.install_mcp(mcp)
-    paths = [getattr(r, "path", None) for r in mcp.streamable_http_app().router.routes]
+    routes = mcp.streamable_http_app().router.routes
+    # The runtime's own routes sit in front as one entry (starlette_adapter.RuntimeRoutes).
+    flat = [inner for r in routes for inner in getattr(r, "routes", None) or [r]]
+    paths = [getattr(r, "path", None) for r in flat]
     assert paths.count("/.well-known/jwks.json") == 1
     assert paths.count("/.well-known/oauth-authorization-server") == 2  # ours, then the SDK's
 
