@@ -63,3 +63,14 @@ def test_a_gate_already_final_changes_nothing(tmp_path: Path) -> None:
     after, manual = _final(tmp_path, HYBRID)
     again, manual_again = _final(tmp_path, after)
     assert (again, manual_again) == (after, manual)
+
+
+def test_a_time_written_through_a_local_keeps_its_type(tmp_path: Path) -> None:
+    """An expiry stored from a local (``until = datetime.now(utc) + ttl``) stays a datetime."""
+    text = HYBRID.replace(
+        'TOKENS[access_token] = {"user": user_id, "client_id": client_id}',
+        "until = datetime.now(timezone.utc) + timedelta(hours=1)\n"
+        '    TOKENS[access_token] = {"user": user_id, "client_id": client_id, "expires_at": until}',
+    ).replace("TOKENS = {}", "from datetime import datetime, timedelta, timezone\n\nTOKENS = {}")
+    after, _ = _final(tmp_path, text)
+    assert '"expires_at": c.exp_datetime' in after
