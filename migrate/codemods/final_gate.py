@@ -86,7 +86,7 @@ def _code(node: cst.CSTNode) -> str:
 
 def _time_shape(value: cst.BaseExpression, source: SourceFile) -> str:
     """``iso``/``datetime`` (``_naive`` unless UTC-aware) or ``epoch``, from the write."""
-    text = _code(value) + _called_helper_text(value, source)
+    text = _code(value) + _called_helper_text(value, source) + _assigned_text(value, source)
     aware = "utc" in text.lower() or "timezone" in text
     suffix = "" if aware else "_naive"
     if "isoformat" in text:
@@ -94,6 +94,20 @@ def _time_shape(value: cst.BaseExpression, source: SourceFile) -> str:
     if "timedelta" in text or "datetime" in text:
         return "datetime" + suffix
     return "epoch"
+
+
+def _assigned_text(value: cst.BaseExpression, source: SourceFile) -> str:
+    """What a local the write stores was assigned (``until = datetime.now(utc) + ttl``):
+    without it a datetime kept in a variable would come back as epoch seconds."""
+    function = enclosing_function(source, value) if isinstance(value, cst.Name) else None
+    if function is None or not isinstance(value, cst.Name):
+        return ""
+    for node in walk(function.body):
+        if isinstance(node, cst.Assign) and any(
+            isinstance(t.target, cst.Name) and t.target.value == value.value for t in node.targets
+        ):
+            return _code(node.value)
+    return ""
 
 
 def _called_helper_text(value: cst.BaseExpression, source: SourceFile) -> str:

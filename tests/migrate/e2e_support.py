@@ -22,9 +22,10 @@ from typing import Any
 import httpx
 import jwt
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.migrate.tree_support import REPO_ROOT
+
 # The folder beside the repository that holds legacy_zoo/ and harness/ (it may be absent).
-SHARED_DIR = (Path(__file__).resolve().parents[2] / ".." / "shared").resolve()
+SHARED_DIR = (REPO_ROOT / ".." / "shared").resolve()
 FIXTURE_SERVERS = REPO_ROOT / "tests" / "fixtures" / "servers"
 
 # Never copied: virtualenvs, caches, and the kit's own state of an earlier run.

@@ -28,17 +28,19 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from migrate.emit import STATE_DIR
+from migrate.status import ENV_NOW
 from shims.metrics import Metrics, MetricsReport, MetricsUnavailable, read_metrics
 from tests.migrate.e2e_support import (
     FIXTURE_SERVERS,
     MIGRATE_TIMEOUT,
-    REPO_ROOT,
     CommandResult,
     clean_env,
     copy_tree,
     fetch_json,
     run_command,
 )
+from tests.migrate.tree_support import sample_server
 from tests.sample_legacy.launch import HERMETIC_ENV
 from tests.support.oauth_flow import (
     OAuthFlow,
@@ -53,11 +55,9 @@ from tests.support.server_process import ServerProcess, command_from_start_file
 
 T = TypeVar("T")
 
-STATE_DIR = ".oauth-migration"
 METRICS_FILE = f"{STATE_DIR}/metrics.sqlite3"
 # Files the servers write while running: not part of the tree a rollback must restore.
 RUNTIME_FILES = ("metrics.sqlite3", "denylist.sqlite3")
-ENV_NOW = "OAUTH_MIGRATE_NOW"
 # The runtime flushes its counts every 5 s (and at exit); give it a little more.
 METRICS_DEADLINE = 12.0
 
@@ -76,13 +76,6 @@ class LifecycleCase:
     store_env: Callable[[Path], dict[str, str | None]]  # store folder -> environment
 
 
-def _copy_sample(workdir: Path) -> Path:
-    root = workdir / "server"
-    root.mkdir()
-    copy_tree(REPO_ROOT / "sample_legacy", root / "sample_legacy")
-    return root
-
-
 def _copy_flask_blueprint(workdir: Path) -> Path:
     return copy_tree(FIXTURE_SERVERS / "flask_blueprint", workdir / "server")
 
@@ -90,7 +83,7 @@ def _copy_flask_blueprint(workdir: Path) -> Path:
 SAMPLE = LifecycleCase(
     name="sample_legacy",
     user="alice",
-    copy=_copy_sample,
+    copy=sample_server,
     start_file="sample_legacy/START",
     # Tokens and registered clients both live in this one SQLite file.
     store_env=lambda store: {**HERMETIC_ENV, "SAMPLE_TOKEN_DB": str(store / "tokens.sqlite3")},

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from migrate.apply import apply_plan
 from migrate.cli import cli
 from migrate.errors import StalePlan
 from migrate.planner import plan_hybrid
-from tests.migrate.tree_support import copy_sample, tree_bytes, write_forged
+from tests.migrate.tree_support import copy_sample, git, tree_bytes, write_forged
 
 
 def run(*args: str) -> Result:
@@ -98,20 +97,11 @@ def test_saved_plan_applies_exactly(project: Path, tmp_path: Path) -> None:
         assert (project / path).read_text() == text
 
 
-def _git(project: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
-        cwd=project,
-        check=True,
-        capture_output=True,
-    )
-
-
 def test_dirty_git_tree_is_refused(project: Path) -> None:
     """apply refuses (exit 3) over uncommitted changes and names them."""
-    _git(project, "init", "-q")
-    _git(project, "add", "-A")
-    _git(project, "commit", "-q", "-m", "legacy")
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "legacy")
     (project / "sample_legacy" / "store.py").write_text("# uncommitted\n", encoding="utf-8")
     result = run("apply", str(project), "--yes")
     assert result.exit_code == 3
@@ -120,7 +110,7 @@ def test_dirty_git_tree_is_refused(project: Path) -> None:
 
 def test_allow_dirty_applies_over_uncommitted_changes(project: Path) -> None:
     """--allow-dirty lets apply run over uncommitted changes."""
-    _git(project, "init", "-q")
+    git(project, "init", "-q")
     (project / "notes.txt").write_text("uncommitted\n", encoding="utf-8")
     assert run("apply", str(project), "--yes", "--allow-dirty").exit_code == 0
 

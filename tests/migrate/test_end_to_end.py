@@ -32,6 +32,7 @@ from tests.migrate.e2e_support import (
     run_pytest,
     verify_jwt,
 )
+from tests.migrate.tree_support import sample_server
 from tests.sample_legacy.launch import HERMETIC_ENV
 from tests.support.oauth_flow import (
     McpSession,
@@ -70,13 +71,6 @@ class ServerCase:
 # -- sample_legacy ---------------------------------------------------------------------
 
 
-def _copy_sample(workdir: Path) -> Path:
-    root = workdir / "server"
-    root.mkdir()
-    copy_tree(REPO_ROOT / "sample_legacy", root / "sample_legacy")
-    return root
-
-
 def _sample_tests(root: Path, reports: Path) -> PytestOutcome:
     # The repository's tests/sample_legacy, pointed at the migrated copy (launch.py).
     return run_pytest(
@@ -90,7 +84,7 @@ def _sample_tests(root: Path, reports: Path) -> PytestOutcome:
 SAMPLE = ServerCase(
     name="sample_legacy",
     user="alice",
-    copy=_copy_sample,
+    copy=sample_server,
     start_file="sample_legacy/START",
     store_env=lambda store: {**HERMETIC_ENV, "SAMPLE_TOKEN_DB": str(store / "tokens.sqlite3")},
     run_legacy_tests=_sample_tests,

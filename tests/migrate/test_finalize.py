@@ -11,7 +11,6 @@ its record (#8). The whole life cycle with servers is in ``test_lifecycle.py``.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,7 +29,7 @@ from migrate.status import ENV_NOW, SKEW
 from migrate.status import status as real_status
 from tests.migrate.e2e_support import FIXTURE_SERVERS, SHARED_DIR, copy_tree
 from tests.migrate.lifecycle_support import record_hybrid_run, snapshot, snapshot_difference
-from tests.migrate.tree_support import copy_sample
+from tests.migrate.tree_support import copy_sample, git
 from tests.support.oauth_flow import OAuthFlow, send_initialize
 from tests.support.server_process import ServerProcess, command_from_start_file
 
@@ -76,15 +75,6 @@ def ran(hybrid: Path) -> float:
     started = time.time()
     record_hybrid_run(hybrid, started=started, opaque=[(started + 1, "client-a")])
     return started + LIFETIME + SKEW
-
-
-def _git(root: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
-        cwd=root,
-        check=True,
-        capture_output=True,
-    )
 
 
 # -- the plan --------------------------------------------------------------------------
@@ -196,9 +186,9 @@ def test_finalize_in_the_legacy_phase_is_refused(tmp_path: Path) -> None:
 
 def test_finalize_refuses_a_dirty_git_tree(hybrid: Path, ran: float) -> None:
     """Over uncommitted changes finalize exits 3 naming them; --allow-dirty goes ahead."""
-    _git(hybrid, "init", "-q")
-    _git(hybrid, "add", "-A")
-    _git(hybrid, "commit", "-q", "-m", "hybrid")
+    git(hybrid, "init", "-q")
+    git(hybrid, "add", "-A")
+    git(hybrid, "commit", "-q", "-m", "hybrid")
     notes = hybrid / "NOTES.txt"
     notes.write_text("uncommitted\n", encoding="utf-8")
     before = snapshot(hybrid)

@@ -37,15 +37,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from shims.keys import generate_private_key, private_pem, thumbprint
 from shims.starlette_adapter import METRICS_PATH
 from tests.migrate.e2e_support import (
-    REPO_ROOT,
     CommandResult,
-    copy_tree,
     fetch_json,
     jwt_claims,
     jwt_header,
     migrate_to_hybrid,
     run_migrate,
 )
+from tests.migrate.tree_support import sample_server
 from tests.sample_legacy.launch import HERMETIC_ENV
 from tests.support.oauth_flow import (
     OAuthFlow,
@@ -173,13 +172,6 @@ def added(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]
 # -- the cluster ---------------------------------------------------------------------------
 
 
-def _copy_sample(workdir: Path) -> Path:
-    root = workdir / "server"
-    root.mkdir()
-    copy_tree(REPO_ROOT / "sample_legacy", root / "sample_legacy")
-    return root
-
-
 def _legacy_grant(server: ServerProcess) -> Grant:
     with httpx.Client(timeout=15.0) as http:
         client, tokens = OAuthFlow(server.base_url, http).obtain_tokens()
@@ -192,7 +184,7 @@ def _legacy_grant(server: ServerProcess) -> Grant:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """Two replicas of the migrated sample (one key, one store) and a Prometheus scraping both."""
     workdir = tmp_path_factory.mktemp("multi_replica")
-    root = _copy_sample(workdir)
+    root = sample_server(workdir)
     argv = command_from_start_file(root / "sample_legacy" / "START")
     store = {**HERMETIC_ENV, "SAMPLE_TOKEN_DB": str(workdir / "tokens.sqlite3")}
     ports = (free_port(), free_port())

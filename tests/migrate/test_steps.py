@@ -52,3 +52,10 @@ def test_every_codemod_has_a_no_op_case(module: str) -> None:
     """A codemod's test module holds at least one case that must produce no edit."""
     text = (CODEMOD_TESTS / f"test_{module}.py").read_text(encoding="utf-8")
     assert re.search(r"^def test_\w*(no_op|noop|changes_nothing|no_step|no_edit)", text, re.M)
+
+
+@pytest.mark.parametrize("module", _codemod_modules())
+def test_every_codemod_has_a_noop_fixture(module: str) -> None:
+    """Each codemod's fixture group holds a ``noop_*`` case (checked in test_every_fixture)."""
+    group = CODEMOD_TESTS / "fixtures" / module
+    assert sorted(group.glob("noop_*")), f"no fixtures/{module}/noop_* case"

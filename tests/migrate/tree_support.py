@@ -10,18 +10,26 @@ from typing import Any
 
 from migrate.plan import content_digest
 
-REPO = Path(__file__).resolve().parents[2]
+# The repository's root: the one definition the test helpers share.
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def copy_sample(destination: Path) -> Path:
-    """A project folder holding a fresh copy of the sample_legacy package."""
+    """A project folder holding a fresh, writable copy of the sample_legacy package."""
     destination.mkdir(parents=True, exist_ok=True)
     shutil.copytree(
-        REPO / "sample_legacy",
+        REPO_ROOT / "sample_legacy",
         destination / "sample_legacy",
         ignore=shutil.ignore_patterns("__pycache__"),
+        copy_function=shutil.copyfile,  # modes not copied: writable even from a read-only checkout
     )
     return destination
+
+
+def sample_server(workdir: Path) -> Path:
+    """The sample copied into ``workdir/server`` (the server folder of the e2e and
+    lifecycle cases)."""
+    return copy_sample(workdir / "server")
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:

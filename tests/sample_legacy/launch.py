@@ -11,9 +11,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from tests.migrate.tree_support import REPO_ROOT
 from tests.support.server_process import ServerProcess, command_from_start_file
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_ROOT = Path(os.environ.get("SAMPLE_LEGACY_ROOT") or REPO_ROOT)
 START_FILE = SAMPLE_ROOT / "sample_legacy" / "START"
 

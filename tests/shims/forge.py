@@ -4,6 +4,9 @@ Tokens are assembled segment by segment and signed with ``cryptography`` (RS256)
 ``hmac`` (HS256) directly, not with PyJWT, so a test can produce what PyJWT refuses to
 write: ``alg: none``, HMAC keyed with a PEM public key, forbidden headers, claims of the
 wrong type, padded or non-canonical base64.
+
+A deliberate independent oracle: it shares no code with ``shims/`` or PyJWT, so a bug
+in either cannot make its own tokens look right to it.
 """
 
 from __future__ import annotations

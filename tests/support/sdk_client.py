@@ -30,7 +30,8 @@ from mcp.shared.auth import (
 from mcp.types import CallToolResult, TextContent
 from pydantic import AnyUrl
 
-REDIRECT_URI = "http://127.0.0.1:53682/callback"  # nothing listens there
+from tests.support.oauth_flow import REDIRECT_URI  # nothing listens there
+
 DEFAULT_TIMEOUT = 30.0
 
 

@@ -3,6 +3,12 @@
 A case is ``fixtures/<group>/<case>.py.txt`` (one module) or ``fixtures/<group>/<case>/``
 (a small tree of ``*.py.txt`` files); it is copied with ``.py.txt`` renamed to ``.py``.
 Its rewritten files are snapshotted under ``snapshots/<group>/``.
+
+A final-phase case (every case of a group whose step runs only at finalize, and the
+``final_*`` cases of a group whose step runs in both phases) is a legacy tree taken to
+the hybrid phase by the real planner and :func:`migrate.apply.apply_plan`, then
+finalized with :func:`migrate.finalizer.plan_final`. A ``noop_*`` case is code near the
+codemod's target that must get no edit and no manual step.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from typing import Any
 import libcst as cst
 from pytest_snapshot.plugin import Snapshot
 
+from migrate.apply import apply_plan
+from migrate.finalizer import plan_final
 from migrate.plan import Plan
 from migrate.planner import plan_hybrid
 from migrate.scan.source import SourceTree
@@ -30,7 +38,15 @@ STEPS = {
     if "hybrid" in step.phases and (FIXTURES / group).is_dir()
 }
 CODEMOD_STEPS = tuple(STEPS.values())
+# Fixture group -> the finalize step it exercises.
+FINAL_STEPS = {
+    group: step.id
+    for group, step in codemod_steps().items()
+    if "final" in step.phases and (FIXTURES / group).is_dir()
+}
 SUFFIX = ".py.txt"
+FINAL_PREFIX = "final_"
+NOOP_PREFIX = "noop_"
 
 
 def fixture(group: str, case: str) -> Path:
@@ -38,13 +54,33 @@ def fixture(group: str, case: str) -> Path:
     return single if single.exists() else FIXTURES / group / case
 
 
-def all_cases() -> list[tuple[str, str]]:
-    """Every (group, case) under ``fixtures/``, in a stable order."""
+def is_final(group: str, case: str) -> bool:
+    """Whether the case is finalized (rather than planned for `apply`)."""
+    return group not in STEPS or case.startswith(FINAL_PREFIX)
+
+
+def _cases_of(groups: dict[str, str]) -> list[tuple[str, str]]:
     found = []
-    for group in sorted(STEPS):
+    for group in sorted(groups):
         for entry in sorted((FIXTURES / group).iterdir()):
             found.append((group, entry.name.removesuffix(SUFFIX)))
     return found
+
+
+def all_cases() -> list[tuple[str, str]]:
+    """Every hybrid-phase (group, case) under ``fixtures/``, in a stable order."""
+    return [(g, c) for g, c in _cases_of(STEPS) if not is_final(g, c)]
+
+
+def final_cases() -> list[tuple[str, str]]:
+    """Every final-phase (group, case) under ``fixtures/``, in a stable order."""
+    return [(g, c) for g, c in _cases_of(FINAL_STEPS) if is_final(g, c)]
+
+
+def noop_cases() -> list[tuple[str, str]]:
+    """Every ``noop_*`` case of every group, hybrid or final."""
+    every = _cases_of(STEPS) + _cases_of(FINAL_STEPS)
+    return sorted({(g, c) for g, c in every if c.startswith(NOOP_PREFIX)})
 
 
 def copy_case(group: str, case: str, root: Path) -> Path:
@@ -63,6 +99,29 @@ def plan_case(group: str, case: str, root: Path, steps: tuple[str, ...] = ()) ->
     """The plan of the case copied into ``root``, restricted to the group's codemod."""
     copy_case(group, case, root)
     return plan_hybrid(root, only=steps or (STEPS[group],))
+
+
+def to_hybrid(group: str, case: str, root: Path) -> Path:
+    """The case copied into ``root`` and applied as `migrate apply` would (keys, runtime,
+    state); a ``final_*`` case of a two-phase step is applied without that step, as an
+    older kit that lacked it would have left the tree."""
+    copy_case(group, case, root)
+    step = FINAL_STEPS[group]
+    plan = plan_hybrid(root, skip=(step,) if step in STEPS.values() else ())
+    assert plan.blocked_by == [], plan.blocked_by
+    apply_plan(plan, root)
+    return root
+
+
+def plan_final_case(group: str, case: str, root: Path) -> Plan:
+    """The finalize plan of the case, taken to the hybrid phase in ``root`` first."""
+    return plan_final(to_hybrid(group, case, root))
+
+
+def second_final_run(group: str, case: str, root: Path) -> Plan:
+    """Finalize the case, write its rewritten server files, and plan finalize again."""
+    apply(plan_final_case(group, case, root), root)
+    return plan_final(root)
 
 
 def rewritten(plan: Plan) -> dict[str, str]:
@@ -110,7 +169,11 @@ def assert_snapshots(snapshot: Snapshot, group: str, case: str, plan: Plan) -> N
 
 def check_rewrite(snapshot: Snapshot, group: str, case: str, root: Path) -> Plan:
     """Plan the case with its group's codemod, compare with the snapshots; the plan."""
-    plan = plan_case(group, case, root)
+    plan = (
+        plan_final_case(group, case, root)
+        if is_final(group, case)
+        else plan_case(group, case, root)
+    )
     assert_snapshots(snapshot, group, case, plan)
     return plan
 

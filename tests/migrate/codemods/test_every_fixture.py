@@ -1,4 +1,9 @@
-"""Over every fixture and all four codemods at once: what is written parses and stays local."""
+"""Over every fixture and all codemods at once: what is written parses and stays local.
+
+Hybrid cases are planned with every hybrid codemod; final cases are taken to the hybrid
+phase with the real apply, then finalized. Every ``noop_*`` case gets no edit and no
+manual step from its group's step, and its group's finder sees nothing in it.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,9 @@ import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from migrate.codemods.final_gate import find_hybrid_resolves
+from migrate.plan import Plan
+from migrate.scan.deletes import find_deletes
 from migrate.scan.gates import find_gates
 from migrate.scan.metadata import find_metadata
 from migrate.scan.minting import find_mints
@@ -20,14 +28,25 @@ from migrate.scan.source import SourceFile, SourceTree
 from tests.migrate.codemods.cases import (
     CODEMOD_STEPS,
     all_cases,
+    copy_case,
+    final_cases,
+    is_final,
+    manual_in,
+    noop_cases,
     originals,
     plan_case,
+    plan_final_case,
     rewritten,
+    second_final_run,
     second_run,
 )
 
 CASES = all_cases()
 IDS = [f"{group}/{case}" for group, case in CASES]
+FINAL = final_cases()
+FINAL_IDS = [f"{group}/{case}" for group, case in FINAL]
+NOOPS = noop_cases()
+NOOP_IDS = [f"{group}/{case}" for group, case in NOOPS]
 
 
 def _comments(text: str) -> Counter[str]:
@@ -104,3 +123,102 @@ def test_lines_outside_edited_nodes_are_kept(group: str, case: str, tmp_path: Pa
 def test_planning_the_output_again_changes_nothing(group: str, case: str, tmp_path: Path) -> None:
     """After all four codemods are applied, planning them again changes nothing."""
     assert rewritten(second_run(group, case, tmp_path, CODEMOD_STEPS)) == {}
+
+
+# -- final-phase cases -----------------------------------------------------------------
+
+
+def _hybrid_resolve_lines(root: Path) -> dict[str, set[int]]:
+    """File -> the lines of the hybrid resolves finalize replaces (found afresh)."""
+    lines: dict[str, set[int]] = {}
+    for source in SourceTree(root).files.values():
+        positions = MetadataWrapper(source.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        for call in find_hybrid_resolves(source):
+            span = positions[call]
+            lines.setdefault(source.rel, set()).update(range(span.start.line, span.end.line + 1))
+    return lines
+
+
+def _assert_local(plan: Plan, edited: dict[str, set[int]]) -> None:
+    after = rewritten(plan)
+    for path, before in originals(plan).items():
+        old, new = before.splitlines(), after[path].splitlines()
+        matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag == "equal":
+                continue
+            lost = set(range(i1 + 1, i2 + 1)) - edited.get(path, set())
+            assert not lost, (path, [old[i - 1] for i in sorted(lost)])
+            if tag == "insert":
+                assert all(_is_added_line(line) for line in new[j1:j2]), (path, new[j1:j2])
+
+
+@pytest.mark.parametrize(("group", "case"), FINAL, ids=FINAL_IDS)
+def test_every_finalized_file_parses_and_keeps_its_comments(
+    group: str, case: str, tmp_path: Path
+) -> None:
+    """Every file finalize writes parses again and holds every comment of its hybrid text."""
+    plan = plan_final_case(group, case, tmp_path)
+    after = rewritten(plan)
+    for path, before in originals(plan).items():
+        cst.parse_module(after[path])
+        assert not _comments(before) - _comments(after[path]), path
+
+
+@pytest.mark.parametrize(("group", "case"), FINAL, ids=FINAL_IDS)
+def test_finalize_keeps_lines_outside_the_hybrid_resolves(
+    group: str, case: str, tmp_path: Path
+) -> None:
+    """Finalize replaces only the hybrid resolve calls; it adds only revoke and import lines."""
+    plan = plan_final_case(group, case, tmp_path)
+    _assert_local(plan, _hybrid_resolve_lines(tmp_path))
+
+
+@pytest.mark.parametrize(("group", "case"), FINAL, ids=FINAL_IDS)
+def test_finalizing_the_output_again_changes_nothing(group: str, case: str, tmp_path: Path) -> None:
+    """After finalize's rewrites are written, planning finalize again changes no server file."""
+    assert rewritten(second_final_run(group, case, tmp_path)) == {}
+
+
+# -- no-op cases -----------------------------------------------------------------------
+
+
+def _finder_sees(group: str, root: Path) -> list[object]:
+    """What the group's finder picks up in the tree (install_runtime has none: it finds apps,
+    and an app is what its no-op case holds)."""
+    tree = SourceTree(root)
+    found: dict[str, list[object]] = {
+        "wrap_metadata": [*find_metadata(tree)[0], *find_metadata(tree)[1]],
+        "mint_jwt": [*find_mints(tree)[0], *find_mints(tree)[1]],
+        "hybrid_gate": [*find_gates(tree)[0], *find_gates(tree)[1]],
+        "revoke_on_delete": list(find_deletes(tree)),
+        "final_gate": [c for s in tree.files.values() for c in find_hybrid_resolves(s)],
+    }
+    return found.get(group, [])
+
+
+def _case_files(root: Path) -> list[str]:
+    return [p.relative_to(root).as_posix() for p in root.rglob("*.py") if ".oauth" not in str(p)]
+
+
+@pytest.mark.parametrize(("group", "case"), NOOPS, ids=NOOP_IDS)
+def test_every_noop_case_plans_no_edit_and_no_manual_step(
+    group: str, case: str, tmp_path: Path
+) -> None:
+    """Code near a codemod's target gets no edit and no manual step from its step."""
+    final = is_final(group, case)
+    plan = plan_final_case(group, case, tmp_path) if final else plan_case(group, case, tmp_path)
+    files = [f for f in _case_files(tmp_path) if not f.startswith("oauth_migration/")]
+    assert files
+    if final:  # finalize also switches the runtime: only the server's files must stay
+        assert rewritten(plan) == {}
+    else:
+        assert plan.changes == []
+    assert all(manual_in(plan, rel) == [] for rel in files)
+    assert plan.blocked_by == []
+
+
+@pytest.mark.parametrize(("group", "case"), NOOPS, ids=NOOP_IDS)
+def test_every_noop_case_is_invisible_to_its_finder(group: str, case: str, tmp_path: Path) -> None:
+    """The group's finder sees nothing in its no-op case (before any other step ran)."""
+    assert _finder_sees(group, copy_case(group, case, tmp_path)) == []

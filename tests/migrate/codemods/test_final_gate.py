@@ -1,13 +1,45 @@
-"""final-gate (#8): the record rebuilt from the claims has every field the gate reads."""
+"""final-gate (#8): the record rebuilt from the claims has every field the gate reads.
+
+The fixture cases (``fixtures/final_gate/``) are legacy servers taken to the hybrid phase
+by the real planner and apply, then finalized; their rewritten files are snapshotted.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from pytest_snapshot.plugin import Snapshot
+
 from migrate.codemods.edits import rewrite
 from migrate.codemods.final_gate import final_gate
 from migrate.scan.record_writes import find_record_writes
 from migrate.scan.source import SourceTree
+from tests.migrate.codemods.cases import (
+    check_rewrite,
+    plan_final_case,
+    rewritten,
+    second_final_run,
+)
+
+GROUP = "final_gate"
+STEP = "final-gate"
+# Case -> the record shape and time shape it pins (the snapshot holds the whole text).
+REWRITES = {
+    "dataclass_epoch": "a positional dataclass constructor; expiry epoch seconds -> c.exp",
+    "dict_iso_expiry": "a dict literal; expiry .isoformat() -> c.exp_iso; revoked by name",
+    "sql_columns_datetime": "SQL INSERT columns -> oauth_migration.row; aware datetime",
+    "async_class_keywords": "a keyword constructor of a plain class; resolve_async",
+}
+EXPECTED_RECORDS = {
+    "dataclass_epoch": "record=lambda c: Grant(c.sub, c.client_id, c.scope, c.exp)",
+    "dict_iso_expiry": 'record=lambda c: {"username": c.sub, "client_id": c.client_id, '
+    '"scope": c.scope, "expires": c.exp_iso, "revoked": False}',
+    "sql_columns_datetime": 'record=lambda c: oauth_migration.row({"account_id": c.sub, '
+    '"scope": c.scope, "expires_at": c.exp_datetime})',
+    "async_class_keywords": "await oauth_migration.resolve_async(creds.credentials, "
+    "record=lambda c: Session(sub=c.sub, client_id=c.client_id, scope=c.scope, expiry=c.exp))",
+}
 
 HYBRID = """from .oauth_migration.wiring import migration as oauth_migration
 
@@ -63,3 +95,45 @@ def test_a_gate_already_final_changes_nothing(tmp_path: Path) -> None:
     after, manual = _final(tmp_path, HYBRID)
     again, manual_again = _final(tmp_path, after)
     assert (again, manual_again) == (after, manual)
+
+
+def test_a_time_written_through_a_local_keeps_its_type(tmp_path: Path) -> None:
+    """An expiry stored from a local (``until = datetime.now(utc) + ttl``) stays a datetime."""
+    text = HYBRID.replace(
+        'TOKENS[access_token] = {"user": user_id, "client_id": client_id}',
+        "until = datetime.now(timezone.utc) + timedelta(hours=1)\n"
+        '    TOKENS[access_token] = {"user": user_id, "client_id": client_id, "expires_at": until}',
+    ).replace("TOKENS = {}", "from datetime import datetime, timedelta, timezone\n\nTOKENS = {}")
+    after, _ = _final(tmp_path, text)
+    assert '"expires_at": c.exp_datetime' in after
+
+
+@pytest.mark.parametrize("case", sorted(REWRITES))
+def test_each_record_shape_is_rebuilt_from_the_claims(
+    case: str, tmp_path: Path, snapshot: Snapshot
+) -> None:
+    """Each record shape and time shape of a hybrid gate becomes its JWT-only record."""
+    plan = check_rewrite(snapshot, GROUP, case, tmp_path)
+    assert STEP in [s.id for s in plan.steps]
+    assert (plan.manual, plan.blocked_by) == ([], [])
+    [after] = rewritten(plan).values()
+    assert EXPECTED_RECORDS[case] in after
+    assert "legacy=" not in after
+
+
+@pytest.mark.parametrize("case", sorted(REWRITES))
+def test_finalizing_the_output_again_changes_nothing(case: str, tmp_path: Path) -> None:
+    """A finalized gate planned again gets no edit (the codemod is idempotent)."""
+    plan = second_final_run(GROUP, case, tmp_path)
+    assert rewritten(plan) == {}
+    assert STEP not in [s.id for s in plan.steps]
+
+
+def test_a_read_no_claim_gives_blocks_finalize(tmp_path: Path) -> None:
+    """``record["tenant"]``, never written and not a claim, is a blocking step at its line."""
+    plan = plan_final_case(GROUP, "read_no_claim_gives", tmp_path)
+    where = "read_no_claim_gives.py:37"
+    [step] = plan.manual
+    assert (step.where, step.blocks_apply) == (where, True)
+    assert "`tenant`" in step.expected
+    assert plan.blocked_by == [f"{where}: {step.expected}"]

@@ -14,7 +14,13 @@ import pytest
 from pytest_snapshot.plugin import Snapshot
 
 from migrate.plan import Plan
-from tests.migrate.codemods.cases import check_rewrite, plan_case, rewritten, second_run
+from tests.migrate.codemods.cases import (
+    check_rewrite,
+    plan_case,
+    rewritten,
+    second_final_run,
+    second_run,
+)
 
 GROUP = "revoke_on_delete"
 STEP = "revoke-on-delete"
@@ -74,3 +80,19 @@ def test_deletes_of_other_things_get_no_step(tmp_path: Path) -> None:
     assert STEP not in [s.id for s in plan.steps]
     assert _delete_steps(plan) == []
     assert [f for f in plan.findings if f.kind == "delete"] == []
+
+
+def test_finalize_adds_revoke_where_an_older_apply_did_not(
+    tmp_path: Path, snapshot: Snapshot
+) -> None:
+    """A hybrid tree whose logout pops the token with no revoke() gets it at finalize."""
+    plan = check_rewrite(snapshot, GROUP, "final_logout_pop", tmp_path)
+    assert STEP in [s.id for s in plan.steps]
+    assert (_delete_steps(plan), plan.blocked_by) == ([], [])
+    [after] = rewritten(plan).values()
+    assert "    oauth_migration.revoke(presented)\n    ACTIVE_SESSIONS.pop(" in after
+
+
+def test_finalize_adds_revoke_once(tmp_path: Path) -> None:
+    """Finalizing the finalized logout again adds no second revoke()."""
+    assert rewritten(second_final_run(GROUP, "final_logout_pop", tmp_path)) == {}

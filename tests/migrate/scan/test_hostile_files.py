@@ -16,7 +16,7 @@ import pytest
 
 from migrate.scan import bounds
 from migrate.scan.source import SourceTree
-from tests.migrate.tree_support import REPO, copy_sample
+from tests.migrate.tree_support import REPO_ROOT, copy_sample
 
 # A marker the metadata finder looks for, so the file is parsed (and could matter).
 MARKED = "authorization_endpoint = 1\n"
@@ -26,7 +26,7 @@ def run_migrate(*args: str) -> subprocess.CompletedProcess[str]:
     # The timeout is only a safety net against the hang this finding is about.
     return subprocess.run(
         [sys.executable, "-m", "migrate", *args],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=600,
@@ -147,7 +147,7 @@ def test_finding_14_depth_is_measured_without_recursion() -> None:
 
 def test_finding_14_real_code_is_within_the_bounds() -> None:
     """The kit's own largest modules pass the bounds (they are real code, not hostile)."""
-    for path in (REPO / "migrate").rglob("*.py"):
+    for path in (REPO_ROOT / "migrate").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert bounds.refusal(text, len(text.encode())) is None, path
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from migrate.cli import cli
 from migrate.planner import plan_hybrid
 from migrate.scan.source import SourceTree
-from tests.migrate.tree_support import REPO, copy_sample
+from tests.migrate.tree_support import REPO_ROOT, copy_sample
 
 BROKEN = "def broken(:\n    pass\n"
 
@@ -73,7 +73,7 @@ def test_apply_takes_exclude_too(tmp_path: Path) -> None:
 
 def gate_package(tmp_path: Path, name: str) -> Path:
     """The sample server moved into a package called ``name`` (a tool folder's name)."""
-    shutil.copytree(REPO / "sample_legacy", tmp_path / name)
+    shutil.copytree(REPO_ROOT / "sample_legacy", tmp_path / name)
     return tmp_path
 
 
@@ -113,5 +113,5 @@ def test_tool_caches_are_skipped(tmp_path: Path) -> None:
 
 def test_setuptools_build_output_is_skipped(tmp_path: Path) -> None:
     """`build/lib/...` (a copy setuptools makes, not a package) would duplicate every finding."""
-    shutil.copytree(REPO / "sample_legacy", tmp_path / "build" / "lib" / "sample_legacy")
+    shutil.copytree(REPO_ROOT / "sample_legacy", tmp_path / "build" / "lib" / "sample_legacy")
     assert list(SourceTree(tmp_path).files) == []
