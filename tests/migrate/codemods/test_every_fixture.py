@@ -193,6 +193,7 @@ def _finder_sees(group: str, root: Path) -> list[object]:
         "hybrid_gate": [*find_gates(tree)[0], *find_gates(tree)[1]],
         "revoke_on_delete": list(find_deletes(tree)),
         "final_gate": [c for s in tree.files.values() for c in find_hybrid_resolves(s)],
+        "install_mcp": [*find_provider_servers(tree)[0], *find_provider_servers(tree)[1]],
     }
     return found.get(group, [])
 

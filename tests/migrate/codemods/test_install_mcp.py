@@ -85,7 +85,7 @@ def test_server_built_in_a_function(tmp_path: Path) -> None:
     ) in text
 
 
-@pytest.mark.parametrize("case", ["library_only", "starlette_server"])
+@pytest.mark.parametrize("case", ["noop_library_only", "starlette_server"])
 def test_no_provider_no_edit(tmp_path: Path, case: str) -> None:
     """Library code and a hand-written Starlette server: no server found, so no edit."""
     copy_case(case, tmp_path)

@@ -173,7 +173,7 @@ def test_json_store_methods_that_delete_revoke(tmp_path: Path) -> None:
     assert keyed == [("jsonmcp/store.py:20", "token")]
 
 
-@pytest.mark.parametrize("case", ["library_only", "starlette_server"])
+@pytest.mark.parametrize("case", ["noop_library_only", "starlette_server"])
 def test_no_provider_server(tmp_path: Path, case: str) -> None:
     """Library code (a provider never given to a server) and a hand-written Starlette
     server: nothing found, nothing to do by hand."""
