@@ -79,10 +79,12 @@ def _inserting(
 
 
 def token_store(writes: list[RecordWrite]) -> TokenStore:
-    """The token field and record class of the first mint's record write, when found."""
+    """The token field and record class of the first mint's record write, when found, and
+    every store a mint's record is written into (whatever its name)."""
     if not writes:
         return TokenStore()
-    return TokenStore(token_field(writes[0]), record_class(writes[0]))
+    stores = frozenset(w.store for w in writes if w.store)
+    return TokenStore(token_field(writes[0]), record_class(writes[0]), stores)
 
 
 def plan_revocations(

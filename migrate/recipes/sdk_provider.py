@@ -12,11 +12,15 @@ JWKS, introspection and the metadata override from every app the server makes.
 
 from __future__ import annotations
 
+import dataclasses
+
 from migrate.codemods import hybrid_gate, install_mcp, mint_jwt, revoke_on_delete
 from migrate.recipes.base import Contribution, Match
 from migrate.recipes.handwritten import describe_gate, describe_mint
+from migrate.scan.deletes import TokenStore
 from migrate.scan.findings import Finding, ManualStep
 from migrate.scan.providers import ProviderServer, find_provider_servers
+from migrate.scan.record_writes import write_near
 from migrate.scan.source import SourceTree
 from migrate.scan.stores import hybrid_period
 
@@ -89,6 +93,14 @@ def _report(out: Contribution, server: ProviderServer) -> None:
     ]
 
 
+def _store(tree: SourceTree, server: ProviderServer) -> TokenStore:
+    """The stores the gate reads and those the mints' records are written into."""
+    store = server.token_store()
+    writes = [write_near(tree, m.source, m.expression) for m in server.mints]
+    written = frozenset(w.store for w in writes if w is not None and w.store)
+    return dataclasses.replace(store, names=store.names | written)
+
+
 def _edits(out: Contribution, tree: SourceTree, server: ProviderServer) -> None:
     for mint in server.mints:
         out.add(mint_jwt.STEP.id, mint.source.rel, mint_jwt.mint_jwt(mint))
@@ -97,7 +109,7 @@ def _edits(out: Contribution, tree: SourceTree, server: ProviderServer) -> None:
         out.add(hybrid_gate.STEP.id, gate.source.rel, hybrid_gate.hybrid_gate(gate))
     if out.step_edits(mint_jwt.STEP.id):
         # Revocation from the hybrid phase on (see recipes.handwritten._revocations).
-        deletes, by_file, manual = revoke_on_delete.plan_revocations(tree, server.token_store())
+        deletes, by_file, manual = revoke_on_delete.plan_revocations(tree, _store(tree, server))
         out.findings += [Finding("delete", d.where, d.detail) for d in deletes]
         for rel, edits in by_file.items():
             out.add(revoke_on_delete.STEP.id, rel, edits)

@@ -17,6 +17,7 @@ legacy code wrote it), literals kept, anything else ``None``.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -50,6 +51,9 @@ class RecordWrite:
     keywords: bool = True
     mint_arguments: dict[str, str] = field(default_factory=dict)  # role -> code
     mint_variable: str | None = None
+    # The store the record is written into (``ACTIVE`` in ``ACTIVE[token] = {...}``):
+    # a token store whatever its name, so its deletes must revoke.
+    store: str | None = None
 
     @property
     def where(self) -> str:
@@ -208,7 +212,7 @@ def _write_for(
             found = _record_expression(tree, outer, variable, mint)
             return _write(source, mint, found, variable)
     for node in walk(function.body):
-        found = None
+        found, store = None, None
         if _is_response(node):
             continue
         if isinstance(node, cst.Assign) and len(node.targets) >= 1:
@@ -217,6 +221,7 @@ def _write_for(
                 index = target.slice[0].slice
                 if isinstance(index, cst.Index) and _holds(index.value, variable, mint):
                     found = _record_expression(tree, node.value, variable, mint)
+                    store = dotted(target.value)
         elif isinstance(node, cst.Call) and not _is_mint(node):
             found = _from_call(tree, node, variable, mint)
         elif isinstance(node, cst.Dict) and any(
@@ -225,7 +230,8 @@ def _write_for(
         ):
             found = _record_expression(tree, node, variable, mint)
         if found is not None:
-            return _write(source, mint, found, variable)
+            write = _write(source, mint, found, variable)
+            return dataclasses.replace(write, store=store) if write and store else write
     return None
 
 

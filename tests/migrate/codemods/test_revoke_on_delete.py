@@ -90,7 +90,7 @@ def test_finalize_adds_revoke_where_an_older_apply_did_not(
     assert STEP in [s.id for s in plan.steps]
     assert (_delete_steps(plan), plan.blocked_by) == ([], [])
     [after] = rewritten(plan).values()
-    assert "    oauth_migration.revoke(presented)\n    ACTIVE_SESSIONS.pop(" in after
+    assert "    oauth_migration.revoke(presented)\n    ACTIVE.pop(" in after
 
 
 def test_finalize_adds_revoke_once(tmp_path: Path) -> None:

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from migrate.codemods.revoke_on_delete import token_store
 from migrate.scan.deletes import TokenStore, find_deletes
+from migrate.scan.minting import find_mints
+from migrate.scan.record_writes import write_near
 from migrate.scan.source import SourceTree
 from migrate.scan.sql import read_insert, read_removal
 
@@ -112,12 +115,18 @@ def test_pops_and_dels_of_a_store_named_for_tokens_are_found(tmp_path: Path) -> 
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the delete finder recognises a token store by its name (token|session), "
-    "not by the record write; a logout that pops ACTIVE gets no revoke()",
-)
 def test_a_pop_of_the_store_the_mint_writes_is_found_whatever_its_name(tmp_path: Path) -> None:
     """The dict the mint stores its record in is the token store, even named ``ACTIVE``."""
     (tmp_path / "store.py").write_text(STORE_MODULE)
-    assert [d.where for d in find_deletes(SourceTree(tmp_path))] == ["store.py:13", "store.py:14"]
+    tree = SourceTree(tmp_path)
+    mint = next(m for m in find_mints(tree)[0])
+    write = write_near(tree, mint.source, mint.expression)
+    assert write is not None and write.store == "ACTIVE"
+    found = find_deletes(tree, token_store([write]))
+    assert [d.where for d in found] == ["store.py:13", "store.py:14"]
+
+
+def test_a_store_no_mint_writes_is_not_a_token_store(tmp_path: Path) -> None:
+    """Without the record write, ``ACTIVE`` is just a dict: its pops are not deletes."""
+    (tmp_path / "store.py").write_text(STORE_MODULE)
+    assert find_deletes(SourceTree(tmp_path)) == []
