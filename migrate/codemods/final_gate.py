@@ -39,6 +39,7 @@ from migrate.codemods.spec import StepSpec
 from migrate.scan.findings import ManualStep
 from migrate.scan.record_writes import Field, RecordWrite, dataclass_fields, table_columns
 from migrate.scan.source import SourceFile, SourceTree
+from migrate.scan.sql import select_columns
 from migrate.scan.syntax import (
     dotted,
     enclosing_function,
@@ -312,16 +313,13 @@ def sdk_record_expression(write: RecordWrite) -> cst.BaseExpression:
     return runtime_call(runtime_api.SDK_RECORD, *args)
 
 
-_SELECT = re.compile(r"^\s*select\s+(.+?)\s+from\s", re.IGNORECASE | re.DOTALL)
-
-
 def selected_columns(call: cst.Call) -> list[str] | None:
     """The columns of the SELECT in a hybrid gate's legacy lookup, in order."""
     for node in walk(call):
         text = string_value(node) if isinstance(node, cst.BaseExpression) else None
-        found = _SELECT.match(text or "")
-        if found and found.group(1).strip() != "*":
-            return [c.strip().split()[-1].split(".")[-1] for c in found.group(1).split(",")]
+        columns = select_columns(text or "")
+        if columns is not None:
+            return columns
     return None
 
 

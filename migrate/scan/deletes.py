@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from migrate.scan.source import SourceFile, SourceTree
-from migrate.scan.sql import Param, Removal, bound, read_removal, sql_text
+from migrate.scan.sql import Param, Removal, bound, read_removal, select_key, sql_text
 from migrate.scan.syntax import (
     dotted,
     enclosing,
@@ -135,13 +135,9 @@ def _row_read_before(
     return None
 
 
-_SELECT_WHERE = re.compile(r"^\s*select\s.+?\sfrom\s+(\w+)\s+where\s+(\w+)\s*=\s*\?", re.I | re.S)
-
-
 def _select_key(call: cst.Call, table: str, column: str) -> Param | None:
     """0 when ``call`` runs ``SELECT ... FROM table WHERE column = ?`` (first parameter)."""
-    found = _SELECT_WHERE.match(sql_text(call) or "")
-    return 0 if found and (found.group(1), found.group(2)) == (table, column) else None
+    return 0 if select_key(sql_text(call) or "") == (table, column) else None
 
 
 def _sql_removal(

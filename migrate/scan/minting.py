@@ -19,6 +19,7 @@ import libcst as cst
 from migrate import runtime_api
 from migrate.scan.findings import ManualStep
 from migrate.scan.source import SourceFile, SourceTree
+from migrate.scan.sql import read_insert
 from migrate.scan.syntax import (
     assigned_names,
     dotted,
@@ -61,7 +62,6 @@ FIELD_ROLES: dict[str, tuple[str, ...]] = {
     "resource": ROLES["resource"],
 }
 REQUIRED_ROLES = ("subject", "client_id", "scope")
-_INSERT = re.compile(r"^\s*insert\s+into\s+\w+\s*\(([^)]*)\)", re.IGNORECASE)
 _ACCESS = re.compile(r"access|^at$|^at_", re.IGNORECASE)
 _OTHER = re.compile(r"refresh|code|secret|state|nonce|csrf|verifier|challenge", re.IGNORECASE)
 
@@ -232,15 +232,15 @@ def claim_sources(names: list[str]) -> dict[str, cst.BaseExpression]:
 def _written_fields(call: cst.Call, variable: str) -> dict[str, cst.BaseExpression]:
     """Field -> value of a record write holding ``variable``: SQL INSERT or keywords."""
     sql = string_value(call.args[0].value) if call.args else None
-    columns = _INSERT.match(sql or "")
-    if columns:
+    insert = read_insert(sql or "")
+    if insert is not None and insert.columns is not None:
         values: list[cst.BaseExpression] = []
         for arg in call.args[1:]:
             if isinstance(arg.value, cst.Tuple | cst.List):
                 values += [e.value for e in arg.value.elements]
             else:
                 values.append(arg.value)
-        names = [c.strip() for c in columns.group(1).split(",")]
+        names = insert.columns
         return dict(zip(names, values, strict=False)) if len(names) == len(values) else {}
     keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
     if any(isinstance(v, cst.Name) and v.value == variable for v in keywords.values()):

@@ -197,6 +197,26 @@ def read_insert(sql: str) -> Insert | None:
     return Insert(table, columns, values)
 
 
+_SELECT = re.compile(r"^\s*select\s+(.+?)\s+from\s+[\"`\[]?(\w+)", re.IGNORECASE | re.DOTALL)
+_WHERE_KEY = re.compile(r"\swhere\s+[\"`\[]?(\w+)[\"`\]]?\s*=\s*(\?|%s|\$1|:\w+|%\(\w+\)s)", re.I)
+
+
+def select_columns(sql: str) -> list[str] | None:
+    """The names a ``SELECT a, t.b, c AS d FROM ...`` gives its row (``a, b, d``), in
+    order; None for ``SELECT *`` or text that is no SELECT."""
+    found = _SELECT.match(sql)
+    if not found or found.group(1).strip() == "*":
+        return None
+    return [c.strip().split()[-1].split(".")[-1] for c in found.group(1).split(",")]
+
+
+def select_key(sql: str) -> tuple[str, str] | None:
+    """``SELECT ... FROM t WHERE col = <first placeholder>``: ``(t, col)``, or None."""
+    found = _SELECT.match(sql)
+    key = _WHERE_KEY.search(sql) if found else None
+    return (found.group(2), key.group(1)) if found and key else None
+
+
 def sql_text(node: cst.Call) -> str | None:
     """The SQL of ``execute("...")`` or ``execute(text("..."))``."""
     if not node.args:

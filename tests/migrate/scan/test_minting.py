@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from migrate.scan.minting import find_mints
+from migrate.scan.source import SourceTree
 from tests.migrate.codemods.cases import code, source_tree
 
 GROUP = "mint_jwt"
@@ -111,3 +112,33 @@ def test_minted_jwt_is_migrated(case: str, tmp_path: Path) -> None:
     sites, manual = find_mints(source_tree(GROUP, case, tmp_path, applied=True))
     assert [s.migrated for s in sites] == [True]
     assert manual == []
+
+
+INSERT_OR_REPLACE = '''import secrets
+import sqlite3
+
+DB = sqlite3.connect("tokens.db")
+
+
+def issue(grant):
+    access_token = secrets.token_urlsafe(32)
+    DB.execute(
+        "INSERT OR REPLACE INTO tokens (token, owner, client, scopes) VALUES (?, ?, ?, ?)",
+        (access_token, grant.owner_id, grant.app_id, grant.granted),
+    )
+    return access_token
+'''
+
+
+def test_an_insert_or_replace_gives_the_claims(tmp_path: Path) -> None:
+    """The columns of ``INSERT OR REPLACE INTO t (...)`` name the claims, as a plain
+    INSERT's do (one SQL reading, migrate.scan.sql, for apply and finalize)."""
+    (tmp_path / "issue.py").write_text(INSERT_OR_REPLACE, encoding="utf-8")
+    mints, manual = find_mints(SourceTree(tmp_path))
+    assert manual == []
+    [mint] = mints
+    assert {role: code(value) for role, value in mint.claims.items()} == {
+        "subject": "grant.owner_id",
+        "client_id": "grant.app_id",
+        "scope": "grant.granted",
+    }
