@@ -247,15 +247,7 @@ def record_expression(
         return cst.Dict(
             [cst.DictElement(cst.SimpleString(json.dumps(f.name)), v) for f, v in values if f.name]
         )
-    no_space = cst.AssignEqual(
-        whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
-    )
-    args = [
-        cst.Arg(v, keyword=cst.Name(f.name), equal=no_space)
-        if write.keywords and f.name
-        else cst.Arg(v)
-        for f, v in values
-    ]
+    args = [keyword(f.name, v) if write.keywords and f.name else cst.Arg(v) for f, v in values]
     return cst.Call(write.callee, args)
 
 
@@ -408,9 +400,6 @@ def final_gate(
     step for each field the gate reads that the claims cannot give. ``sdk``: the record is
     an MCP SDK access-token model, built by ``oauth_migration.sdk_record``."""
     edits, manual = FileEdits(), []
-    no_space = cst.AssignEqual(
-        whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
-    )
     for call in find_hybrid_resolves(source):
         reads = record_reads(source, call)
         known = _known_fields(write, call, tree)
@@ -418,7 +407,7 @@ def final_gate(
         manual += [_unsupplied(source, read) for read in missing]
         builder = _builder(write, call, reads, tree, sdk)
         kept = [a for a in call.args if a.keyword is None or a.keyword.value != "legacy"]
-        record = cst.Arg(builder, keyword=cst.Name("record"), equal=no_space)
+        record = keyword("record", builder)
         edits.add(call, _constant(call.with_changes(args=[*kept, record])))
     return edits, manual
 

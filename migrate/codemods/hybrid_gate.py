@@ -26,7 +26,7 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate import runtime_api
-from migrate.codemods import RUNTIME_NAME
+from migrate.codemods.build import keyword, runtime_call
 from migrate.codemods.edits import FileEdits
 from migrate.codemods.spec import StepSpec
 from migrate.scan.gates import BearerGate, Lookup
@@ -87,15 +87,12 @@ def resolve_call(lookup: Lookup) -> cst.BaseExpression:
     body = lookup.expression.visit(_Substitute(lookup.argument, param, lookup.accessors))
     assert isinstance(body, cst.BaseExpression)
     legacy = cst.Lambda(cst.Parameters([cst.Param(cst.Name(param))]), body)
-    no_space = cst.AssignEqual(
-        whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
-    )
-    args = [cst.Arg(lookup.argument), cst.Arg(legacy, keyword=cst.Name("legacy"), equal=no_space)]
+    args = [cst.Arg(lookup.argument), keyword("legacy", legacy)]
     if lookup.raises:
-        args.append(cst.Arg(cst.Name(lookup.raises), keyword=cst.Name("unknown"), equal=no_space))
+        args.append(keyword("unknown", cst.Name(lookup.raises)))
     awaited = lookup.awaited or lookup.asynchronous
     method = runtime_api.RESOLVE_ASYNC if awaited else runtime_api.RESOLVE
-    call = cst.Call(func=cst.Attribute(cst.Name(RUNTIME_NAME), cst.Name(method)), args=args)
+    call = runtime_call(method, *args)
     return cst.Await(call) if awaited else call
 
 

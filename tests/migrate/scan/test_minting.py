@@ -114,7 +114,7 @@ def test_minted_jwt_is_migrated(case: str, tmp_path: Path) -> None:
     assert manual == []
 
 
-INSERT_OR_REPLACE = '''import secrets
+INSERT_OR_REPLACE = """import secrets
 import sqlite3
 
 DB = sqlite3.connect("tokens.db")
@@ -127,7 +127,7 @@ def issue(grant):
         (access_token, grant.owner_id, grant.app_id, grant.granted),
     )
     return access_token
-'''
+"""
 
 
 def test_an_insert_or_replace_gives_the_claims(tmp_path: Path) -> None:
