@@ -256,6 +256,8 @@ class TokenGate(Generic[R]):
     # -- internals -----------------------------------------------------------------------
 
     def _cached(self, token: str) -> VerifiedToken | None:
+        if not isinstance(token, str):
+            return None  # never cached (and maybe unhashable)
         with self._cache_lock:
             verified = self._cache.get(token)
             if verified is None:
@@ -272,7 +274,12 @@ class TokenGate(Generic[R]):
         return verified
 
     def _classify(self, token: str) -> VerifiedToken | None:
-        """None for a token that is not JWT-shaped; raises TokenRejected for a bad JWT."""
+        """None for a token that is not JWT-shaped; raises TokenRejected for a bad JWT.
+
+        A token that is not a string (None, bytes, the extractor's credentials object) is
+        not a JWT: the legacy lookup gets it unchanged and its answer stands."""
+        if not isinstance(token, str):
+            return None
         if len(token) > self.verifier.max_length:
             raise TokenRejected("too_long")
         if not is_jwt_shaped(token.split("."), self.verifier.known_headers):
@@ -342,7 +349,8 @@ class TokenGate(Generic[R]):
 
     def _accept_opaque(self, token: str, record: Any, unknown: Any) -> Any:
         if record is None or record is unknown:
-            if not token.startswith(PROBE_PREFIX):  # the runtime's own probes are not traffic
+            probe = isinstance(token, str) and token.startswith(PROBE_PREFIX)
+            if not probe:  # the runtime's own probes are not traffic
                 self.metrics.validation("opaque", "rejected", "unknown")
             return record
         self.metrics.validation("opaque", "accepted", "ok", self.legacy_client_id(record))

@@ -521,3 +521,47 @@ def test_finding_4_the_refusal_names_resolve_async(
     gate = make_gate(ring, "hybrid")
     gate.resolve("made-up-token", legacy=lambda t: _async_lookup(t))
     assert any(r.levelname == "ERROR" and "resolve_async" in r.getMessage() for r in caplog.records)
+
+
+# -- tokens that are not strings (#12: a gate wrapped around the extractor) ---------------
+
+
+class Credentials:
+    """What an extractor may hand over instead of the token (FastAPI's
+    HTTPAuthorizationCredentials has this shape)."""
+
+    scheme = "Bearer"
+    credentials = "opaque-abc"
+
+
+NOT_STRINGS = [None, b"opaque-abc", Credentials(), 42]
+
+
+@pytest.mark.parametrize("token", NOT_STRINGS, ids=lambda t: type(t).__name__)
+def test_hybrid_a_token_that_is_not_a_string_goes_to_the_legacy_lookup_unchanged(
+    ring: KeyRing, token: Any
+) -> None:
+    """Not a JWT: the legacy lookup gets it as it came, and its answer stands (no 500)."""
+    store = LegacyStore(missing=UNKNOWN)
+    gate = make_gate(ring, "hybrid", store=store)
+    assert gate.resolve(token) is UNKNOWN
+    assert store.calls == [token]
+
+
+@pytest.mark.parametrize("token", NOT_STRINGS, ids=lambda t: type(t).__name__)
+def test_hybrid_async_a_token_that_is_not_a_string_goes_to_the_legacy_lookup(
+    ring: KeyRing, token: Any
+) -> None:
+    store = LegacyStore(missing=UNKNOWN)
+    gate = make_gate(ring, "hybrid", store=store)
+    assert asyncio.run(gate.resolve_async(token)) is UNKNOWN
+    assert store.calls == [token]
+
+
+@pytest.mark.parametrize("token", NOT_STRINGS, ids=lambda t: type(t).__name__)
+def test_final_a_token_that_is_not_a_string_gets_the_unknown_answer(
+    ring: KeyRing, token: Any
+) -> None:
+    gate = make_gate(ring, "final")
+    assert gate.resolve(token) is UNKNOWN
+    assert asyncio.run(gate.resolve_async(token)) is UNKNOWN
