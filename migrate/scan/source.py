@@ -124,6 +124,12 @@ class SourceFile:
     def path(self) -> Path:
         return self.root / self.rel
 
+    def __del__(self) -> None:
+        # The node index is module-wide (walks need no file handle); a file that goes
+        # takes its entries with it, so a long-lived process does not keep every tree.
+        if self._parents is not None:
+            forget_index([*self._parents, *self._parents.values()])
+
     @property
     def sha256(self) -> str:
         """Of the file's bytes as on disk (its text in its own encoding)."""
@@ -271,6 +277,14 @@ def index_tree(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
             parents[child] = node
             stack.append((child, -1))
     return parents
+
+
+def forget_index(nodes: Iterable[cst.CSTNode]) -> None:
+    """Drop the index entries of ``nodes`` (those of one parsed module)."""
+    for node in nodes:
+        entry = _INDEX.get(id(node))
+        if entry is not None and entry[0] is node:
+            del _INDEX[id(node)]
 
 
 def indexed_walk(node: cst.CSTNode) -> list[cst.CSTNode] | None:
