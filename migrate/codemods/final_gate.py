@@ -33,14 +33,17 @@ from dataclasses import dataclass
 import libcst as cst
 
 from migrate import runtime_api
+from migrate.codemods import refill_side_stores
 from migrate.codemods.build import keyword, runtime_call, runtime_name
 from migrate.codemods.edits import FileEdits
 from migrate.codemods.spec import StepSpec
 from migrate.scan.findings import ManualStep
 from migrate.scan.record_writes import Field, RecordWrite, dataclass_fields, table_columns
+from migrate.scan.side_stores import find_side_stores
 from migrate.scan.source import SourceFile, SourceTree
 from migrate.scan.syntax import (
     dotted,
+    enclosing,
     enclosing_function,
     imported_names,
     qualified,
@@ -404,11 +407,28 @@ def final_gate(
         known = _known_fields(write, call, tree)
         missing = [r for r in reads if not _gives(write, r.name, known)]
         manual += [_unsupplied(source, read) for read in missing]
-        builder = _builder(write, call, reads, tree, sdk)
+        builder: cst.BaseExpression = _builder(write, call, reads, tree, sdk)
+        refills, cannot = _refills(source, call, write, tree)
+        manual += cannot
+        if refills:
+            assert isinstance(builder, cst.Lambda)
+            function = refill_side_stores.builder_function(refills, builder.body)
+            statement = enclosing(source, call, (cst.SimpleStatementLine,))
+            assert statement is not None
+            edits.add(statement, refill_side_stores.before_statement(function))
+            builder = cst.Name(refill_side_stores.BUILDER)
         kept = [a for a in call.args if a.keyword is None or a.keyword.value != "legacy"]
         record = cst.Arg(builder, keyword=cst.Name("record"), equal=no_space)
         edits.add(call, _constant(call.with_changes(args=[*kept, record])))
     return edits, manual
+
+
+def _refills(
+    source: SourceFile, call: cst.Call, write: RecordWrite, tree: SourceTree | None
+) -> tuple[list[refill_side_stores.Refill], list[ManualStep]]:
+    """The side stores the mint keys by the token, each with its value from the claims."""
+    stores = [(s, claim_value(Field(None, s.value), write)) for s in find_side_stores(write)]
+    return refill_side_stores.plan_refills(tree, source, call, stores)
 
 
 def _unsupplied(source: SourceFile, read: RecordRead) -> ManualStep:

@@ -268,12 +268,12 @@ def test_rollback_after_apply_restores_every_file(walk: Walk) -> None:
 
 
 # An own test that asserts what the migration changes by design: the opaque token's shape
-# (a prefix, a length, compared against the JWT, whose base64url starts "eyJ") or the
+# (a prefix, a length, a count of dots, checked on the JWT, whose base64url starts "eyJ") or the
 # metadata's lack of jwks_uri / introspection_endpoint (STANDARDS.md, "Metadata"). Told
 # by the assertion's message, so the excuse cannot hide any other failure.
 _PINS_METADATA = re.compile(r"assert .*\b(jwks_uri|introspection_endpoint)\b.* not in |"
                             r"assert not \(\{.*(jwks_uri|introspection_endpoint)")
-_PINS_FORMAT = re.compile(r"\b(startswith|len)\b.*'eyJ|'eyJ.*\b(startswith|len)\b")
+_PINS_FORMAT = re.compile(r"\b(startswith|len|count)\b.*'eyJ|'eyJ.*\b(startswith|len|count)\b")
 # The runtime takes its issuer from the server it is installed on: a provider built alone
 # (a unit test that never imports the server module) cannot mint, and says so.
 NOT_CONFIGURED = "NotConfigured"
