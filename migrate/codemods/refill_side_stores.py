@@ -37,8 +37,8 @@ from migrate.scan.source import SourceFile, SourceTree
 
 BUILDER = "_record_from_claims"
 COMMENTS = (
-    "# The mint keeps this beside the token, keyed by it; a restart empties it while the",
-    "# JWT stays valid, so it is refilled from the verified claims.",
+    "# Kept by the mint beside the token; a restart empties it while",
+    "# the JWT stays valid: refilled from the verified claims.",
 )
 
 Refill = tuple[cst.BaseExpression, cst.BaseExpression]  # (store, value from the claims)
