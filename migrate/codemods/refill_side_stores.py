@@ -86,10 +86,9 @@ def _cannot(store: SideStore, read: str, why: str) -> ManualStep:
 def builder_function(refills: list[Refill], record: cst.BaseExpression) -> cst.FunctionDef:
     """``def _record_from_claims(c):`` writing each refill, then returning ``record``."""
     lines: list[cst.BaseStatement] = []
+    token = cst.Attribute(cst.Name("c"), cst.Name("token"))
     for store, value in refills:
-        target = cst.Subscript(
-            store, [cst.SubscriptElement(cst.Index(cst.Attribute(cst.Name("c"), cst.Name("token"))))]
-        )
+        target = cst.Subscript(store, [cst.SubscriptElement(cst.Index(token))])
         lines.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], value)]))
     comments = [cst.EmptyLine(comment=cst.Comment(text)) for text in COMMENTS]
     lines[0] = lines[0].with_changes(leading_lines=comments)

@@ -39,7 +39,6 @@ from tests.migrate.e2e_support import (
     clean_env,
     copy_tree,
     run_command,
-    run_migrate,
     run_pytest,
 )
 from tests.migrate.test_zoo_acceptance import is_sdk_provider_server
@@ -252,7 +251,7 @@ def test_verify_fails_the_legacy_server_with_precise_lines(walk: Walk) -> None:
     verdicts: Verdicts = walk.get("legacy.verify")
     assert verdicts.run.returncode == 8, verdicts.run.describe()
     failed = verdicts.with_status("FAIL")
-    assert LEGACY_DEFECTS <= set(failed), verdicts.run.describe()
+    assert set(failed) >= LEGACY_DEFECTS, verdicts.run.describe()
     assert "no jwks_uri" in failed["metadata.jwks_uri"]
     assert "no introspection_endpoint" in failed["metadata.introspection"]
     assert "the access token is opaque" in failed["token.format"]
@@ -271,8 +270,10 @@ def test_rollback_after_apply_restores_every_file(walk: Walk) -> None:
 # (a prefix, a length, a count of dots, checked on the JWT, whose base64url starts "eyJ") or the
 # metadata's lack of jwks_uri / introspection_endpoint (STANDARDS.md, "Metadata"). Told
 # by the assertion's message, so the excuse cannot hide any other failure.
-_PINS_METADATA = re.compile(r"assert .*\b(jwks_uri|introspection_endpoint)\b.* not in |"
-                            r"assert not \(\{.*(jwks_uri|introspection_endpoint)")
+_PINS_METADATA = re.compile(
+    r"assert .*\b(jwks_uri|introspection_endpoint)\b.* not in |"
+    r"assert not \(\{.*(jwks_uri|introspection_endpoint)"
+)
 _PINS_FORMAT = re.compile(r"\b(startswith|len|count)\b.*'eyJ|'eyJ.*\b(startswith|len|count)\b")
 # The runtime takes its issuer from the server it is installed on: a provider built alone
 # (a unit test that never imports the server module) cannot mint, and says so.
@@ -288,8 +289,10 @@ def pins_the_legacy_shape(failure: str) -> bool:
 def _own_failures(walk: Walk) -> tuple[PytestOutcome, dict[str, str], dict[str, str]]:
     outcome: PytestOutcome = walk.get("hybrid.own_tests")
     pinned = {t: f for t, f in outcome.failed.items() if pins_the_legacy_shape(f)}
-    print(f"\n{walk.name}: own tests {len(outcome.passed)} passed, {len(outcome.failed)} failed"
-          f" ({len(pinned)} pin the legacy shape: {sorted(pinned)})")
+    print(
+        f"\n{walk.name}: own tests {len(outcome.passed)} passed, {len(outcome.failed)} failed"
+        f" ({len(pinned)} pin the legacy shape: {sorted(pinned)})"
+    )
     return outcome, pinned, {t: f for t, f in outcome.failed.items() if t not in pinned}
 
 
@@ -312,7 +315,7 @@ def test_provider_unit_tests_mint_without_the_server(walk: Walk) -> None:
     """The server's own unit tests of its provider, built without the server object, pass."""
     _, _, left = _own_failures(walk)
     if not any(NOT_CONFIGURED in f for f in left.values()):
-        pytest.xfail("this server's own tests build no provider without its server")
+        pytest.skip("this server's own tests build no provider without its server")
     assert not left, "\n".join(f"{t}: {f[:300]}" for t, f in left.items())
 
 

@@ -63,7 +63,7 @@ def test_only_the_access_key_of_a_chained_write_is_refilled(tmp_path: Path) -> N
     assert after.count("c.token] =") == 1
 
 
-HEADER = '''from .oauth_migration.wiring import migration as oauth_migration
+HEADER = """from .oauth_migration.wiring import migration as oauth_migration
 
 TOKENS = {}
 LABELS = {}
@@ -78,7 +78,7 @@ def issue(user_id, client_id, request):
 
 def gate(token):
     return oauth_migration.resolve(token, legacy=lambda t: TOKENS.get(t))
-'''
+"""
 
 
 def test_a_value_no_claim_gives_blocks_where_it_is_read(tmp_path: Path) -> None:
@@ -99,7 +99,7 @@ def test_a_value_no_claim_gives_never_read_is_no_step(tmp_path: Path) -> None:
     assert "LABELS[c.token]" not in after and "_record_from_claims" not in after
 
 
-OTHER_CLASS = '''from .oauth_migration.wiring import migration as oauth_migration
+OTHER_CLASS = """from .oauth_migration.wiring import migration as oauth_migration
 
 
 class Issuer:
@@ -123,7 +123,7 @@ class Gate:
 
     def check(self, token):
         return oauth_migration.resolve(token, legacy=lambda t: self.issuer.tokens.get(t))
-'''
+"""
 
 
 def test_a_store_of_another_class_blocks_where_it_is_read(tmp_path: Path) -> None:
