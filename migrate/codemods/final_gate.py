@@ -43,7 +43,6 @@ from migrate.scan.side_stores import find_side_stores
 from migrate.scan.source import SourceFile, SourceTree
 from migrate.scan.syntax import (
     dotted,
-    enclosing,
     enclosing_function,
     imported_names,
     qualified,
@@ -408,13 +407,11 @@ def final_gate(
         missing = [r for r in reads if not _gives(write, r.name, known)]
         manual += [_unsupplied(source, read) for read in missing]
         builder: cst.BaseExpression = _builder(write, call, reads, tree, sdk)
-        refills, cannot = _refills(source, call, write, tree)
+        statement = refill_side_stores.statement_of(source, call)
+        refills, cannot = _refills(source, call, write, tree, reachable=statement is not None)
         manual += cannot
-        if refills:
-            assert isinstance(builder, cst.Lambda)
+        if refills and statement is not None and isinstance(builder, cst.Lambda):
             function = refill_side_stores.builder_function(refills, builder.body)
-            statement = enclosing(source, call, (cst.SimpleStatementLine,))
-            assert statement is not None
             edits.add(statement, refill_side_stores.before_statement(function))
             builder = cst.Name(refill_side_stores.BUILDER)
         kept = [a for a in call.args if a.keyword is None or a.keyword.value != "legacy"]
@@ -424,11 +421,17 @@ def final_gate(
 
 
 def _refills(
-    source: SourceFile, call: cst.Call, write: RecordWrite, tree: SourceTree | None
+    source: SourceFile,
+    call: cst.Call,
+    write: RecordWrite,
+    tree: SourceTree | None,
+    *,
+    reachable: bool,
 ) -> tuple[list[refill_side_stores.Refill], list[ManualStep]]:
-    """The side stores the mint keys by the token, each with its value from the claims."""
+    """The side stores the mint keys by the token, each with its value from the claims
+    (``reachable``: whether a builder function can be put before the resolve)."""
     stores = [(s, claim_value(Field(None, s.value), write)) for s in find_side_stores(write)]
-    return refill_side_stores.plan_refills(tree, source, call, stores)
+    return refill_side_stores.plan_refills(tree, source, call, stores, reachable=reachable)
 
 
 def _unsupplied(source: SourceFile, read: RecordRead) -> ManualStep:

@@ -55,18 +55,21 @@ def plan_refills(
     source: SourceFile,
     call: cst.Call,
     stores: list[tuple[SideStore, cst.BaseExpression]],
+    *,
+    reachable: bool = True,
 ) -> tuple[list[Refill], list[ManualStep]]:
     """What the final resolve ``call`` refills, and a blocking step for each side store it
-    cannot refill that the tree reads. ``stores``: each with its value from the claims."""
+    cannot refill that the tree reads. ``stores``: each with its value from the claims;
+    ``reachable``: False when no function can be defined before the resolve."""
     refills: list[Refill] = []
     manual: list[ManualStep] = []
     for store, value in stores:
-        reachable = same_scope(store, source, call)
-        if reachable and not _unmapped(store, value):
+        here = reachable and same_scope(store, source, call)
+        if here and not _unmapped(store, value):
             refills.append((store.store, value))
             continue
         reads = reads_of(tree, store) if tree is not None else []
-        why = "no JWT claim gives its value" if reachable else "the gate cannot reach it"
+        why = "no JWT claim gives its value" if here else "the gate cannot reach it"
         manual += [_cannot(store, read, why) for read in reads]
     return refills, manual
 
@@ -98,12 +101,24 @@ def builder_function(refills: list[Refill], record: cst.BaseExpression) -> cst.F
     )
 
 
+def statement_of(source: SourceFile, call: cst.Call) -> cst.BaseStatement | None:
+    """The statement holding ``call``, when a function can be defined just before it: one
+    directly in a block (not an ``elif``, whose test sits inside another ``if``)."""
+    node: cst.CSTNode | None = call
+    while node is not None and not isinstance(node, cst.BaseStatement):
+        node = source.parent(node)
+    if node is None:
+        return None
+    parent = source.parent(node)
+    return node if isinstance(parent, cst.IndentedBlock | cst.Module) else None
+
+
 def before_statement(function: cst.FunctionDef) -> Replacement:
     """An edit for the statement holding the resolve: the builder, then the statement
     (its leading comments move above the builder, where they were)."""
 
     def replace(statement: cst.CSTNode) -> cst.FlattenSentinel[cst.CSTNode]:
-        assert isinstance(statement, cst.SimpleStatementLine)
+        assert isinstance(statement, cst.SimpleStatementLine | cst.BaseCompoundStatement)
         moved = function.with_changes(leading_lines=statement.leading_lines)
         return cst.FlattenSentinel([moved, statement.with_changes(leading_lines=())])
 

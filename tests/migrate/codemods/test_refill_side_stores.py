@@ -135,3 +135,37 @@ def test_a_store_of_another_class_blocks_where_it_is_read(tmp_path: Path) -> Non
         "(app.py:12) and a restart empties; the gate cannot reach it"
     ]
     assert "self.owners[c.token]" not in after
+
+
+ELIF = '''from .oauth_migration.wiring import migration as oauth_migration
+
+TOKENS = {}
+OWNERS = {}
+
+
+def issue(user):
+    token = oauth_migration.mint_access_token(subject=user, client_id="c")
+    TOKENS[token] = {"user": user}
+    OWNERS[token] = user
+    return token
+
+
+def gate(token, anonymous):
+    if anonymous:
+        return None
+    elif oauth_migration.resolve(token, legacy=lambda t: TOKENS.get(t)) is not None:
+        return OWNERS.get(token)
+    return None
+'''
+
+
+def test_a_resolve_in_an_elif_test_blocks_where_the_store_is_read(tmp_path: Path) -> None:
+    """No function can be defined before an ``elif`` test: the read is a blocking step and
+    the resolve keeps its lambda (the rewrite still parses)."""
+    after, manual = _final(tmp_path, ELIF)
+    assert manual == [
+        "app.py:18: a read of `OWNERS`, which the mint fills by access token (app.py:10) "
+        "and a restart empties; the gate cannot reach it"
+    ]
+    assert "record=lambda c: " in after
+    cst.parse_module(after)
