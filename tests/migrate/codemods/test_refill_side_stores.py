@@ -137,7 +137,7 @@ def test_a_store_of_another_class_blocks_where_it_is_read(tmp_path: Path) -> Non
     assert "self.owners[c.token]" not in after
 
 
-ELIF = '''from .oauth_migration.wiring import migration as oauth_migration
+ELIF = """from .oauth_migration.wiring import migration as oauth_migration
 
 TOKENS = {}
 OWNERS = {}
@@ -156,7 +156,7 @@ def gate(token, anonymous):
     elif oauth_migration.resolve(token, legacy=lambda t: TOKENS.get(t)) is not None:
         return OWNERS.get(token)
     return None
-'''
+"""
 
 
 def test_a_resolve_in_an_elif_test_blocks_where_the_store_is_read(tmp_path: Path) -> None:
