@@ -233,6 +233,10 @@ def walk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     done = _walk(folder, tmp_path_factory.mktemp(f"sdk-{folder.name}"))
     done.seconds["walk"] = round(time.monotonic() - started, 1)
     print(f"\n{done.name}: seconds per step {done.seconds}")
+    for step in ("legacy.verify", "hybrid.verify", "final.verify"):
+        found = done.observed.get(step)
+        summary = found.run.stdout.strip().splitlines()[-1:] if found else ["did not run"]
+        print(f"{done.name} {step}: exit {found.run.returncode if found else '-'}, {summary}")
     return done
 
 
