@@ -15,9 +15,10 @@ each value mapped to its claim as the record's fields are (the final gate's
 client ``c.client_id``, ...).
 
 Why it is safe: the runtime calls ``record`` only for a JWT it verified, that is not on
-the denylist and not expired, so an entry is written only for a token the server would
-accept anyway, with the value the mint wrote for it; a delete path that drops the entry
-also revokes the JWT (``revoke_on_delete``), so a refill never brings a dropped token back.
+the denylist and not expired, so an entry is written only for a token the gate accepts at
+that moment, with the value the mint wrote for it; the legacy delete paths revoke the JWT
+as they drop its entries (``revoke_on_delete``), so a dropped token is not accepted again
+and its entry is not written again.
 Without it an in-memory server loses the entries at every restart while its JWTs stay
 valid, and whatever reads them (a tool asking ``owners.get(token)``) fails.
 

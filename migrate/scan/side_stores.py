@@ -7,9 +7,10 @@ these again, so after a restart of an in-memory server a JWT that still verifies
 them empty (a tool reading ``owners.get(token)`` answers "no user").
 
 Found here: in the function that mints, each assignment ``<store>[<the minted token's
-name>] = <value>`` whose value is not itself a record (a dict or a call: that is the
-store the gate reads, rebuilt by the final gate). Chained targets count one by one
-(``self.owners[access] = self.owners[refresh] = user`` keeps only the access key).
+name>] = <value>`` other than the record itself (the store the gate reads, rebuilt by
+the final gate); any other value, a call or a dict too, is a side store. Chained targets
+count one by one (``self.owners[access] = self.owners[refresh] = user`` keeps only the
+access key).
 """
 
 from __future__ import annotations
@@ -60,13 +61,25 @@ def find_side_stores(write: RecordWrite) -> list[SideStore]:
         return []
     found = []
     for node in walk(function.body):
-        if not isinstance(node, cst.Assign) or isinstance(node.value, cst.Dict | cst.Call):
+        if not isinstance(node, cst.Assign) or _is_the_record(node.value, write):
             continue
         for target in node.targets:
             if _keyed_by(target.target, variable):
                 assert isinstance(target.target, cst.Subscript)
                 found.append(SideStore(write.source, node, target.target.value, node.value))
     return found
+
+
+def _is_the_record(value: cst.BaseExpression, write: RecordWrite) -> bool:
+    """Whether ``value`` is the record the write found (its fields are this node's)."""
+    fields = {id(f.value) for f in write.fields}
+    if isinstance(value, cst.Dict):
+        elements = [e.value for e in value.elements if isinstance(e, cst.DictElement)]
+    elif isinstance(value, cst.Call):
+        elements = [a.value for a in value.args]
+    else:
+        return False
+    return any(id(element) in fields for element in elements)
 
 
 def same_scope(store: SideStore, source: SourceFile, node: cst.CSTNode) -> bool:

@@ -169,3 +169,17 @@ def test_a_resolve_in_an_elif_test_blocks_where_the_store_is_read(tmp_path: Path
     ]
     assert "record=lambda c: " in after
     cst.parse_module(after)
+
+
+def test_a_computed_value_read_elsewhere_blocks(tmp_path: Path) -> None:
+    """A side store holding a call's result (``time.time()``), which no claim gives, is
+    a side store too: read elsewhere, it blocks; the record's own dict does not."""
+    text = HEADER.replace('request.headers["x-label"]', "time.time()")
+    after, manual = _final(
+        tmp_path, "import time\n" + text + "\n\ndef label(t):\n    return LABELS[t]\n"
+    )
+    assert [m.split(": ", 1)[1] for m in manual] == [
+        "a read of `LABELS`, which the mint fills by access token (app.py:11) "
+        "and a restart empties; no JWT claim gives its value"
+    ]
+    assert '"user": c.sub' in after
