@@ -1,4 +1,4 @@
-"""refill-side-stores (part of the final gate): what the mint keys by the access token
+"""refill-stores (part of the final gate): what the mint keys by the access token
 beside its record is written again from the verified claims, so it survives a restart."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from migrate.codemods.final_gate import final_gate
 from migrate.scan.record_writes import find_record_writes
 from migrate.scan.source import SourceTree
 
-CASES = Path(__file__).parent / "fixtures" / "refill_side_stores"
+CASES = Path(__file__).parent / "fixtures" / "refill_stores"
 UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1"
 
 
@@ -47,7 +47,7 @@ def test_final_output_is_left_alone(case: str, tmp_path: Path) -> None:
     assert _final(tmp_path, after) == (after, [])
 
 
-def test_no_side_store_keeps_the_lambda(tmp_path: Path) -> None:
+def test_no_side_store_no_edit(tmp_path: Path) -> None:
     """With nothing kept beside the record, the record stays a lambda: no builder function."""
     before = (CASES / "no_side_store" / "before.py.txt").read_text(encoding="utf-8")
     after, _ = _final(tmp_path, before)

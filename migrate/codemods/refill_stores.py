@@ -1,8 +1,9 @@
 """Refill, from the verified claims, the side stores the mint keys by the access token.
 
-Changes (part of the final gate): where the mint also writes ``<store>[token] = <value>``
-beside its record (see :mod:`migrate.scan.side_stores`), the final resolve's
-``record=lambda c: <record>`` becomes a small function defined just above it::
+Changes (beside the final gate's rewrite of the same resolve): where the mint also
+writes ``<store>[token] = <value>`` beside its record (see
+:mod:`migrate.scan.side_stores`), the final resolve's ``record=lambda c: <record>``
+becomes a small function defined just above it::
 
     def _record_from_claims(c):
         self.owners[c.token] = c.sub
@@ -11,8 +12,7 @@ beside its record (see :mod:`migrate.scan.side_stores`), the final resolve's
     found = await oauth_migration.resolve_async(token, record=_record_from_claims)
 
 each value mapped to its claim as the record's fields are (the final gate's
-``claim_value``: the mint's subject is ``c.sub``, its
-client ``c.client_id``, ...).
+``claim_value``: the mint's subject is ``c.sub``, its client ``c.client_id``, ...).
 
 Why it is safe: the runtime calls ``record`` only for a JWT it verified, that is not on
 the denylist and not expired, so an entry is written only for a token the gate accepts at
@@ -32,9 +32,18 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.codemods.edits import Replacement
+from migrate.codemods.spec import StepSpec
 from migrate.scan.findings import ManualStep
 from migrate.scan.side_stores import SideStore, reads_of, same_scope
 from migrate.scan.source import SourceFile, SourceTree
+
+STEP = StepSpec(
+    "refill-stores",
+    "refill what the mint keeps beside each access token from the claims",
+    phases=("final",),
+    consumes=("gate",),
+    edits_code=True,
+)
 
 BUILDER = "_record_from_claims"
 COMMENTS = (
