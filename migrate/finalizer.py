@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 import libcst as cst
 
 from migrate import emit, steps
-from migrate.codemods import RUNTIME_NAME, final_gate, revoke_on_delete
+from migrate.codemods import RUNTIME_NAME, final_gate, refill_stores, revoke_on_delete
 from migrate.codemods.edits import FileEdits, rewrite
 from migrate.errors import PlanError
 from migrate.plan import FileChange, Plan, Step, digest, read_exact
@@ -125,7 +125,8 @@ def _edits(
     sdk: bool,
 ) -> dict[str, dict[str, FileEdits]]:
     gate_step, revoke_step = final_gate.STEP.id, revoke_on_delete.STEP.id
-    by_step: dict[str, dict[str, FileEdits]] = {gate_step: {}, revoke_step: {}}
+    refill_step = refill_stores.STEP.id
+    by_step: dict[str, dict[str, FileEdits]] = {gate_step: {}, revoke_step: {}, refill_step: {}}
     gate_files = [
         s for s in tree.with_text("oauth_migration.resolve") if final_gate.find_hybrid_resolves(s)
     ]
@@ -136,9 +137,12 @@ def _edits(
                 "c.scope, c.exp, ...>` to oauth_migration.resolve in the gate",
                 LEGACY_GUIDE, True))  # fmt: skip
     for source in gate_files if writes else ():
-        edits, unsupplied = final_gate.final_gate(source, writes[0], tree, sdk=sdk)
+        refills = FileEdits()
+        edits, unsupplied = final_gate.final_gate(source, writes[0], tree, sdk=sdk, refills=refills)
         edits.imports += _callee_imports(writes[0], source, tree)
         by_step[gate_step][source.rel] = edits
+        if refills.edits:
+            by_step[refill_step][source.rel] = refills
         for read in unsupplied:
             _manual(plan, read)
     store = revoke_on_delete.token_store(writes)

@@ -15,6 +15,7 @@ from migrate.codemods import (
     install_mcp,
     install_runtime,
     mint_jwt,
+    refill_stores,
     revoke_on_delete,
     wrap_metadata,
 )
@@ -29,6 +30,7 @@ CODEMODS = (
     install_runtime,
     install_mcp,
     final_gate,
+    refill_stores,
 )
 
 KEYS = StepSpec(
@@ -62,6 +64,7 @@ STEPS: tuple[StepSpec, ...] = (
     REQUIREMENTS,
     GITIGNORE,
     final_gate.STEP,
+    refill_stores.STEP,
     FINAL_WIRING,
 )
 

@@ -33,11 +33,13 @@ from dataclasses import dataclass
 import libcst as cst
 
 from migrate import runtime_api
+from migrate.codemods import refill_stores
 from migrate.codemods.build import keyword, runtime_call, runtime_name
 from migrate.codemods.edits import FileEdits
 from migrate.codemods.spec import StepSpec
 from migrate.scan.findings import ManualStep
 from migrate.scan.record_writes import Field, RecordWrite, dataclass_fields, table_columns
+from migrate.scan.side_stores import find_side_stores
 from migrate.scan.source import SourceFile, SourceTree
 from migrate.scan.sql import select_columns
 from migrate.scan.syntax import (
@@ -394,22 +396,50 @@ def _builder(
 
 
 def final_gate(
-    source: SourceFile, write: RecordWrite, tree: SourceTree | None = None, *, sdk: bool = False
+    source: SourceFile,
+    write: RecordWrite,
+    tree: SourceTree | None = None,
+    *,
+    sdk: bool = False,
+    refills: FileEdits | None = None,
 ) -> tuple[FileEdits, list[ManualStep]]:
     """The JWT-only resolve for every hybrid resolve of ``source``, and a blocking manual
     step for each field the gate reads that the claims cannot give. ``sdk``: the record is
-    an MCP SDK access-token model, built by ``oauth_migration.sdk_record``."""
+    an MCP SDK access-token model, built by ``oauth_migration.sdk_record``. ``refills``:
+    where the refill-stores step's edits go (default: with the gate's own)."""
     edits, manual = FileEdits(), []
+    refills = edits if refills is None else refills
     for call in find_hybrid_resolves(source):
         reads = record_reads(source, call)
         known = _known_fields(write, call, tree)
         missing = [r for r in reads if not _gives(write, r.name, known)]
         manual += [_unsupplied(source, read) for read in missing]
-        builder = _builder(write, call, reads, tree, sdk)
+        builder: cst.BaseExpression = _builder(write, call, reads, tree, sdk)
+        statement = refill_stores.statement_of(source, call)
+        kept_stores, cannot = _refills(source, call, write, tree, reachable=statement is not None)
+        manual += cannot
+        if kept_stores and statement is not None and isinstance(builder, cst.Lambda):
+            function = refill_stores.builder_function(kept_stores, builder.body)
+            refills.add(statement, refill_stores.before_statement(function))
+            builder = cst.Name(refill_stores.BUILDER)
         kept = [a for a in call.args if a.keyword is None or a.keyword.value != "legacy"]
         record = keyword("record", builder)
         edits.add(call, _constant(call.with_changes(args=[*kept, record])))
     return edits, manual
+
+
+def _refills(
+    source: SourceFile,
+    call: cst.Call,
+    write: RecordWrite,
+    tree: SourceTree | None,
+    *,
+    reachable: bool,
+) -> tuple[list[refill_stores.Refill], list[ManualStep]]:
+    """The side stores the mint keys by the token, each with its value from the claims
+    (``reachable``: whether a builder function can be put before the resolve)."""
+    stores = [(s, claim_value(Field(None, s.value), write)) for s in find_side_stores(write)]
+    return refill_stores.plan_refills(tree, source, call, stores, reachable=reachable)
 
 
 def _unsupplied(source: SourceFile, read: RecordRead) -> ManualStep:

@@ -147,14 +147,30 @@ def authenticated(
 def post_authenticated(
     http: Http, url: str, credentials: Credentials, form: Mapping[str, str]
 ) -> tuple[Answer, str]:
-    """POST with client_secret_basic, then client_secret_post if that was refused."""
+    """POST with client_secret_basic, then Basic with ``client_id`` in the form too, then
+    client_secret_post, until one is not refused.
+
+    The MCP SDK's token handler (mcp 1.x and 2.x, and fastmcp on it) reads ``client_id``
+    from the form even when the secret comes in the Basic header, and refuses the request
+    without it; the identifier in the body is not a second authentication method (RFC
+    6749 §2.3), so a server that wants it gets it."""
     answer = Answer(f"POST {url}")
-    for method in SECRET_METHODS:
+    for method, identified in _ATTEMPTS:
         body, headers = authenticated(credentials, method, form)
+        if identified:
+            body = {**body, "client_id": credentials.client_id}
         answer = http.post_form(url, body, headers)
         if not _client_refused(answer):
             return answer, method
     return answer, SECRET_METHODS[-1]
+
+
+# (method, client_id also in the form): plain Basic first, as RFC 6749 §2.3.1 describes.
+_ATTEMPTS = (
+    ("client_secret_basic", False),
+    ("client_secret_basic", True),
+    ("client_secret_post", False),
+)
 
 
 def _client_refused(answer: Answer) -> bool:

@@ -170,10 +170,16 @@ class PytestOutcome:
 
 
 def run_pytest(
-    args: Sequence[str], *, cwd: Path, report: Path, env: Mapping[str, str | None] | None = None
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    report: Path,
+    env: Mapping[str, str | None] | None = None,
+    python: str | Path = sys.executable,
 ) -> PytestOutcome:
-    """``python -m pytest ARGS`` in a subprocess; test ids are ``classname::name``."""
-    argv = [sys.executable, "-m", "pytest", *args, "-q", "-p", "no:cacheprovider"]
+    """``python -m pytest ARGS`` in a subprocess (``python``: the interpreter, e.g. a
+    server's own venv); test ids are ``classname::name``."""
+    argv = [str(python), "-m", "pytest", *args, "-q", "-p", "no:cacheprovider"]
     argv += ["-o", "junit_family=xunit2", f"--junitxml={report}"]
     run = run_command(argv, cwd=cwd, env=clean_env(env), expect=[0, 1])
     outcome = PytestOutcome(run)
