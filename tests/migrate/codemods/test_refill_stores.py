@@ -14,7 +14,7 @@ from migrate.codemods.final_gate import final_gate
 from migrate.scan.record_writes import find_record_writes
 from migrate.scan.source import SourceTree
 
-CASES = Path(__file__).parent / "fixtures" / "refill_stores"
+CASES = Path(__file__).parent / "refill_cases"  # hybrid trees: before/after pairs
 UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1"
 
 
