@@ -201,12 +201,57 @@ def _flows_to_access_key(function: cst.FunctionDef, variable: str) -> bool:
     return False
 
 
-def _is_access(function: cst.FunctionDef, labels: list[str], variable: cst.Name | None) -> bool:
+def _is_access(
+    function: cst.FunctionDef,
+    labels: list[str],
+    variable: cst.Name | None,
+    feeders: frozenset[str] = frozenset(),
+) -> bool:
     if any(_OTHER.search(label) for label in labels):
         return False
     if any(_ACCESS.search(label) for label in labels):
         return True
-    return variable is not None and _flows_to_access_key(function, variable.value)
+    if variable is None:
+        return False
+    if _flows_to_access_key(function, variable.value):
+        return True
+    # ``token = ...; return token`` in a function whose result a caller puts under
+    # ``access_token`` in the token response (follow the value, not its name).
+    return function.name.value in feeders and _returns_name(function, variable.value)
+
+
+def _returns_name(function: cst.FunctionDef, name: str) -> bool:
+    return any(
+        isinstance(n, cst.Return) and isinstance(n.value, cst.Name) and n.value.value == name
+        for n in walk(function.body)
+    )
+
+
+def access_feeders(tree: SourceTree) -> frozenset[str]:
+    """Functions whose result becomes the ``access_token`` of a token response somewhere
+    in the tree: called as that member's value, or bound to a name that is."""
+    found: set[str] = set()
+    for source in tree.with_text("access_token"):
+        for function in (n for n in walk(source.module) if isinstance(n, cst.FunctionDef)):
+            calls = _bound_calls(function)
+            for node in walk(function.body):
+                value = _access_value(node)
+                if isinstance(value, cst.Call):
+                    found.add((dotted(value.func) or "").rsplit(".", 1)[-1])
+                elif isinstance(value, cst.Name) and value.value in calls:
+                    found.add(calls[value.value])
+    return frozenset(found - {""})
+
+
+def _bound_calls(function: cst.FunctionDef) -> dict[str, str]:
+    """``name = f(...)`` in ``function``: name -> the called function's last name."""
+    bound = {}
+    for node in walk(function.body):
+        if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call):
+            target = node.targets[0].target
+            if isinstance(target, cst.Name):
+                bound[target.value] = (dotted(node.value.func) or "").rsplit(".", 1)[-1]
+    return bound
 
 
 def _visible_names(source: SourceFile, function: cst.FunctionDef, mint: cst.CSTNode) -> list[str]:
@@ -291,9 +336,10 @@ def find_mints(tree: SourceTree) -> tuple[list[MintSite], list[ManualStep]]:
     sites: list[MintSite] = []
     manual: list[ManualStep] = []
     helpers = mint_helpers(tree)
+    feeders = access_feeders(tree)
     markers = ("token_urlsafe", "token_hex", "token_bytes", "urandom", "uuid4", "uuid1", MINT_CALL)
     for source in tree.with_text(*markers, *(f"{h}(" for h in helpers)):
-        if "access" not in source.text:
+        if "access" not in source.text and not any(f"def {f}(" in source.text for f in feeders):
             continue
         imports = imported_names(source.module)
         seen: set[int] = set()
@@ -313,7 +359,7 @@ def find_mints(tree: SourceTree) -> tuple[list[MintSite], list[ManualStep]]:
                 continue
             seen.add(id(root))
             labels, variable = _labels(source, root)
-            if not _is_access(function, labels, variable):
+            if not _is_access(function, labels, variable, feeders):
                 continue
             site = MintSite(source, root, function)
             visible = _visible_names(source, function, root)

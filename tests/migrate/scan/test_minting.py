@@ -142,3 +142,55 @@ def test_an_insert_or_replace_gives_the_claims(tmp_path: Path) -> None:
         "client_id": "grant.app_id",
         "scope": "grant.granted",
     }
+
+
+ISSUING_HELPER = """import secrets
+import sqlite3
+
+DB = sqlite3.connect("grants.db")
+
+
+def issue(grant):
+    token = secrets.token_urlsafe(32)
+    DB.execute(
+        "INSERT INTO grants (token, owner, client, scopes) VALUES (?, ?, ?, ?)",
+        (token, grant.owner_id, grant.app_id, grant.granted),
+    )
+    return token
+"""
+
+TOKEN_ROUTE = """from starlette.responses import JSONResponse
+
+from .issuing import issue
+
+
+async def exchange(grant):
+    return JSONResponse({{"{key}": issue(grant), "token_type": "Bearer"}})
+"""
+
+
+def _helper_tree(tmp_path: Path, key: str) -> SourceTree:
+    package = tmp_path / "svc"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "issuing.py").write_text(ISSUING_HELPER, encoding="utf-8")
+    (package / "routes.py").write_text(TOKEN_ROUTE.format(key=key), encoding="utf-8")
+    return SourceTree(tmp_path)
+
+
+def test_a_token_returned_to_the_access_token_member_is_a_mint(tmp_path: Path) -> None:
+    """#12: `token = ...; return token` is the access-token mint because a caller in
+    another module puts the result under `access_token`; its claims come from the INSERT."""
+    mints, manual = find_mints(_helper_tree(tmp_path, "access_token"))
+    assert manual == []
+    assert [m.where for m in mints] == ["svc/issuing.py:8"]
+    assert {r: code(v) for r, v in mints[0].claims.items()} == {
+        "subject": "grant.owner_id",
+        "client_id": "grant.app_id",
+        "scope": "grant.granted",
+    }
+
+
+def test_the_same_helper_feeding_a_refresh_token_is_no_mint(tmp_path: Path) -> None:
+    """Followed by its value: a helper whose result is the refresh token is left alone."""
+    assert find_mints(_helper_tree(tmp_path, "refresh_token")) == ([], [])
