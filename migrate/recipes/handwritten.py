@@ -186,8 +186,17 @@ def _record_writes(found: Collected) -> list[RecordWrite]:
 
 
 def _choose_app(out: Contribution, found: Collected) -> AppSite | None:
+    """The one app object, or of several the one that routes the MCP endpoint."""
     if len(found.apps) == 1:
         return found.apps[0]
+    serving = [a for a in found.apps if a.serves_mcp]
+    if len(found.apps) > 1 and len(serving) == 1:
+        others = ", ".join(f"`{a.variable}` ({a.where})" for a in found.apps if not a.serves_mcp)
+        out.notes.append(
+            f"App: `{serving[0].variable}` ({serving[0].where}) serves /mcp, so the runtime is "
+            f"installed there; not on {others}."
+        )
+        return serving[0]
     where = ", ".join(a.where for a in found.apps) or "(none found)"
     _install_missing(
         out,

@@ -27,6 +27,7 @@ from migrate.scan.syntax import (
     names_in,
     parameters,
     qualified,
+    string_value,
     walk,
 )
 
@@ -51,6 +52,7 @@ class AppSite:
     anchor: cst.BaseStatement
     before: bool  # insert the install call before ``anchor`` (a ``return app``) or after it
     migrated: bool = False
+    serves_mcp: bool = False  # an MCP path literal reaches this app's routes
 
     @property
     def where(self) -> str:
@@ -186,8 +188,33 @@ def find_apps(tree: SourceTree) -> list[AppSite]:
             anchor, before = _anchor(body, node, variable)
             site = AppSite(source, framework, variable, node, factory, anchor, before)
             site.migrated = _installed(body)
+            site.serves_mcp = _serves_mcp(source, body, node, variable)
             sites.append(site)
     return sites
+
+
+MCP_PATHS = ("/mcp", "/mcp/")
+
+
+def _serves_mcp(
+    source: SourceFile, body: list[cst.BaseStatement], created: cst.CSTNode, variable: str
+) -> bool:
+    """Whether ``/mcp`` is routed on this app: in its constructor (or a list it is given),
+    or in a statement of its block that uses the app (``@app.post("/mcp")``,
+    ``app.mount("/mcp", ...)``, ``app.add_route``)."""
+    given = names_in(created)
+    for statement in body:
+        mentions = names_in(statement)
+        if (
+            statement is not created
+            and variable not in mentions
+            and not (assigned_names(statement) & given)
+        ):
+            continue
+        for node in walk(statement):
+            if isinstance(node, cst.SimpleString) and string_value(node) in MCP_PATHS:
+                return True
+    return False
 
 
 # -- the issuer, followed back from the metadata document -------------------------------

@@ -92,6 +92,18 @@ def test_two_apps_are_manual(tmp_path: Path) -> None:
     ]
 
 
+def test_of_two_apps_the_one_serving_mcp_gets_the_runtime(
+    tmp_path: Path, snapshot: Snapshot
+) -> None:
+    """#12: the app whose routes hold /mcp is the server's; the plan says why."""
+    plan = check_rewrite(snapshot, GROUP, "two_apps_one_serves_mcp", tmp_path)
+    assert list(rewritten(plan)) == ["server.py"]
+    assert not [m for m in plan.manual if "app object" in m.expected]
+    assert any(
+        n.startswith("App: `api` (server.py:") and "metrics_app.py:" in n for n in plan.notes
+    )
+
+
 def test_issuer_known_only_per_request_is_manual(tmp_path: Path) -> None:
     """An issuer read from the request cannot be given at install time: a manual step."""
     plan = plan_case(GROUP, "issuer_from_request", tmp_path)
