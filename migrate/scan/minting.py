@@ -94,13 +94,27 @@ def mint_helpers(tree: SourceTree) -> frozenset[str]:
     return frozenset(name for name in random_helpers(tree) if _access_label(name))
 
 
+_DEFINED = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+(\w+)[ \t]*\(", re.MULTILINE)
+
+
+def _called(name: str, texts: list[str]) -> bool:
+    """Whether ``name(`` appears in ``texts`` other than where it is defined."""
+    return any(t.count(f"{name}(") > t.count(f"def {name}(") for t in texts)
+
+
 def random_helpers(tree: SourceTree) -> frozenset[str]:
     """Functions whose every return is a fresh random value, whatever they are named
     (``_new_token()``, ``mint(prefix, n)``): access tokens, refresh tokens and codes alike,
     so a call site is a mint only where the data says it is the access token."""
     found = set()
     markers = ("token_urlsafe", "token_hex", "token_bytes", "urandom", "uuid4", "uuid1")
+    # A helper matters only where an access token may be made: called from a file that
+    # speaks of access tokens. Checked on the text first, so the many files that merely
+    # use ``secrets`` (CSRF tokens, keys) are not parsed for it.
+    callers = [f.text for f in tree.files.values() if "access" in f.text]
     for source in tree.with_text(*markers):
+        if not any(_called(name, callers) for name in _DEFINED.findall(source.text)):
+            continue
         imports = imported_names(source.module)
         for node in walk(source.module):
             if not isinstance(node, cst.FunctionDef):
