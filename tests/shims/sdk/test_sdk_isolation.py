@@ -33,8 +33,8 @@ def other_server() -> MCPServer:
     )
     return MCPServer(
         "other",
-        auth_server_provider=StoreProvider(),
-        auth=settings,  # type: ignore[arg-type]
+        auth_server_provider=StoreProvider(),  # type: ignore[arg-type]
+        auth=settings,
     )
 
 
