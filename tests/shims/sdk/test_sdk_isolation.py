@@ -10,16 +10,18 @@ server and its gate accepts the second server's tokens (an audience confusion, R
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
 import jwt
 import pytest
+from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions
 from mcp.server.mcpserver import MCPServer
 
 from shims.mcp_sdk import NotAnSdkServer, install
-from tests.shims.sdk.test_mcp_sdk import ISSUER, StoreProvider, deferred, server
+from tests.shims.sdk.test_mcp_sdk import ISSUER, StoreProvider, client, deferred, server
 from tests.support.inproc_server import serve_asgi
 
 OTHER = "https://other.example.test"
@@ -76,3 +78,40 @@ def test_installing_the_same_server_again_is_allowed(key_folder: Path) -> None:
     install(rebuilt, migration)
     rebuilt.streamable_http_app()
     assert migration.runtime.settings.resource == ISSUER + "/mcp"
+
+
+class ForeignResourceProvider(StoreProvider):
+    """A legacy store holding an opaque token the SDK's /token issued for another
+    resource (RFC 8707: the client asked for ``resource=<another MCP server>``)."""
+
+    async def load_access_token(self, token: str) -> AccessToken | None:
+        self.looked_up.append(token)
+        return AccessToken(
+            token=token,
+            client_id="c1",
+            scopes=["mcp"],
+            expires_at=int(time.time()) + 3600,
+            resource=OTHER + "/mcp",
+        )
+
+
+def test_introspection_names_the_resource_an_opaque_token_was_issued_for(
+    key_folder: Path,
+) -> None:
+    """Over HTTP: hybrid introspection of an opaque token bound to another resource must
+    not answer ``aud`` = this server (RFC 7662 §2.2: ``aud`` is the token's audience); a
+    resource server trusting the answer would take a foreign token for its own."""
+    provider = ForeignResourceProvider([client("c1", "s3cret")])
+    migration = deferred(key_folder)
+    mcp = server(provider)
+    install(mcp, migration)
+    with serve_asgi(mcp.streamable_http_app()) as base:
+        answer = httpx.post(
+            base + "/introspect",
+            data={"token": "opaque-foreign"},
+            auth=("c1", "s3cret"),
+            timeout=5,
+        ).json()
+    assert provider.looked_up == ["opaque-foreign"]
+    assert answer["active"] is True and answer["client_id"] == "c1"
+    assert answer["aud"] == OTHER + "/mcp"
