@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from .denylist import Denylist
 from .settings import ENV_REDIS_URL, Settings
@@ -321,10 +322,19 @@ def _pid() -> int:
 
 
 def _redacted(url: str) -> str:
-    """The URL without its password, for log lines."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    credentials, _, host = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user + ':***@' if user else '***@'}{host}"
+    """The URL without its password, for log lines: read as redis-py reads it
+    (``urlparse``), which also takes options, the password among them, from the query
+    string; that is left out whole."""
+    parts = urlsplit(url)
+    if not parts.scheme:
+        return "***"
+    host = parts.netloc.rpartition("@")[2]
+    try:
+        parts.port  # noqa: B018 - raises for a "port" that is text (a password cut short)
+    except ValueError:
+        host = "***"
+    user = "***@" if "@" in parts.netloc else ""
+    if user and parts.username:
+        user = f"{parts.username}:***@"
+    query = "?***" if parts.query else ""
+    return f"{parts.scheme}://{user}{host}{parts.path}{query}"
