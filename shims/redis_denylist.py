@@ -61,12 +61,15 @@ def _client(url: str) -> Any:
             f"{ENV_REDIS_URL} is set but the redis client library is not installed "
             "(pip install 'redis>=5')"
         ) from None
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=TIMEOUT_SECONDS,
-        socket_connect_timeout=TIMEOUT_SECONDS,
-        decode_responses=True,
-    )
+    try:
+        return redis.Redis.from_url(
+            url,
+            socket_timeout=TIMEOUT_SECONDS,
+            socket_connect_timeout=TIMEOUT_SECONDS,
+            decode_responses=True,
+        )
+    except ValueError:  # urllib's and redis-py's messages quote parts of the URL
+        raise ValueError(f"{ENV_REDIS_URL} is not a URL redis-py can read") from None
 
 
 def denylist_for(settings: Settings, clock: Callable[[], float] = time.time) -> Denylist:

@@ -25,9 +25,8 @@ def _free_port() -> int:
         "redis://127.0.0.1:{port}/0?password=s3cret-pass",
         "redis://user@127.0.0.1:{port}/0?socket_keepalive=1&password=s3cret-pass",
         "redis://:s3cret-pass@127.0.0.1:{port}/0",
-        "redis://user:s3cret?pass@127.0.0.1:{port}/0",
     ],
-    ids=["query-password", "query-password-after-other", "user-info", "unescaped-question"],
+    ids=["query-password", "query-password-after-other", "user-info"],
 )
 def test_no_password_of_the_url_is_logged(url: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="oauth_migration.denylist")
@@ -38,3 +37,11 @@ def test_no_password_of_the_url_is_logged(url: str, caplog: pytest.LogCaptureFix
         denylist.close()
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "unavailable" in text and "s3cret" not in text, text
+
+
+def test_an_unreadable_url_is_refused_without_quoting_it() -> None:
+    """An unescaped ``?`` in the password makes urllib read part of it as the port; the
+    error it raises quotes that part: the refusal names the setting only."""
+    with pytest.raises(ValueError, match="OAUTH_MIGRATE_REDIS_URL") as raised:
+        RedisDenylist(f"redis://user:s3cret?pass@127.0.0.1:{_free_port()}/0")
+    assert "s3cret" not in str(raised.value) and raised.value.__cause__ is None
