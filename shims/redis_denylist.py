@@ -30,6 +30,7 @@ import math
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -107,6 +108,7 @@ class RedisDenylist(Denylist):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._thread_pid = 0
+        _reset_in_forked_child(self)
         # One read now, so a healthy start answers at once; a failed one is the outage.
         self.sync()
         self._ensure_poller()
@@ -270,6 +272,14 @@ class RedisDenylist(Denylist):
             )
             self._thread.start()
 
+    def _after_fork_in_child(self) -> None:
+        """A worker forked while the poller held a lock (mid-read) would wait on it for
+        ever: the thread holding it is not in the child. Fresh locks, and the poller is
+        started again on first use (``_ensure_poller``)."""
+        self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._thread = None
+
     def _run(self) -> None:
         while not self._stop.wait(self._poll):
             self.sync()
@@ -318,6 +328,21 @@ class RedisDenylist(Denylist):
             "Revocations held by this process and not yet written to Redis.",
             value=self.pending,
         )
+
+
+def _reset_in_forked_child(denylist: RedisDenylist) -> None:
+    """Run ``_after_fork_in_child`` in every child forked from here (gunicorn --preload),
+    without keeping the list alive (a weak reference, as metrics.py does)."""
+    if not hasattr(os, "register_at_fork"):
+        return
+    after_fork = weakref.WeakMethod(denylist._after_fork_in_child)
+
+    def hook() -> None:
+        method = after_fork()
+        if method is not None:
+            method()
+
+    os.register_at_fork(after_in_child=hook)
 
 
 def _pid() -> int:
