@@ -117,8 +117,9 @@ def describe_legacy_record(record: Any) -> dict[str, Any]:
     SDK's ``AccessToken.resource``): an opaque token issued for another resource is not
     described as this server's (RFC 7662 §2.2)."""
     scope = _first(record, ("scope", "scopes"))
+    audience = _audience(_first(record, ("aud", "audience", "resource")))
     return {
-        "aud": _audience(_first(record, ("aud", "audience", "resource"))),
+        **({"aud": audience} if audience is not None else {}),
         "sub": _first(record, ("sub", "user_id", "user", "username", "subject", "uid", "owner")),
         "client_id": client_id_of(record),
         "scope": scope_string(scope) if scope is not None else None,
