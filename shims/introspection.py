@@ -102,10 +102,24 @@ def _first(record: Any, names: tuple[str, ...]) -> Any:
     return None
 
 
+def _audience(value: Any) -> str | list[str] | None:
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, list | tuple) and value and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
 def describe_legacy_record(record: Any) -> dict[str, Any]:
-    """Best effort over the usual legacy field names; codemods write a precise one."""
+    """Best effort over the usual legacy field names; codemods write a precise one.
+
+    ``aud`` is the stored audience or RFC 8707 resource where the record keeps one (the
+    SDK's ``AccessToken.resource``): an opaque token issued for another resource is not
+    described as this server's (RFC 7662 §2.2)."""
     scope = _first(record, ("scope", "scopes"))
+    audience = _audience(_first(record, ("aud", "audience", "resource")))
     return {
+        **({"aud": audience} if audience is not None else {}),
         "sub": _first(record, ("sub", "user_id", "user", "username", "subject", "uid", "owner")),
         "client_id": client_id_of(record),
         "scope": scope_string(scope) if scope is not None else None,

@@ -56,6 +56,7 @@ ENV_VERIFY_KEYS = "OAUTH_MIGRATE_VERIFY_KEYS"
 _PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 MANIFEST = "manifest.json"
 MIN_BITS = 2048
+PUBLIC_EXPONENT = 65537
 MAX_BITS = 8192  # longer keys take minutes to generate and slow every verification
 log = logging.getLogger("oauth_migration.keys")
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z ]+)-----.+?-----END \1-----", re.DOTALL)
@@ -114,7 +115,7 @@ def generate_private_key(bits: int = 2048) -> rsa.RSAPrivateKey:
         raise KeyProblem(f"RSA keys shorter than {MIN_BITS} bits are refused (asked for {bits})")
     if bits > MAX_BITS:
         raise KeyProblem(f"RSA keys longer than {MAX_BITS} bits are refused (asked for {bits})")
-    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return rsa.generate_private_key(public_exponent=PUBLIC_EXPONENT, key_size=bits)
 
 
 def private_pem(key: rsa.RSAPrivateKey) -> bytes:
@@ -167,8 +168,7 @@ def _load_jwk(member: object, source: str) -> rsa.RSAPublicKey:
         raise KeyProblem(f"{source}: unreadable RSA JWK") from None
     if not isinstance(public, rsa.RSAPublicKey):
         raise KeyProblem(f"{source}: not an RSA public key")
-    if public.key_size < MIN_BITS:
-        raise KeyProblem(f"{source}: RSA key of {public.key_size} bits, {MIN_BITS} at least")
+    _check_strength(public, source)
     kid = member.get("kid")
     if kid is not None and kid != thumbprint(public):
         raise KeyProblem(f"{source}: its kid is not the key's RFC 7638 thumbprint")
@@ -190,9 +190,18 @@ def _load_pem_block(block: bytes, source: str) -> tuple[rsa.RSAPublicKey, rsa.RS
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         # The library's message may quote the input: report only its class.
         raise KeyProblem(f"{source}: unreadable PEM key ({type(exc).__name__})") from None
+    _check_strength(public, source)
+    return public, private
+
+
+def _check_strength(public: rsa.RSAPublicKey, source: str) -> None:
+    """RSA of MIN_BITS or more with e = 65537: a short modulus can be factored, and a small
+    exponent is what the e = 3 forgeries of lax PKCS#1 v1.5 checkers need."""
     if public.key_size < MIN_BITS:
         raise KeyProblem(f"{source}: RSA key of {public.key_size} bits, {MIN_BITS} at least")
-    return public, private
+    exponent = public.public_numbers().e
+    if exponent != PUBLIC_EXPONENT:
+        raise KeyProblem(f"{source}: RSA public exponent {exponent}, {PUBLIC_EXPONENT} required")
 
 
 class KeyRing:

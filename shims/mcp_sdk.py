@@ -38,6 +38,7 @@ import inspect
 import json
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -59,6 +60,8 @@ log = logging.getLogger("oauth_migration.mcp_sdk")
 APP_BUILDERS = ("streamable_http_app", "sse_app", "http_app")
 AS_METADATA_PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
 _INSTALLED = "_oauth_migration_installed"
+# The server object a runtime serves (a weak reference where the class allows one).
+_SERVED = "_oauth_migration_server"
 # Headers of the SDK's metadata answer that the rebuilt body replaces.
 _BODY_HEADERS = frozenset({b"content-length", b"content-type"})
 
@@ -130,14 +133,20 @@ def _text(value: Any) -> str | None:
 
 def install(server: Any, owner: DeferredMigration, issuer: str | None = None) -> OAuthMigration:
     """Configure ``owner`` from ``server`` and make every app the server builds serve the
-    runtime. Installing twice on one server is a no-op."""
+    runtime. Installing twice on one server is a no-op.
+
+    Refuses (NotAnSdkServer) a second server object for another issuer or resource on the
+    same ``owner``: the runtime holds one issuer and resource, and reconfiguring it for
+    the second server would make the first mint tokens naming the second and accept the
+    second's tokens."""
     facts = server_facts(server)
     issuer = issuer or facts.issuer
+    path = getattr(getattr(server, "settings", None), "streamable_http_path", None)
+    mcp_path = "/" + path.strip("/") if isinstance(path, str) and path else owner.mcp_path
+    _claim(owner, server, (issuer, facts.resource(mcp_path)))
     if not owner.scopes:
         owner.scopes = facts.scopes
-    path = getattr(getattr(server, "settings", None), "streamable_http_path", None)
-    if isinstance(path, str) and path:
-        owner.mcp_path = "/" + path.strip("/")
+    owner.mcp_path = mcp_path
     runtime = _configure(owner, facts, issuer)
     if getattr(server, _INSTALLED, False):
         return runtime
@@ -147,6 +156,23 @@ def install(server: Any, owner: DeferredMigration, issuer: str | None = None) ->
             setattr(server, name, _wrapped(builder, owner, facts, issuer))
     setattr(server, _INSTALLED, True)
     return runtime
+
+
+def _claim(owner: DeferredMigration, server: Any, served: tuple[str, str]) -> None:
+    """Refuse another server object with another issuer or resource; a factory building
+    the same server again (same issuer and resource) takes the runtime over."""
+    held = getattr(owner, _SERVED, None)
+    other, other_served = (held[0](), held[1]) if held is not None else (None, served)
+    if other is not None and other is not server and other_served != served:
+        raise NotAnSdkServer(
+            f"oauth_migration already serves the MCP server for {other_served[0]} "
+            f"(resource {other_served[1]}): one MCP server per runtime"
+        )
+    try:
+        ref: Callable[[], Any] = weakref.ref(server)
+    except TypeError:  # a class without __weakref__: hold the server itself
+        ref = functools.partial(lambda held_server: held_server, server)
+    setattr(owner, _SERVED, (ref, served))
 
 
 def _configure(owner: DeferredMigration, facts: ServerFacts, issuer: str) -> OAuthMigration:

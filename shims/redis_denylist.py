@@ -30,8 +30,10 @@ import math
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from .denylist import Denylist
 from .settings import ENV_REDIS_URL, Settings
@@ -60,12 +62,15 @@ def _client(url: str) -> Any:
             f"{ENV_REDIS_URL} is set but the redis client library is not installed "
             "(pip install 'redis>=5')"
         ) from None
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=TIMEOUT_SECONDS,
-        socket_connect_timeout=TIMEOUT_SECONDS,
-        decode_responses=True,
-    )
+    try:
+        return redis.Redis.from_url(
+            url,
+            socket_timeout=TIMEOUT_SECONDS,
+            socket_connect_timeout=TIMEOUT_SECONDS,
+            decode_responses=True,
+        )
+    except ValueError:  # urllib's and redis-py's messages quote parts of the URL
+        raise ValueError(f"{ENV_REDIS_URL} is not a URL redis-py can read") from None
 
 
 def denylist_for(settings: Settings, clock: Callable[[], float] = time.time) -> Denylist:
@@ -103,6 +108,7 @@ class RedisDenylist(Denylist):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._thread_pid = 0
+        _reset_in_forked_child(self)
         # One read now, so a healthy start answers at once; a failed one is the outage.
         self.sync()
         self._ensure_poller()
@@ -266,6 +272,14 @@ class RedisDenylist(Denylist):
             )
             self._thread.start()
 
+    def _after_fork_in_child(self) -> None:
+        """A worker forked while the poller held a lock (mid-read) would wait on it for
+        ever: the thread holding it is not in the child. Fresh locks, and the poller is
+        started again on first use (``_ensure_poller``)."""
+        self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._thread = None
+
     def _run(self) -> None:
         while not self._stop.wait(self._poll):
             self.sync()
@@ -316,15 +330,39 @@ class RedisDenylist(Denylist):
         )
 
 
+def _reset_in_forked_child(denylist: RedisDenylist) -> None:
+    """Run ``_after_fork_in_child`` in every child forked from here (gunicorn --preload),
+    without keeping the list alive (a weak reference, as metrics.py does)."""
+    if not hasattr(os, "register_at_fork"):
+        return
+    after_fork = weakref.WeakMethod(denylist._after_fork_in_child)
+
+    def hook() -> None:
+        method = after_fork()
+        if method is not None:
+            method()
+
+    os.register_at_fork(after_in_child=hook)
+
+
 def _pid() -> int:
     return os.getpid()
 
 
 def _redacted(url: str) -> str:
-    """The URL without its password, for log lines."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    credentials, _, host = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user + ':***@' if user else '***@'}{host}"
+    """The URL without its password, for log lines: read as redis-py reads it
+    (``urlparse``), which also takes options, the password among them, from the query
+    string; that is left out whole."""
+    parts = urlsplit(url)
+    if not parts.scheme:
+        return "***"
+    host = parts.netloc.rpartition("@")[2]
+    try:
+        parts.port  # noqa: B018 - raises for a "port" that is text (a password cut short)
+    except ValueError:
+        host = "***"
+    user = "***@" if "@" in parts.netloc else ""
+    if user and parts.username:
+        user = f"{parts.username}:***@"
+    query = "?***" if parts.query else ""
+    return f"{parts.scheme}://{user}{host}{parts.path}{query}"

@@ -968,7 +968,11 @@ def find_provider_servers(tree: SourceTree) -> tuple[list[ProviderServer], list[
     servers: list[ProviderServer] = []
     manual: list[ManualStep] = []
     for source, call, provider in _server_calls(tree, classes, index):
-        if provider is None and len(classes) == 1:
+        if (
+            provider is None
+            and len(classes) == 1
+            and not _imported_from_outside(tree, source, call)
+        ):
             provider = next(iter(classes.values()))  # built where the scan cannot follow
         site = _server_site(source, call)
         if isinstance(site, ManualStep) or provider is None:
@@ -990,6 +994,23 @@ def find_provider_servers(tree: SourceTree) -> tuple[list[ProviderServer], list[
             )
         )
     return servers, manual
+
+
+def _imported_from_outside(tree: SourceTree, source: SourceFile, call: cst.Call) -> bool:
+    """Whether the server's provider is named by an import of a module the tree does not
+    hold (``from authkit import GitHubProvider``): then the tree's one provider class is
+    not it. Relative imports lose their dots in ``imported_names``: a module counts as the
+    tree's when a tree module ends with it."""
+    value = _keyword(call, "auth_server_provider") or _keyword(call, "auth")
+    target = value.func if isinstance(value, cst.Call) else value
+    imports = imported_names(source.module)
+    name = dotted(target) if target is not None else None
+    if name is None or name.partition(".")[0] not in imports:
+        return False
+    parts = (qualified(target, imports) or name).split(".")  # type: ignore[arg-type]
+    prefixes = {".".join(parts[:n]) for n in range(1, len(parts))}
+    modules = {_module_name(rel) for rel in tree.files}
+    return not any(m == p or m.endswith("." + p) for m in modules for p in prefixes)
 
 
 def _untraced(source: SourceFile, call: cst.Call) -> ManualStep:
