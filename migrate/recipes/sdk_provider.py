@@ -55,7 +55,11 @@ class SdkProvider:
         out = Contribution(manual=list(found.manual))
         for server in found.servers:
             _report(out, server)
-            _edits(out, found.tree, server)
+            _edits(out, server)
+        if out.step_edits(mint_jwt.STEP.id):
+            _revocations(out, found.tree, found.servers)
+        if len(found.servers) > 1:
+            out.manual.append(_one_server(found.servers))
         # What the finder could not follow (a mint it cannot trace, a gate it cannot
         # isolate, a server it cannot name) beside JWT mints is a half-migrated provider.
         out.left_manual = {mint_jwt.STEP.id: list(found.manual)}
@@ -93,26 +97,43 @@ def _report(out: Contribution, server: ProviderServer) -> None:
     ]
 
 
-def _store(tree: SourceTree, server: ProviderServer) -> TokenStore:
-    """The stores the gate reads and those the mints' records are written into."""
-    store = server.token_store()
-    writes = [write_near(tree, m.source, m.expression) for m in server.mints]
+def _one_server(servers: list[ProviderServer]) -> ManualStep:
+    """One runtime serves one MCP server per process (a second ``install_mcp`` for another
+    issuer is refused at import): several in one tree block until they are planned apart."""
+    return ManualStep(
+        ", ".join(s.where for s in servers),
+        f"one MCP server object with an authorization server; found {len(servers)}",
+        "plan and apply each server on its own (`--exclude` the others' modules), each "
+        "running in a process of its own",
+        "Manual steps: SDK provider",
+        blocks_apply=True,
+    )
+
+
+def _store(tree: SourceTree, servers: list[ProviderServer]) -> TokenStore:
+    """The stores the gates read and those the mints' records are written into."""
+    stores = [s.token_store() for s in servers]
+    writes = [write_near(tree, m.source, m.expression) for s in servers for m in s.mints]
     written = frozenset(w.store for w in writes if w is not None and w.store)
-    return dataclasses.replace(store, names=store.names | written)
+    names = frozenset().union(*(s.names for s in stores)) | written
+    return dataclasses.replace(stores[0], names=names)
 
 
-def _edits(out: Contribution, tree: SourceTree, server: ProviderServer) -> None:
+def _revocations(out: Contribution, tree: SourceTree, servers: list[ProviderServer]) -> None:
+    """Revocation from the hybrid phase on (see recipes.handwritten._revocations), planned
+    once for the tree: every delete of every server's store, each edited once."""
+    deletes, by_file, manual = revoke_on_delete.plan_revocations(tree, _store(tree, servers))
+    out.findings += [Finding("delete", d.where, d.detail) for d in deletes]
+    for rel, edits in by_file.items():
+        out.add(revoke_on_delete.STEP.id, rel, edits)
+    out.manual += manual
+
+
+def _edits(out: Contribution, server: ProviderServer) -> None:
     for mint in server.mints:
         out.add(mint_jwt.STEP.id, mint.source.rel, mint_jwt.mint_jwt(mint))
     gate = server.gate
     if gate is not None:
         out.add(hybrid_gate.STEP.id, gate.source.rel, hybrid_gate.hybrid_gate(gate))
-    if out.step_edits(mint_jwt.STEP.id):
-        # Revocation from the hybrid phase on (see recipes.handwritten._revocations).
-        deletes, by_file, manual = revoke_on_delete.plan_revocations(tree, _store(tree, server))
-        out.findings += [Finding("delete", d.where, d.detail) for d in deletes]
-        for rel, edits in by_file.items():
-            out.add(revoke_on_delete.STEP.id, rel, edits)
-        out.manual += manual
     site = server.server
     out.add(install_mcp.STEP.id, site.source.rel, install_mcp.install_mcp(site))

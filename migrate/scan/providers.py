@@ -654,13 +654,30 @@ def _callees(provider: ProviderClass, function: cst.FunctionDef) -> Iterator[cst
                     yield found[1]
 
 
+@dataclasses.dataclass(frozen=True)
+class _Untraced:
+    """A response's access token the scan cannot follow, beside one it can (a second
+    branch of the same exchange): left opaque, it would be a half-migrated provider."""
+
+    source: SourceFile
+    function: cst.FunctionDef
+    sink: cst.BaseExpression
+
+
+def _response_sinks(function: cst.FunctionDef) -> list[cst.BaseExpression]:
+    """The ``access_token=`` / ``"access_token":`` values of the responses ``function`` builds."""
+    return _sinks(function, None)
+
+
 def _exchange_traces(
     provider: ProviderClass, name: str, store: str | None, helpers: frozenset[str]
-) -> list[_Trace]:
+) -> list[_Trace | _Untraced]:
     found = provider.method(name)
     if found is None:
         return []
-    pending, traces, seen = [(found[0], found[1], 0)], [], set()
+    pending: list[tuple[SourceFile, cst.FunctionDef, int]] = [(found[0], found[1], 0)]
+    traces: list[_Trace | _Untraced] = []
+    seen: set[int] = set()
     while pending:
         source, function, depth = pending.pop(0)
         if id(function) in seen or depth > _MAX_DEPTH:
@@ -669,6 +686,11 @@ def _exchange_traces(
         here = [t for s in _sinks(function, store) if (t := _trace(source, function, s, helpers))]
         if here:
             traces.append(here[0])
+            traces += [
+                _Untraced(source, function, sink)
+                for sink in _response_sinks(function)
+                if _trace(source, function, sink, helpers) is None
+            ]
             continue
         for callee in _callees(provider, function):
             callee_source = next(s for n, s, f in provider.methods if f is callee)
@@ -945,6 +967,9 @@ def find_provider_mints(
                 )
             )
         for trace in traces:
+            if isinstance(trace, _Untraced):
+                manual.append(_untraced_mint(provider, name, trace))
+                continue
             if id(trace.mint) in seen:
                 continue  # one helper issues the tokens of both grants
             seen.add(id(trace.mint))
@@ -953,6 +978,20 @@ def find_provider_mints(
             manual += [step] if step else []
             decisions += [decision] if decision else []
     return sites, manual, decisions
+
+
+def _untraced_mint(provider: ProviderClass, name: str, left: _Untraced) -> ManualStep:
+    code = left.source.code(left.sink)
+    return ManualStep(
+        left.source.where(left.sink),
+        f"the access token `{code}` that {provider.name}.{name}() also issues, traced to "
+        "a random value like its other access tokens",
+        "make this branch mint with `oauth_migration.mint_access_token(subject=..., "
+        "client_id=..., scope=..., resource=...)` too (or route it through the traced "
+        "mint): left opaque, it would be refused in the final phase",
+        "Manual steps: minting",
+        blocks_apply=True,
+    )
 
 
 # -- the finder -----------------------------------------------------------------------------

@@ -421,3 +421,23 @@ def test_inline_digest_lookup_hands_the_runtime_the_token(tmp_path: Path) -> Non
         "found = await oauth_migration.resolve_async(token, legacy=lambda t: "
         "self.tokens.get(hashlib.sha256(t.encode()).hexdigest()))"
     ) in text
+
+
+def test_a_second_untraced_access_token_in_one_exchange_blocks(tmp_path: Path) -> None:
+    """Review finding 7: beside the traced mint, a branch returning an access token the
+    scan cannot follow (`vault.issue(...)`) is a blocking manual step, not a silent pass."""
+    copy_case("subclass_streamable", tmp_path)
+    provider = tmp_path / "notes" / "provider.py"
+    text = provider.read_text(encoding="utf-8")
+    traced = "        del self.codes[authorization_code.code]\n"
+    assert traced in text
+    branch = (
+        traced
+        + "        if authorization_code.scopes == ['vault']:\n"
+        + "            return OAuthToken(access_token=VAULT.issue(client.client_id))\n"
+    )
+    provider.write_text(text.replace(traced, branch, 1), encoding="utf-8")
+    servers, manual = find_provider_servers(SourceTree(tmp_path))
+    assert [s.provider.name for s in servers] and servers[0].mints
+    [step] = [m for m in manual if "VAULT.issue" in m.expected]
+    assert step.blocks_apply and step.where.startswith("notes/provider.py:")
