@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from migrate.codemods import revoke_on_delete
 from migrate.codemods.edits import FileEdits
+from migrate.scan.deletes import TokenStore
 from migrate.scan.findings import Finding, ManualStep
 from migrate.scan.source import SourceTree
 
@@ -42,6 +44,16 @@ class Contribution:
     def step_edits(self, step: str) -> bool:
         return bool(self.edits.get(step))
 
+    def revoke_on_delete(self, tree: SourceTree, store: TokenStore) -> None:
+        """``revoke()`` before every legacy delete of ``store``, from the hybrid phase on:
+        the denylist then knows every revocation of a JWT's lifetime when `finalize` makes
+        it the only check. A delete that cannot name its token is a blocking step."""
+        deletes, by_file, manual = revoke_on_delete.plan_revocations(tree, store)
+        self.findings += [Finding("delete", d.where, d.detail) for d in deletes]
+        for rel, edits in by_file.items():
+            self.add(revoke_on_delete.STEP.id, rel, edits)
+        self.manual += manual
+
 
 @dataclass(frozen=True)
 class Match:
@@ -54,6 +66,11 @@ class Match:
 
     def describe(self) -> str:
         return f"{self.recipe.name} ({self.recipe.title})"
+
+    @classmethod
+    def claim(cls, recipe: Recipe, evidence: list[Finding], collected: Any) -> Match | None:
+        """The recipe's match, or None when it found no evidence."""
+        return cls(recipe, tuple(evidence), collected) if evidence else None
 
 
 class Recipe(Protocol):

@@ -76,8 +76,7 @@ class HandWritten:
 
     def recognise(self, tree: SourceTree) -> Match | None:
         collected = Collected(tree)
-        evidence = collected.evidence()
-        return Match(self, tuple(evidence), collected) if evidence else None
+        return Match.claim(self, collected.evidence(), collected)
 
     def hybrid(self, match: Match) -> Contribution:
         found: Collected = match.collected
@@ -92,7 +91,7 @@ class HandWritten:
         for gate in found.gates:
             out.add(hybrid_gate.STEP.id, gate.source.rel, hybrid_gate.hybrid_gate(gate))
         if out.step_edits(mint_jwt.STEP.id):
-            _revocations(out, found)
+            out.revoke_on_delete(found.tree, revoke_on_delete.token_store(_record_writes(found)))
         app = _choose_app(out, found)
         if app is not None:
             out.add(install_runtime.STEP.id, app.source.rel, _install(out, found, app))
@@ -167,17 +166,6 @@ def describe_gate(gate: BearerGate) -> str:
     if gate.migrated or gate.lookup is None:
         return f"{gate.function.name.value}() already calls the runtime"
     return f"{gate.function.name.value}() looks the token up with `{_code(gate.lookup.expression)}`"
-
-
-def _revocations(out: Contribution, found: Collected) -> None:
-    """``revoke()`` before every legacy delete, from the hybrid phase on: the denylist then
-    knows every revocation of a JWT's lifetime when `finalize` makes it the only check."""
-    store = revoke_on_delete.token_store(_record_writes(found))
-    deletes, by_file, manual = revoke_on_delete.plan_revocations(found.tree, store)
-    out.findings += [Finding("delete", d.where, d.detail) for d in deletes]
-    for rel, edits in by_file.items():
-        out.add(revoke_on_delete.STEP.id, rel, edits)
-    out.manual += manual
 
 
 def _record_writes(found: Collected) -> list[RecordWrite]:

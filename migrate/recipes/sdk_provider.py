@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from migrate.codemods import hybrid_gate, install_mcp, mint_jwt, revoke_on_delete
+from migrate.codemods import hybrid_gate, install_mcp, mint_jwt
 from migrate.recipes.base import Contribution, Match
 from migrate.recipes.handwritten import describe_gate, describe_mint
 from migrate.scan.deletes import TokenStore
@@ -47,8 +47,7 @@ class SdkProvider:
 
     def recognise(self, tree: SourceTree) -> Match | None:
         collected = Collected(tree)
-        evidence = collected.evidence()
-        return Match(self, tuple(evidence), collected) if evidence else None
+        return Match.claim(self, collected.evidence(), collected)
 
     def hybrid(self, match: Match) -> Contribution:
         found: Collected = match.collected
@@ -57,7 +56,8 @@ class SdkProvider:
             _report(out, server)
             _edits(out, server)
         if out.step_edits(mint_jwt.STEP.id):
-            _revocations(out, found.tree, found.servers)
+            # Planned once for the tree: every delete of every server's store, edited once.
+            out.revoke_on_delete(found.tree, _store(found.tree, found.servers))
         if len(found.servers) > 1:
             out.manual.append(_one_server(found.servers))
         # What the finder could not follow (a mint it cannot trace, a gate it cannot
@@ -117,16 +117,6 @@ def _store(tree: SourceTree, servers: list[ProviderServer]) -> TokenStore:
     written = frozenset(w.store for w in writes if w is not None and w.store)
     names = frozenset().union(*(s.names for s in stores)) | written
     return dataclasses.replace(stores[0], names=names)
-
-
-def _revocations(out: Contribution, tree: SourceTree, servers: list[ProviderServer]) -> None:
-    """Revocation from the hybrid phase on (see recipes.handwritten._revocations), planned
-    once for the tree: every delete of every server's store, each edited once."""
-    deletes, by_file, manual = revoke_on_delete.plan_revocations(tree, _store(tree, servers))
-    out.findings += [Finding("delete", d.where, d.detail) for d in deletes]
-    for rel, edits in by_file.items():
-        out.add(revoke_on_delete.STEP.id, rel, edits)
-    out.manual += manual
 
 
 def _edits(out: Contribution, server: ProviderServer) -> None:

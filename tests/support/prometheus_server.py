@@ -20,12 +20,11 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 
-from tests.support.server_process import free_port, stop_process
+from tests.support.server_process import BackgroundProcess, free_port, stop_process
 
 T = TypeVar("T")
 
@@ -79,7 +78,7 @@ def scrape_config(
     return json.dumps(document, indent=2) + "\n"
 
 
-class PrometheusServer:
+class PrometheusServer(BackgroundProcess):
     """One ``prometheus`` process with its own config, data folder, log and port."""
 
     def __init__(
@@ -172,23 +171,6 @@ class PrometheusServer:
         process, self._process = self._process, None
         if process is not None:
             stop_process(process, STOP_TIMEOUT)
-
-    def log_text(self, limit: int = 8000) -> str:
-        if not self.log_path.exists():
-            return ""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")[-limit:]
-
-    def __enter__(self) -> PrometheusServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- the HTTP API ------------------------------------------------------------------
 

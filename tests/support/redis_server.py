@@ -18,9 +18,8 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 
-from tests.support.server_process import free_port, stop_process
+from tests.support.server_process import BackgroundProcess, free_port, stop_process
 
 STARTUP_TIMEOUT = 15.0
 
@@ -39,7 +38,7 @@ SKIP_REASON = (
 )
 
 
-class RedisServer:
+class RedisServer(BackgroundProcess):
     """One redis-server process with its own config; stop and start again on the same port."""
 
     def __init__(self, folder: Path, *, persistent: bool = False) -> None:
@@ -105,20 +104,3 @@ class RedisServer:
         process, self._process = self._process, None
         if process is not None:
             stop_process(process, 10.0)
-
-    def log_text(self) -> str:
-        if not self.log_path.exists():
-            return ""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")[-8000:]
-
-    def __enter__(self) -> RedisServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

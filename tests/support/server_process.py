@@ -22,6 +22,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -60,7 +61,37 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
         process.wait()
 
 
-class ServerProcess:
+class BackgroundProcess:
+    """A started-and-stopped helper process with a log file: a context manager whose log
+    tail goes into failure messages (subclasses set ``log_path``, ``start`` and ``stop``)."""
+
+    log_path: Path
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def log_text(self, limit: int = 8000) -> str:
+        if not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")[-limit:]
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class ServerProcess(BackgroundProcess):
     """One server subprocess: start, wait until ready, stop, restart on the same port."""
 
     def __init__(
@@ -168,15 +199,3 @@ class ServerProcess:
         """Stop and start again with the same port and environment."""
         self.stop()
         self.start()
-
-    def __enter__(self) -> ServerProcess:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -5,21 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from click.testing import CliRunner, Result
-
-from migrate.cli import cli
-from tests.migrate.tree_support import copy_sample, tree_bytes
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args))
-
-
-def applied(tmp_path: Path) -> Path:
-    project = copy_sample(tmp_path / "project")
-    result = run("apply", str(project), "--yes", "--allow-dirty")
-    assert result.exit_code == 0, result.output
-    return project
+from tests.migrate.commands.support import applied_sample as applied
+from tests.migrate.commands.support import run
+from tests.migrate.tree_support import tree_bytes
 
 
 def test_text_says_what_was_restored_and_what_next(tmp_path: Path) -> None:

@@ -8,25 +8,15 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from migrate.cli import cli
-from migrate.status import ENV_NOW
+from tests.migrate.commands.support import applied_sample, run
 from tests.migrate.lifecycle_support import record_hybrid_run
 from tests.migrate.tree_support import copy_sample
 
 
-def run(*args: str, at: float | None = None) -> Result:
-    env = {ENV_NOW: None if at is None else repr(at)}
-    return CliRunner().invoke(cli, list(args), env=env)
-
-
 @pytest.fixture
 def hybrid(tmp_path: Path) -> Path:
-    project = copy_sample(tmp_path / "project")
-    result = run("apply", str(project), "--yes", "--allow-dirty")
-    assert result.exit_code == 0, result.output
-    return project
+    return applied_sample(tmp_path)
 
 
 def test_legacy_tree_in_json_is_one_error_object(tmp_path: Path) -> None:
