@@ -64,6 +64,9 @@ class ServerSpec:
             ignore=COPY_IGNORE,
             copy_function=shutil.copyfile,
         )
+        requirements = self.source / "requirements.txt"
+        if self.copy_as and requirements.is_file():  # a package's project file: at the root
+            shutil.copyfile(requirements, root / "requirements.txt")
 
     def env(self, root: Path) -> dict[str, str]:
         return {name: value.format(root=root) for name, value in self.store_env.items()}

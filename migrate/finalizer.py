@@ -19,7 +19,13 @@ from pathlib import Path, PurePosixPath
 import libcst as cst
 
 from migrate import emit, steps
-from migrate.codemods import RUNTIME_NAME, final_gate, refill_stores, revoke_on_delete
+from migrate.codemods import (
+    RUNTIME_NAME,
+    final_gate,
+    final_mint,
+    refill_stores,
+    revoke_on_delete,
+)
 from migrate.codemods.edits import FileEdits, rewrite
 from migrate.errors import PlanError
 from migrate.plan import FileChange, Plan, Step, digest, read_exact
@@ -154,7 +160,17 @@ def _edits(
     for rel, edits in revocations.items():
         edits.imports.append(_import_line(wiring, tree.root, rel))
         by_step[revoke_step][rel] = edits
+    by_step[final_mint.STEP.id] = _final_mints(tree)
     return by_step
+
+
+def _final_mints(tree: SourceTree) -> dict[str, FileEdits]:
+    found = {}
+    for source in tree.with_text(final_mint.MINT):
+        edits = final_mint.final_mint(source)
+        if edits.edits:
+            found[source.rel] = edits
+    return found
 
 
 def _runtime_files(plan: Plan, root: Path, wiring: Path) -> list[str]:

@@ -223,8 +223,13 @@ def _requirements(plan: Plan, root: Path) -> None:
                 "requirements.txt",
                 "a requirements.txt, or a pyproject.toml with [project] dependencies, "
                 "to add the runtime's dependencies to; none found",
-                "add " + " and ".join(emit.RUNTIME_REQUIREMENTS) + " to your dependencies",
+                "create a requirements.txt (the kit then adds "
+                + " and ".join(emit.RUNTIME_REQUIREMENTS)
+                + " to it), or add them to the file your deployment installs from and run "
+                "again with --skip requirements",
                 "Manual steps: dependencies",
+                # A server deployed without the runtime's packages does not start.
+                blocks_apply=True,
             )
         )
         return

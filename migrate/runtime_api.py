@@ -7,10 +7,22 @@ a migrated server at run time.
 
 from __future__ import annotations
 
+import inspect
+
 from shims.deferred import DeferredMigration as _Runtime
+
+
+def _parameter(method: object, name: str) -> str:
+    """``name``, checked to be a parameter of ``method`` (a rename fails at import)."""
+    if name not in inspect.signature(method).parameters:  # type: ignore[arg-type]
+        raise ImportError(f"{method!r} has no parameter {name!r}")
+    return name
+
 
 PACKAGE = "oauth_migration"  # the name the runtime is imported under in migrated code
 MINT = _Runtime.mint_access_token.__name__
+# The hybrid mint's former opaque expression, used while no issuer is known.
+MINT_FALLBACK = _parameter(_Runtime.mint_access_token, "legacy")
 RESOLVE = _Runtime.resolve.__name__
 RESOLVE_ASYNC = _Runtime.resolve_async.__name__
 REVOKE = _Runtime.revoke.__name__

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from migrate.codemods import (
     final_gate,
+    final_mint,
     hybrid_gate,
     install_mcp,
     install_runtime,
@@ -30,6 +31,7 @@ CODEMODS = (
     install_runtime,
     install_mcp,
     final_gate,
+    final_mint,
     refill_stores,
 )
 
@@ -64,6 +66,7 @@ STEPS: tuple[StepSpec, ...] = (
     REQUIREMENTS,
     GITIGNORE,
     final_gate.STEP,
+    final_mint.STEP,
     refill_stores.STEP,
     FINAL_WIRING,
 )

@@ -76,6 +76,7 @@ def main() -> int:
             project / "sample_legacy",
             ignore=shutil.ignore_patterns("__pycache__", "oauth_migration"),
         )
+        shutil.copyfile(ROOT / "sample_legacy" / "requirements.txt", project / "requirements.txt")
         server = ServerProcess(
             command_from_start_file(ROOT / "sample_legacy" / "START"),
             cwd=project,
@@ -116,7 +117,7 @@ def walk(project: Path, server: ServerProcess, http: httpx.Client, started: floa
     say()
     say("3. migrate apply")
     migrate("apply", str(project), "--yes")
-    say("   (the manual step: the sample has no requirements file to add pyjwt to)")
+    say("   (requirements.txt now lists pyjwt[crypto] and cryptography too)")
     say()
     say("4. Restart on the same store: the hybrid phase")
     with server:

@@ -66,6 +66,7 @@ def check(bin_dir: Path, work: Path) -> None:
     run([str(bin_dir / "python"), "-W", "error", "-c", "import migrate.cli, migrate.verify.runner"])
     tree = work / "tree"
     shutil.copytree(ROOT / "sample_legacy", tree / "sample_legacy")
+    shutil.copyfile(ROOT / "sample_legacy" / "requirements.txt", tree / "requirements.txt")
     plan = run([migrate, "plan", str(tree)], expect=2, cwd=work)
     if "next: migrate apply" not in plan:
         sys.exit("install-check: `migrate plan` did not end with its next step")

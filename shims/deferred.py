@@ -7,10 +7,17 @@ path, token lifetime) and builds the :class:`OAuthMigration` when ``install_star
 ``install_flask`` gives it the app and the issuer, or ``install_mcp`` the MCP SDK's server
 object (which knows its issuer: see :mod:`.mcp_sdk`). ``OAUTH_MIGRATE_ISSUER`` configures it
 without an install call (code paths outside any app, such as unit tests of a token store).
+
+Neither done, the hybrid phase still works as the legacy code did: a mint passed its legacy
+expression (``legacy=``) makes an opaque token and a resolve asks the legacy lookup, as a
+unit test of a provider built without its server expects. Each such mint is logged and
+counted in the metrics file as an opaque mint, so ``migrate status`` waits a full token
+lifetime after it. The final phase has no such path: it raises :class:`NotConfigured`.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -60,6 +67,7 @@ class DeferredMigration:
         self.authenticate_client: ClientAuthenticator | None = None
         self.any_client = False
         self._runtime: OAuthMigration | None = None
+        self._warned = False
 
     # -- configuration -------------------------------------------------------------------
 
@@ -103,6 +111,31 @@ class DeferredMigration:
         assert self._runtime is not None
         return self._runtime
 
+    def _legacy_only(self, legacy: object) -> bool:
+        """Whether to do what the legacy code did: the hybrid phase, a legacy path given,
+        and no issuer to mint or verify JWTs with (see the module's docstring)."""
+        if self._runtime is not None or self.environ.get(ENV_ISSUER) or legacy is None:
+            return False
+        if self.mode != "hybrid":
+            return False
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "oauth_migration is not installed on the server and %s is not set: "
+                "minting and looking up legacy opaque tokens (hybrid phase)",
+                ENV_ISSUER,
+            )
+        return True
+
+    def _opaque_minted(self, client_id: Any) -> None:
+        if self.metrics_path is None:
+            return
+        from .metrics import Metrics
+
+        metrics = Metrics(self.metrics_path)
+        metrics.opaque_minted(str(client_id))
+        metrics.flush()
+
     def authenticate_clients_with(
         self, authenticate: ClientAuthenticator, *, any_token: bool = False
     ) -> None:
@@ -136,16 +169,27 @@ class DeferredMigration:
         scope: Any = None,
         resource: Any = None,
         lifetime: int | None = None,
-    ) -> str:
+        legacy: Callable[[], Any] | None = None,
+    ) -> Any:
+        """A JWT; ``legacy`` is the hybrid code's former opaque mint, used only while no
+        issuer is known (see the module's docstring)."""
+        if legacy is not None and self._legacy_only(legacy):
+            self._opaque_minted(client_id)
+            return legacy()
         return self.runtime.mint_access_token(subject, client_id, scope, resource, lifetime)
 
     def resolve(self, token: str, legacy: Callable[[str], Any] | None = None, **kw: Any) -> Any:
         """The legacy record for ``token`` (see :meth:`TokenGate.resolve`)."""
+        if legacy is not None and self._legacy_only(legacy):
+            return legacy(token)
         return self.runtime.resolve(token, legacy, **kw)
 
     async def resolve_async(
         self, token: str, legacy: Callable[[str], Any] | None = None, **kw: Any
     ) -> Any:
+        if legacy is not None and self._legacy_only(legacy):
+            found = legacy(token)
+            return await found if inspect.isawaitable(found) else found
         return await self.runtime.resolve_async(token, legacy, **kw)
 
     @staticmethod
@@ -154,6 +198,10 @@ class DeferredMigration:
         return Row(columns)
 
     def revoke(self, token: str) -> bool:
+        """Feed the denylist; with no issuer in the hybrid phase nothing this process minted
+        is a JWT, and the legacy delete beside this call revokes what the store holds."""
+        if self._legacy_only(token):
+            return False
         return self.runtime.revoke(token)
 
     def install_starlette(self, app: Any, issuer: str) -> OAuthMigration:

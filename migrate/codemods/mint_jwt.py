@@ -3,7 +3,10 @@
 Changes: the random expression that made the access token (``secrets.token_urlsafe(32)``,
 ``"at_" + os.urandom(24).hex()``, ``uuid4().hex``, ...) becomes
 ``oauth_migration.mint_access_token(subject=..., client_id=..., scope=..., resource=...)``
-with the names the finder matched by role in the enclosing function.
+with the names the finder matched by role in the enclosing function, and the former
+expression as ``legacy=lambda: <expression>``: the runtime mints it only in the hybrid
+phase while no issuer is known (a provider's unit tests, built without the server; see
+:mod:`shims.deferred`), counted as an opaque mint. ``final-mint`` drops it at finalize.
 
 Why it is safe: the value keeps its place, so the legacy code still stores it, returns it
 under ``access_token`` and deletes it on rotation or revocation exactly as before; only
@@ -23,6 +26,7 @@ from migrate.codemods.build import keyword, runtime_call
 from migrate.codemods.edits import FileEdits
 from migrate.codemods.spec import StepSpec
 from migrate.scan.minting import MintSite
+from migrate.scan.syntax import walk
 
 STEP = StepSpec(
     "mint-jwt",
@@ -35,14 +39,26 @@ STEP = StepSpec(
 METHOD = runtime_api.MINT
 
 
-def mint_call(claims: dict[str, cst.BaseExpression]) -> cst.Call:
+def mint_call(
+    claims: dict[str, cst.BaseExpression], legacy: cst.BaseExpression | None = None
+) -> cst.Call:
     roles = ("subject", "client_id", "scope", "resource")
-    return runtime_call(METHOD, *(keyword(role, claims[role]) for role in roles if role in claims))
+    arguments = [keyword(role, claims[role]) for role in roles if role in claims]
+    if legacy is not None and _deferrable(legacy):
+        fallback = cst.Lambda(cst.Parameters(), legacy.with_changes(lpar=(), rpar=()))
+        arguments.append(keyword(runtime_api.MINT_FALLBACK, fallback))
+    return runtime_call(METHOD, *arguments)
+
+
+def _deferrable(expression: cst.BaseExpression) -> bool:
+    """Whether ``lambda: expression`` means the same expression, run later: not where it
+    awaits, yields or binds a name."""
+    return not any(isinstance(n, cst.Await | cst.Yield | cst.NamedExpr) for n in walk(expression))
 
 
 def mint_jwt(site: MintSite) -> FileEdits:
     edits = FileEdits()
     if not site.migrated:
-        call = mint_call(site.claims)
+        call = mint_call(site.claims, site.expression)
         edits.add(site.expression, lambda node: call)
     return edits

@@ -23,6 +23,10 @@ def copy_sample(destination: Path) -> Path:
         ignore=shutil.ignore_patterns("__pycache__"),
         copy_function=shutil.copyfile,  # modes not copied: writable even from a read-only checkout
     )
+    # The project's dependency file sits beside the package, where a deployment reads it.
+    shutil.copyfile(
+        REPO_ROOT / "sample_legacy" / "requirements.txt", destination / "requirements.txt"
+    )
     return destination
 
 

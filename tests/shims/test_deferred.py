@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from shims.deferred import ENV_ISSUER, DeferredMigration, NotConfigured
+from shims.metrics import read_metrics
 
 
 def deferred(key_folder: Path, environ: dict[str, str] | None = None) -> DeferredMigration:
@@ -77,3 +79,58 @@ def test_resource_spelled_with_a_final_slash_mints_a_usable_token(key_folder: Pa
         token = migration.mint_access_token("ada", "client", "mcp", resource=asked)
         assert jwt.decode(token, options={"verify_signature": False})["aud"] == asked.rstrip("/")
         assert migration.resolve(token, legacy=lambda t: {"user": "ada"}) == {"user": "ada"}
+
+
+def test_hybrid_mint_without_an_issuer_makes_the_legacy_token(key_folder: Path) -> None:
+    """A provider built without its server (its own unit tests) still mints in the hybrid
+    phase: the legacy expression it was given, as before the migration."""
+    token = deferred(key_folder).mint_access_token("ada", "c", "mcp", legacy=lambda: "opaque-1")
+    assert token == "opaque-1"
+
+
+def test_hybrid_mint_without_an_issuer_counts_an_opaque_mint(tmp_path: Path) -> None:
+    """That opaque token is in the metrics file, so status waits a lifetime after it."""
+    metrics = tmp_path / "metrics.sqlite3"
+    migration = DeferredMigration(
+        mode="hybrid", key_folder=str(tmp_path / "keys"), metrics_path=str(metrics), environ={}
+    )
+    migration.mint_access_token("ada", "client-7", "mcp", legacy=lambda: "opaque-1")
+    evidence = read_metrics(metrics)
+    assert evidence.opaque_minted == 1
+    assert evidence.last_opaque_minted is not None
+
+
+def test_hybrid_resolve_without_an_issuer_asks_the_legacy_lookup(key_folder: Path) -> None:
+    """The legacy lookup answers, unknown tokens included, as the legacy gate did."""
+    migration = deferred(key_folder)
+    store = {"opaque-1": {"user": "ada"}}
+    assert migration.resolve("opaque-1", legacy=store.get) == {"user": "ada"}
+    assert migration.resolve("other", legacy=store.get) is None
+
+
+def test_hybrid_resolve_async_without_an_issuer_awaits_the_legacy_lookup(
+    key_folder: Path,
+) -> None:
+    async def lookup(token: str) -> dict[str, str] | None:
+        return {"user": "ada"} if token == "opaque-1" else None
+
+    found = asyncio.run(deferred(key_folder).resolve_async("opaque-1", legacy=lookup))
+    assert found == {"user": "ada"}
+
+
+def test_final_mint_without_an_issuer_is_still_an_error(key_folder: Path) -> None:
+    """The final phase never mints an opaque token: no issuer is a clear error."""
+    migration = DeferredMigration(
+        mode="final", key_folder=str(key_folder), metrics_path=None, environ={}
+    )
+    with pytest.raises(NotConfigured, match=ENV_ISSUER):
+        migration.mint_access_token("ada", "c", "mcp", legacy=lambda: "opaque-1")
+    with pytest.raises(NotConfigured):
+        migration.resolve("opaque-1", legacy={"opaque-1": 1}.get)
+
+
+def test_an_issuer_from_the_environment_wins_over_the_legacy_mint(key_folder: Path) -> None:
+    """With OAUTH_MIGRATE_ISSUER set the hybrid mint is a JWT, never the legacy token."""
+    migration = deferred(key_folder, {ENV_ISSUER: "https://as.example.test"})
+    token = migration.mint_access_token("ada", "c", "mcp", legacy=lambda: "opaque-1")
+    assert token.count(".") == 2

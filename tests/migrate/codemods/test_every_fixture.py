@@ -18,6 +18,8 @@ import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from migrate.codemods.final_gate import find_hybrid_resolves
+from migrate.codemods.final_mint import STEP as FINAL_MINT
+from migrate.codemods.final_mint import final_mint
 from migrate.plan import Plan
 from migrate.scan.deletes import find_deletes
 from migrate.scan.gates import find_gates
@@ -27,6 +29,7 @@ from migrate.scan.providers import find_provider_servers
 from migrate.scan.source import SourceFile, SourceTree
 from tests.migrate.codemods.cases import (
     CODEMOD_STEPS,
+    FINAL_STEPS,
     all_cases,
     copy_case,
     final_cases,
@@ -134,11 +137,13 @@ def test_planning_the_output_again_changes_nothing(group: str, case: str, tmp_pa
 
 
 def _hybrid_resolve_lines(root: Path) -> dict[str, set[int]]:
-    """File -> the lines of the hybrid resolves finalize replaces (found afresh)."""
+    """File -> the lines of the hybrid resolves and mint fallbacks finalize replaces (found
+    afresh)."""
     lines: dict[str, set[int]] = {}
     for source in SourceTree(root).files.values():
         positions = MetadataWrapper(source.module, unsafe_skip_copy=True).resolve(PositionProvider)
-        for call in find_hybrid_resolves(source):
+        mints = [edit.node for edit in final_mint(source).edits]
+        for call in [*find_hybrid_resolves(source), *mints]:
             span = positions[call]
             lines.setdefault(source.rel, set()).update(range(span.start.line, span.end.line + 1))
     return lines
@@ -184,6 +189,7 @@ def _finder_sees(group: str, root: Path) -> list[object]:
         "hybrid_gate": [*find_gates(tree)[0], *find_gates(tree)[1]],
         "revoke_on_delete": list(find_deletes(tree)),
         "final_gate": [c for s in tree.files.values() for c in find_hybrid_resolves(s)],
+        "final_mint": [e for s in tree.files.values() for e in final_mint(s).edits],
         "install_mcp": [*find_provider_servers(tree)[0], *find_provider_servers(tree)[1]],
     }
     return found.get(group, [])
@@ -202,8 +208,13 @@ def test_every_noop_case_plans_no_edit_and_no_manual_step(
     plan = plan_final_case(group, case, tmp_path) if final else plan_case(group, case, tmp_path)
     files = [f for f in _case_files(tmp_path) if not f.startswith("oauth_migration/")]
     assert files
-    if final:  # finalize also switches the runtime: only the server's files must stay
-        assert rewritten(plan) == {}
+    if final:
+        assert FINAL_STEPS[group] not in [s.id for s in plan.steps]
+        # A gate's no-op case: finalize switches the runtime and drops the mint's opaque
+        # fallback, nothing else (a mint's no-op case still has its gate finalized).
+        if FINAL_STEPS[group] != FINAL_MINT.id:
+            mint_files = {f for s in plan.steps if s.id == FINAL_MINT.id for f in s.files}
+            assert set(rewritten(plan)) <= mint_files
     else:
         assert plan.changes == []
     assert all(manual_in(plan, rel) == [] for rel in files)

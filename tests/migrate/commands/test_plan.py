@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 from migrate import emit
 from migrate.cli import cli
 from migrate.commands._options import STEP_IDS
-from tests.migrate.tree_support import copy_sample
+from tests.migrate.tree_support import copy_sample, tree_bytes
 
 
 def run(*args: str) -> Result:
@@ -109,11 +109,30 @@ def test_unknown_step_id_is_an_error(project: Path) -> None:
     assert f"(the step ids: {STEP_IDS})" in result.output
 
 
-def test_missing_requirements_file_is_a_manual_step(project: Path) -> None:
-    """Without a requirements file the plan asks for the dependencies by hand."""
-    output = run("plan", str(project)).output
-    assert "Manual steps" in output
-    assert "pyjwt[crypto]>=2.14" in output
+def test_missing_requirements_file_blocks_the_plan(project: Path) -> None:
+    """Without a dependency file the plan is blocked (6): a server deployed without the
+    runtime's packages would not start; the step names them and the way out."""
+    (project / "requirements.txt").unlink()
+    result = run("plan", str(project))
+    assert result.exit_code == 6, result.output
+    assert "pyjwt[crypto]>=2.14" in result.output
+    assert "--skip requirements" in result.output
+
+
+def test_apply_writes_nothing_without_a_dependency_file(project: Path) -> None:
+    """`apply` on the blocked plan exits 6 and leaves every file as it was."""
+    (project / "requirements.txt").unlink()
+    before = tree_bytes(project)
+    result = run("apply", str(project), "--yes")
+    assert result.exit_code == 6, result.output
+    assert tree_bytes(project) == before
+
+
+def test_skipping_requirements_unblocks_the_plan(project: Path) -> None:
+    """`--skip requirements` is the operator saying the deployment installs them itself."""
+    (project / "requirements.txt").unlink()
+    result = run("plan", str(project), "--skip", "requirements")
+    assert result.exit_code == 2, result.output
 
 
 def test_requirements_file_gains_the_runtime_dependencies(project: Path) -> None:
@@ -194,7 +213,7 @@ def test_plan_ends_with_a_summary_and_the_next_step(project: Path) -> None:
     lines = run("plan", str(project)).stdout.splitlines()
     created = len(emit.shim_files()) + 2  # the runtime package and .gitignore
     assert lines[-2] == (
-        f"Plan: 8 steps, 4 files to change, {created} to create, 1 manual (pending)"
+        f"Plan: 9 steps, 5 files to change, {created} to create, 0 manual (pending)"
     )
     assert lines[-1] == f"next: migrate apply {project}"
 
