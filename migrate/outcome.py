@@ -17,9 +17,10 @@ from migrate.state import Applied
 
 
 def found_nothing(plan: Plan) -> bool:
-    """No recipe recognised a legacy authorization server: the plan has no step (a
-    migrated tree is still recognised, by its migrated mint, gate and metadata)."""
-    return not plan.recipe
+    """No recipe recognised a legacy authorization server and nothing was found: the
+    plan has no step and no finding (a migrated tree is still recognised, by its
+    migrated mint, gate and metadata; an unreadable file is a finding, shown in full)."""
+    return not plan.recipe and not plan.findings
 
 
 def plan_exit(plan: Plan) -> Exit:

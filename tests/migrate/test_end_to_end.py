@@ -182,18 +182,7 @@ FLASK_BLUEPRINT = ServerCase(
     },
 )
 
-# One random helper makes every credential; the token response is a pydantic model.
-FASTAPI_PYDANTIC_HELPER = ServerCase(
-    name="fastapi_pydantic_helper",
-    user="ines",
-    copy=_fixture_copier("fastapi_pydantic_helper"),
-    start_file="START",
-    store_env=lambda store: {"HOST": None},
-    run_legacy_tests=_fixture_tests,
-    pinned_legacy_defects={},
-)
-
-CASES = [SAMPLE, FASTAPI_ROUTER, FLASK_BLUEPRINT, FASTAPI_PYDANTIC_HELPER]
+CASES = [SAMPLE, FASTAPI_ROUTER, FLASK_BLUEPRINT]
 
 
 # -- the migrated server ---------------------------------------------------------------
