@@ -33,7 +33,7 @@ from migrate.scan.syntax import (
     walk,
 )
 from migrate.scan.token_flow import PRIMITIVES as RANDOM_PRIMITIVES
-from migrate.scan.token_flow import RANDOM, Origin, TokenFlow, access_value, climb
+from migrate.scan.token_flow import RANDOM, SELF_CONTAINED, Origin, TokenFlow, access_value, climb
 
 MINT_CALL = runtime_api.MINT
 # The random primitives, as the SDK provider finder reads them too.
@@ -293,9 +293,15 @@ def find_mints(tree: SourceTree) -> tuple[list[MintSite], list[ManualStep]]:
             if _is_access(labels, function, variable):
                 seen.add(id(root))
                 _take(_site(source, root, function), sites, manual)
-    for origin in traced_origins(tree):
-        if origin.kind == RANDOM and origin.function and id(origin.expression) not in seen:
-            seen.add(id(origin.expression))
+    flow = TokenFlow(tree)
+    for origin in flow.origins():
+        if origin.kind != RANDOM or not origin.function or id(origin.expression) in seen:
+            continue
+        seen.add(id(origin.expression))
+        helper = flow.shared(origin)
+        if helper:
+            manual.append(_manual_shared(origin, helper))
+        else:
             _take(_site(origin.source, origin.expression, origin.function), sites, manual)
     return _one_per_function(sites, manual)
 
@@ -303,6 +309,24 @@ def find_mints(tree: SourceTree) -> tuple[list[MintSite], list[ManualStep]]:
 def traced_origins(tree: SourceTree) -> list[Origin]:
     """What makes each access token of the tree's token responses (see token_flow)."""
     return TokenFlow(tree).origins()
+
+
+def _manual_shared(origin: Origin, helper: str) -> ManualStep:
+    return ManualStep(
+        origin.where,
+        f"the access token made inside {helper}(), which is also called for other values "
+        "(a refresh token, a code or a client secret): a JWT minted there would replace "
+        "those too",
+        f"where a caller puts {helper}()'s result under access_token, mint it there with "
+        "`oauth_migration.mint_access_token(subject=..., client_id=..., scope=..., "
+        f"resource=...)` and keep {helper}() for the other values",
+        "Manual steps: minting",
+    )
+
+
+def find_self_contained(tree: SourceTree) -> list[Origin]:
+    """Access tokens the server signs itself (``jwt.encode``, ``hmac``, itsdangerous)."""
+    return [o for o in traced_origins(tree) if o.kind == SELF_CONTAINED]
 
 
 def _take(found: MintSite | ManualStep, sites: list[MintSite], manual: list[ManualStep]) -> None:

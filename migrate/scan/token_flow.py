@@ -20,6 +20,7 @@ returns of functions defined anywhere in the tree, until it reaches what makes i
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -58,6 +59,8 @@ class Origin:
     function: cst.FunctionDef | None
     kind: str  # RANDOM or SELF_CONTAINED
     via: str = ""  # the signing call, for a self-contained token
+    # The functions entered on the way, caller first (``issue`` of ``issue(grant)``).
+    through: tuple[str, ...] = ()
 
     @property
     def where(self) -> str:
@@ -117,6 +120,7 @@ class TokenFlow:
         self._definitions: dict[str, list[tuple[SourceFile, cst.FunctionDef]]] = {}
         self._random: dict[str, bool] = {}
         self._busy: set[tuple[int, str]] = set()  # local names being followed (x = f(x))
+        self._entered: dict[str, set[int]] = {}  # function -> the traced calls of it
 
     def origins(self) -> list[Origin]:
         found: dict[int, Origin] = {}
@@ -194,7 +198,23 @@ class TokenFlow:
             for node in _own_returns(where, definition):
                 assert node.value is not None
                 found += self.trace(where, definition, node.value, depth - 1, index)
-        return found
+        if found:
+            self._entered.setdefault(_last(name), set()).add(id(call))
+        return [dataclasses.replace(o, through=(_last(name), *o.through)) for o in found]
+
+    def shared(self, origin: Origin) -> str:
+        """The function the origin was reached through that is also called where its
+        result is not followed to an ``access_token`` (a refresh token, a client secret):
+        rewriting the mint inside it would change those too. ``""`` when there is none."""
+        for name in origin.through:
+            pattern = re.compile(rf"(?<![\w.])(?:[\w.]*\.)?{re.escape(name)}\s*\(")
+            calls = sum(
+                len(pattern.findall(s.text)) - s.text.count(f"def {name}(")
+                for s in self.tree.with_text(f"{name}(")
+            )
+            if calls > len(self._entered.get(name, ())):
+                return name
+        return ""
 
     def definitions(
         self, name: str, prefer: SourceFile | None = None

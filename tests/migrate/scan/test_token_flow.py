@@ -273,3 +273,31 @@ def test_a_random_origin_is_reported_as_random(tmp_path: Path) -> None:
     """The origin of an opaque token says it is random (what apply migrates)."""
     tree = _tree(tmp_path, SPELLINGS["same-module-helper"])
     assert [o.kind for o in TokenFlow(tree).origins()] == [RANDOM]
+
+
+SHARED_ISSUER = """import secrets
+
+STORE = {}
+
+
+def _issue(user_id, client_id, scope, kind):
+    value = secrets.token_urlsafe(32)
+    STORE[value] = {"user_id": user_id, "client_id": client_id, "scope": scope, "kind": kind}
+    return value
+
+
+def token(user_id, client_id, scope):
+    return {
+        "access_token": _issue(user_id, client_id, scope, "access"),
+        "refresh_token": _issue(user_id, client_id, scope, "refresh"),
+    }
+"""
+
+
+def test_a_storing_helper_shared_with_refresh_tokens_is_a_manual_step(tmp_path: Path) -> None:
+    """The access token is made inside a function that also makes the refresh token: a
+    JWT minted there would make refresh tokens JWTs too, so it is a located manual step."""
+    sites, manual = find_mints(_tree(tmp_path, {"app.py": SHARED_ISSUER}))
+    assert sites == []
+    assert [m.where for m in manual] == ["app.py:7"]
+    assert "_issue(), which is also called for other values" in manual[0].expected
