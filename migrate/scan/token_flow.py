@@ -28,7 +28,14 @@ from dataclasses import dataclass
 import libcst as cst
 
 from migrate.scan.source import SourceFile, SourceTree
-from migrate.scan.syntax import dotted, imported_names, qualified, string_value, walk
+from migrate.scan.syntax import (
+    dotted,
+    imported_names,
+    parameters,
+    qualified,
+    string_value,
+    walk,
+)
 
 PRIMITIVES = frozenset(
     {
@@ -179,6 +186,8 @@ class TokenFlow:
                 if position is not None and index is not None:
                     continue  # a tuple element unpacked from a tuple element: not followed
                 found += self.trace(source, function, value, depth - 1, at)
+            if not found and index is None and expr.value in parameters(function):
+                found = self._from_callers(function, expr.value, depth)
             return found
         if isinstance(expr, cst.Call):
             return self._returns_of(source, expr, depth, index)
@@ -201,6 +210,25 @@ class TokenFlow:
         if found:
             self._entered.setdefault(_last(name), set()).add(id(call))
         return [dataclasses.replace(o, through=(_last(name), *o.through)) for o in found]
+
+    def _from_callers(self, function: cst.FunctionDef, name: str, depth: int) -> list[Origin]:
+        """A parameter (``def token_response(access, refresh)``): the argument each
+        caller in the tree passes for it, followed in the caller."""
+        params = function.params
+        positional = [p.name.value for p in (*params.posonly_params, *params.params)]
+        if positional[:1] in (["self"], ["cls"]):
+            positional = positional[1:]  # called as obj.method(...): no argument for it
+        callee = function.name.value
+        found: list[Origin] = []
+        for source in self.tree.with_text(f"{callee}("):
+            for call in walk(source.module):
+                if not isinstance(call, cst.Call) or _last(dotted(call.func) or "") != callee:
+                    continue
+                caller = _innermost(source, call)
+                argument = _argument(call, name, positional)
+                if caller is not None and argument is not None:
+                    found += self.trace(source, caller, argument, depth - 1)
+        return found
 
     def shared(self, origin: Origin) -> str:
         """The function the origin was reached through that is also called where its
@@ -362,6 +390,16 @@ class TokenFlow:
                     if made.startswith(SERIALIZER_MODULE):
                         return True
         return False
+
+
+def _argument(call: cst.Call, name: str, positional: list[str]) -> cst.BaseExpression | None:
+    """The value ``call`` passes for parameter ``name`` (by keyword or position)."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg.value
+    plain = [a for a in call.args if a.keyword is None and not a.star]
+    where = positional.index(name) if name in positional else -1
+    return plain[where].value if 0 <= where < len(plain) else None
 
 
 def _innermost(source: SourceFile, node: cst.CSTNode) -> cst.FunctionDef | None:

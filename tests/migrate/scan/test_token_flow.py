@@ -166,6 +166,28 @@ def token(user_id, client_id, scope):
     return {"access_token": grant.value, "token_type": "Bearer"}
 """,
     },
+    "response-builder": {
+        "svc/__init__.py": "",
+        "svc/responses.py": """from starlette.responses import JSONResponse
+
+
+def token_response(access, refresh, scope):
+    body = {"access_token": access, "refresh_token": refresh, "scope": scope}
+    return JSONResponse({**body, "token_type": "Bearer"})
+""",
+        "svc/routes.py": f"""import secrets
+
+from .responses import token_response
+
+STORE = {{}}
+
+
+def token(user_id, client_id, scope):
+    tok = secrets.token_hex(20)
+    {RECORD.format(v="tok")}
+    return token_response(tok, secrets.token_hex(32), scope=scope)
+""",
+    },
 }
 # file:line of the mint, and its code.
 EXPECTED = {
@@ -180,6 +202,7 @@ EXPECTED = {
     "helper-in-another-module": ("svc/routes.py:11", "generate_token(32)"),
     "issued-pair": ("app.py:7", "secrets.token_urlsafe(32)"),
     "record-attribute": ("app.py:20", "_fresh()"),
+    "response-builder": ("svc/routes.py:9", "secrets.token_hex(20)"),
 }
 
 
