@@ -192,9 +192,49 @@ class TokenFlow:
         if isinstance(expr, cst.Call):
             return self._returns_of(source, expr, depth, index)
         if isinstance(expr, cst.Attribute | cst.Subscript):
-            member = _member_value(function, expr)
-            return [] if member is None else self.trace(source, function, member, depth - 1)
+            return self._member(source, function, expr, depth)
         return []
+
+    def _member(
+        self, source: SourceFile, function: cst.FunctionDef, expr: cst.BaseExpression, depth: int
+    ) -> list[Origin]:
+        """``record.token``: the field of a record built here, or returned by a call."""
+        owned = _member_of(expr)
+        if owned is None:
+            return []
+        owner, member = owned
+        found = []
+        for value, position in _bindings(function, owner):
+            value = _strip(value)
+            given = _field(value, member) if position is None else None
+            if given is not None:
+                found += self.trace(source, function, given, depth - 1)
+            elif position is None and isinstance(value, cst.Call):
+                found += self._returned_member(source, value, member, depth)
+        return found
+
+    def _returned_member(
+        self, source: SourceFile, call: cst.Call, member: str, depth: int
+    ) -> list[Origin]:
+        """``grant = issue(...)``, then ``grant.token``: the field of the record that
+        ``issue`` returns (built in its return, or bound to the name it returns)."""
+        name = _last(dotted(call.func) or "")
+        found = []
+        for where, definition in self.definitions(name, prefer=source) if name else []:
+            for node in _own_returns(where, definition):
+                assert node.value is not None
+                returned = _strip(node.value)
+                records = [returned]
+                if isinstance(returned, cst.Name):
+                    bound = _bindings(definition, returned.value)
+                    records = [_strip(v) for v, i in bound if i is None]
+                for record in records:
+                    given = _field(record, member)
+                    if given is not None:
+                        found += self.trace(where, definition, given, depth - 1)
+        if found:
+            self._entered.setdefault(name, set()).add(id(call))
+        return [dataclasses.replace(o, through=(name, *o.through)) for o in found]
 
     def _returns_of(
         self, source: SourceFile, call: cst.Call, depth: int, index: int | None
@@ -445,33 +485,29 @@ def _bound_by(
     return []
 
 
-def _member_value(function: cst.FunctionDef, expr: cst.BaseExpression) -> cst.BaseExpression | None:
-    """The value of ``record.field`` or ``record["field"]`` where ``record`` was built in
-    ``function`` as ``Record(field=...)`` or ``{"field": ...}``."""
+def _member_of(expr: cst.BaseExpression) -> tuple[str, str] | None:
+    """(record, field) of ``record.field`` or ``record["field"]``."""
     if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
-        owner, member = expr.value.value, expr.attr.value
-    elif (
+        return expr.value.value, expr.attr.value
+    if (
         isinstance(expr, cst.Subscript)
         and isinstance(expr.value, cst.Name)
         and len(expr.slice) == 1
         and isinstance(expr.slice[0].slice, cst.Index)
     ):
         key = string_value(expr.slice[0].slice.value)
-        if key is None:
-            return None
-        owner, member = expr.value.value, key
-    else:
-        return None
-    for value, position in _bindings(function, owner):
-        value = _strip(value)
-        if position is not None:
-            continue
-        if isinstance(value, cst.Call):
-            for arg in value.args:
-                if arg.keyword is not None and arg.keyword.value == member:
-                    return arg.value
-        if isinstance(value, cst.Dict):
-            for element in value.elements:
-                if isinstance(element, cst.DictElement) and string_value(element.key) == member:
-                    return element.value
+        return None if key is None else (expr.value.value, key)
+    return None
+
+
+def _field(record: cst.BaseExpression, member: str) -> cst.BaseExpression | None:
+    """The value ``Record(member=...)`` or ``{"member": ...}`` gives the field."""
+    if isinstance(record, cst.Call):
+        for arg in record.args:
+            if arg.keyword is not None and arg.keyword.value == member:
+                return arg.value
+    if isinstance(record, cst.Dict):
+        for element in record.elements:
+            if isinstance(element, cst.DictElement) and string_value(element.key) == member:
+                return element.value
     return None

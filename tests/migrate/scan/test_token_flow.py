@@ -188,6 +188,40 @@ def token(user_id, client_id, scope):
     return token_response(tok, secrets.token_hex(32), scope=scope)
 """,
     },
+    "record-from-a-store-method": {
+        "svc/__init__.py": "",
+        "svc/store.py": """import secrets
+from dataclasses import dataclass
+
+
+@dataclass
+class Issued:
+    token: str
+    user_id: str
+    client_id: str
+    scope: str
+
+
+class TokenStore:
+    def __init__(self):
+        self.rows = {}
+
+    def create(self, user_id, client_id, scope):
+        row = Issued(token=secrets.token_urlsafe(32), user_id=user_id, client_id=client_id,
+                     scope=scope)
+        self.rows[row.token] = row
+        return row
+""",
+        "svc/routes.py": """from .store import TokenStore
+
+STORE = TokenStore()
+
+
+def token(user_id, client_id, scope):
+    issued = STORE.create(user_id, client_id, scope)
+    return {"access_token": issued.token, "token_type": "Bearer"}
+""",
+    },
 }
 # file:line of the mint, and its code.
 EXPECTED = {
@@ -203,6 +237,7 @@ EXPECTED = {
     "issued-pair": ("app.py:7", "secrets.token_urlsafe(32)"),
     "record-attribute": ("app.py:20", "_fresh()"),
     "response-builder": ("svc/routes.py:9", "secrets.token_hex(20)"),
+    "record-from-a-store-method": ("svc/store.py:18", "secrets.token_urlsafe(32)"),
 }
 
 
