@@ -75,12 +75,23 @@ class Origin:
 
 
 def access_value(node: cst.CSTNode) -> cst.BaseExpression | None:
-    """The value given for an ``access_token`` response member, if ``node`` gives one."""
+    """The value given for an ``access_token`` response member, if ``node`` gives one:
+    a dict literal's key, a keyword (``dict``, ``jsonify``, a response model, ``.update``)
+    or an item assignment."""
     if isinstance(node, cst.DictElement) and string_value(node.key) == "access_token":
         return node.value
     if isinstance(node, cst.Arg) and node.keyword and node.keyword.value == "access_token":
         return node.value
+    if isinstance(node, cst.Assign) and any(_names_access_key(t.target) for t in node.targets):
+        return node.value  # body["access_token"] = value
     return None
+
+
+def _names_access_key(target: cst.BaseExpression) -> bool:
+    if not isinstance(target, cst.Subscript) or len(target.slice) != 1:
+        return False
+    index = target.slice[0].slice
+    return isinstance(index, cst.Index) and string_value(index.value) == "access_token"
 
 
 def climb(

@@ -222,6 +222,21 @@ def token(user_id, client_id, scope):
     return {"access_token": issued.token, "token_type": "Bearer"}
 """,
     },
+    "item-assignment": {
+        "app.py": f"""import json
+import uuid
+
+STORE = {{}}
+
+
+def token(user_id, client_id, scope):
+    body = {{"token_type": "Bearer", "expires_in": 3600}}
+    fresh = uuid.uuid4().hex
+    {RECORD.format(v="fresh")}
+    body["access_token"] = fresh
+    return json.dumps(body)
+""",
+    },
 }
 # file:line of the mint, and its code.
 EXPECTED = {
@@ -238,6 +253,7 @@ EXPECTED = {
     "record-attribute": ("app.py:20", "_fresh()"),
     "response-builder": ("svc/routes.py:9", "secrets.token_hex(20)"),
     "record-from-a-store-method": ("svc/store.py:18", "secrets.token_urlsafe(32)"),
+    "item-assignment": ("app.py:9", "uuid.uuid4().hex"),
 }
 
 
