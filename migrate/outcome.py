@@ -12,14 +12,16 @@ from pathlib import Path
 from migrate.apply import ApplyResult
 from migrate.exit_codes import Exit
 from migrate.plan import Plan
+from migrate.recipes import self_contained
 from migrate.render import key_folder_ignored, keys_line, manual_steps_left
 from migrate.state import Applied
 
 
 def found_nothing(plan: Plan) -> bool:
-    """No recipe recognised a legacy authorization server: the plan has no step (a
-    migrated tree is still recognised, by its migrated mint, gate and metadata)."""
-    return not plan.recipe
+    """No recipe recognised a legacy authorization server and nothing was found: the
+    plan has no step and no finding (a migrated tree is still recognised, by its
+    migrated mint, gate and metadata; an unreadable file is a finding, shown in full)."""
+    return not plan.recipe and not plan.findings
 
 
 def plan_exit(plan: Plan) -> Exit:
@@ -33,6 +35,9 @@ def already_there(plan: Plan) -> str:
     """Why apply has nothing to write."""
     if found_nothing(plan):
         return f"nothing to apply: {plan.notes[0]}"
+    signed = [n for n in plan.notes if n.startswith(self_contained.NOTE)]
+    if plan.phase_from == "legacy" and signed:
+        return f"nothing to apply: {signed[0]}"  # not "already in the legacy phase"
     return f"nothing to apply: the tree is already in the {plan.phase_from} phase"
 
 

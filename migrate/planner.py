@@ -41,8 +41,8 @@ def plan_hybrid(
     try:
         match = choose(tree)
         if match is None:
-            plan.notes.append(f"{NOTHING_FOUND} under {root}: nothing to migrate.")
             report_unreadable(plan, tree)
+            plan.notes.append(_nothing_found(plan, root))
             return plan
         plan.recipe = match.describe()
         plan.evidence = list(match.evidence)
@@ -69,6 +69,18 @@ def _take(plan: Plan, found: Contribution) -> None:
     plan.manual += found.manual
     plan.notes += found.notes
     plan.store_persistent = found.store_persistent
+
+
+def _nothing_found(plan: Plan, root: Path) -> str:
+    """The note of a tree no recipe recognised; it never says "nothing to migrate" over
+    files the scan could not read (the plan then lists them and is blocked)."""
+    if not plan.blocked_by:
+        return f"{NOTHING_FOUND} under {root}: nothing to migrate."
+    return (
+        f"{NOTHING_FOUND} in the files read under {root}, but {len(plan.blocked_by)} "
+        "could not be read (under Findings) and may hold one: read or --exclude them, "
+        "then plan again."
+    )
 
 
 def report_unreadable(plan: Plan, tree: SourceTree) -> None:

@@ -16,12 +16,13 @@ import libcst as cst
 from migrate import runtime_api
 from migrate.codemods import hybrid_gate, install_runtime, mint_jwt, revoke_on_delete, wrap_metadata
 from migrate.codemods.edits import FileEdits
+from migrate.recipes import self_contained
 from migrate.recipes.base import Contribution, Match
 from migrate.scan.apps import AppSite, find_apps, resolve_issuer
 from migrate.scan.findings import Finding, ManualStep
 from migrate.scan.gates import BearerGate, find_gates
 from migrate.scan.metadata import MetadataProducer, find_metadata
-from migrate.scan.minting import MintSite, find_mints
+from migrate.scan.minting import MintSite, find_mints, find_self_contained
 from migrate.scan.providers import find_provider_classes
 from migrate.scan.record_writes import RecordWrite, write_near
 from migrate.scan.source import SourceTree
@@ -49,10 +50,14 @@ class Collected:
         self.manual_mints = [m for m in manual_mints if mine(m.where)]
         self.manual_gates = [m for m in manual_gates if mine(m.where)]
         self.apps = find_apps(tree)
+        # Signed tokens count only where no opaque mint is left to migrate beside them.
+        signed = [o for o in find_self_contained(tree) if mine(o.where)]
+        self.self_contained = signed if not (self.mints or self.manual_mints) else []
 
     def evidence(self) -> list[Finding]:
         found = [Finding("metadata", p.where, describe_metadata(p)) for p in self.producers]
         found += [Finding("mint", m.where, describe_mint(m)) for m in self.mints]
+        found += [Finding("mint", o.where, self_contained.describe(o)) for o in self.self_contained]
         found += [Finding("gate", g.where, describe_gate(g)) for g in self.gates]
         manual = [*self.manual_metadata, *self.manual_mints, *self.manual_gates]
         return found + [Finding("manual", m.where, m.expected) for m in manual]
@@ -80,6 +85,8 @@ class HandWritten:
 
     def hybrid(self, match: Match) -> Contribution:
         found: Collected = match.collected
+        if found.self_contained:
+            return self_contained.contribution(found.self_contained, found.evidence())
         out = Contribution()
         _report(out, found)
         for producer in found.producers:

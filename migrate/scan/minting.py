@@ -32,18 +32,12 @@ from migrate.scan.syntax import (
     string_value,
     walk,
 )
+from migrate.scan.token_flow import PRIMITIVES as RANDOM_PRIMITIVES
+from migrate.scan.token_flow import RANDOM, SELF_CONTAINED, Origin, TokenFlow, access_value, climb
 
-PRIMITIVES = frozenset(
-    {
-        "secrets.token_urlsafe", "secrets.token_hex", "secrets.token_bytes", "os.urandom",
-        "uuid.uuid4", "uuid.uuid1",
-    }
-)  # fmt: skip
-# Calls that only encode random bytes: the mint is what they return.
-ENCODERS = re.compile(
-    r"^(base64\.\w+|binascii\.(hexlify|b2a_hex|b2a_base64)|str|bytes|codecs\.encode)$"
-)
 MINT_CALL = runtime_api.MINT
+# The random primitives, as the SDK provider finder reads them too.
+PRIMITIVES = RANDOM_PRIMITIVES
 
 ROLES: dict[str, tuple[str, ...]] = {
     "subject": (
@@ -130,7 +124,7 @@ def random_value(source: SourceFile, expr: cst.BaseExpression, helpers: frozense
     (``"at-" + _b32(30)``, ``secrets.token_hex(32)``, ``mint("tok", 32)``)."""
     imports = imported_names(source.module)
     return any(
-        _is_primitive(node, imports, helpers) and _climb(source, node, imports) is expr
+        _is_primitive(node, imports, helpers) and climb(source, node, imports) is expr
         for node in walk(expr)
         if isinstance(node, cst.Call)
     )
@@ -145,35 +139,9 @@ def _returns_random(source: SourceFile, ret: cst.Return, imports: dict[str, str]
     return any(
         isinstance(n, cst.Call)
         and _is_primitive(n, imports)
-        and _climb(source, n, imports) is ret.value
+        and climb(source, n, imports) is ret.value
         for n in walk(ret.value)
     )
-
-
-def _climb(
-    source: SourceFile, node: cst.BaseExpression, imports: dict[str, str]
-) -> cst.BaseExpression:
-    """The largest expression around a primitive that still only encodes its bytes."""
-    current: cst.BaseExpression = node
-    while True:
-        parent = source.parent(current)
-        if isinstance(parent, cst.Attribute | cst.BinaryOperation):
-            current = parent
-        elif isinstance(parent, cst.Call) and parent.func is current:
-            current = parent  # a method call on the value: .hex(), .decode(), .rstrip(...)
-        elif isinstance(parent, cst.FormattedStringExpression):
-            outer = source.parent(parent)
-            assert isinstance(outer, cst.FormattedString)
-            current = outer
-        elif isinstance(parent, cst.Arg):
-            call = source.parent(parent)
-            if not isinstance(call, cst.Call) or not ENCODERS.match(
-                qualified(call.func, imports) or ""
-            ):
-                return current
-            current = call
-        else:
-            return current
 
 
 def _labels(source: SourceFile, root: cst.BaseExpression) -> tuple[list[str], cst.Name | None]:
@@ -198,74 +166,20 @@ def _labels(source: SourceFile, root: cst.BaseExpression) -> tuple[list[str], cs
     return [], None
 
 
-def _access_value(node: cst.CSTNode) -> cst.BaseExpression | None:
-    """The value given for an ``access_token`` response key, if ``node`` gives one."""
-    if isinstance(node, cst.DictElement) and string_value(node.key) == "access_token":
-        return node.value
-    if isinstance(node, cst.Arg) and node.keyword and node.keyword.value == "access_token":
-        return node.value
-    return None
-
-
 def _flows_to_access_key(function: cst.FunctionDef, variable: str) -> bool:
     for node in walk(function.body):
-        value = _access_value(node)
+        value = access_value(node)
         if value is not None and variable in names_in(value):
             return True
     return False
 
 
-def _is_access(
-    function: cst.FunctionDef,
-    labels: list[str],
-    variable: cst.Name | None,
-    feeders: frozenset[str] = frozenset(),
-) -> bool:
+def _is_access(labels: list[str], function: cst.FunctionDef, variable: cst.Name | None) -> bool:
     if any(_OTHER.search(label) for label in labels):
         return False
     if any(_ACCESS.search(label) for label in labels):
         return True
-    if variable is None:
-        return False
-    if _flows_to_access_key(function, variable.value):
-        return True
-    # ``token = ...; return token`` in a function whose result a caller puts under
-    # ``access_token`` in the token response (follow the value, not its name).
-    return function.name.value in feeders and _returns_name(function, variable.value)
-
-
-def _returns_name(function: cst.FunctionDef, name: str) -> bool:
-    return any(
-        isinstance(n, cst.Return) and isinstance(n.value, cst.Name) and n.value.value == name
-        for n in walk(function.body)
-    )
-
-
-def access_feeders(tree: SourceTree) -> frozenset[str]:
-    """Functions whose result becomes the ``access_token`` of a token response somewhere
-    in the tree: called as that member's value, or bound to a name that is."""
-    found: set[str] = set()
-    for source in tree.with_text("access_token"):
-        for function in (n for n in walk(source.module) if isinstance(n, cst.FunctionDef)):
-            calls = _bound_calls(function)
-            for node in walk(function.body):
-                value = _access_value(node)
-                if isinstance(value, cst.Call):
-                    found.add((dotted(value.func) or "").rsplit(".", 1)[-1])
-                elif isinstance(value, cst.Name) and value.value in calls:
-                    found.add(calls[value.value])
-    return frozenset(found - {""})
-
-
-def _bound_calls(function: cst.FunctionDef) -> dict[str, str]:
-    """``name = f(...)`` in ``function``: name -> the called function's last name."""
-    bound = {}
-    for node in walk(function.body):
-        if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call):
-            target = node.targets[0].target
-            if isinstance(target, cst.Name):
-                bound[target.value] = (dotted(node.value.func) or "").rsplit(".", 1)[-1]
-    return bound
+    return variable is not None and _flows_to_access_key(function, variable.value)
 
 
 def _visible_names(source: SourceFile, function: cst.FunctionDef, mint: cst.CSTNode) -> list[str]:
@@ -347,47 +261,98 @@ def _already_minting(node: cst.CSTNode) -> bool:
 
 
 def find_mints(tree: SourceTree) -> tuple[list[MintSite], list[ManualStep]]:
+    """Access-token mints told by their names, and those the token response's
+    ``access_token`` member is traced back to (:mod:`migrate.scan.token_flow`)."""
     sites: list[MintSite] = []
     manual: list[ManualStep] = []
+    seen: set[int] = set()
+    climbed: set[int] = set()
     helpers = mint_helpers(tree)
-    feeders = access_feeders(tree)
     markers = ("token_urlsafe", "token_hex", "token_bytes", "urandom", "uuid4", "uuid1", MINT_CALL)
     for source in tree.with_text(*markers, *(f"{h}(" for h in helpers)):
-        if "access" not in source.text and not any(f"def {f}(" in source.text for f in feeders):
+        if "access" not in source.text:
             continue
         imports = imported_names(source.module)
-        seen: set[int] = set()
         for node in walk(source.module):
             if _already_minting(node):
                 function = enclosing_function(source, node)
                 if function is not None:
                     assert isinstance(node, cst.Call)
+                    seen.add(id(node))
                     sites.append(MintSite(source, node, function, migrated=True))
                 continue
             if not _is_primitive(node, imports, helpers):
                 continue
             assert isinstance(node, cst.Call)
-            root = _climb(source, node, imports)
+            root = climb(source, node, imports)
             function = enclosing_function(source, root)
-            if id(root) in seen or function is None:
+            if id(root) in climbed or function is None:
                 continue
-            seen.add(id(root))
+            climbed.add(id(root))  # one root for the primitives of ``uuid4().hex + uuid4().hex``
             labels, variable = _labels(source, root)
-            if not _is_access(function, labels, variable, feeders):
-                continue
-            site = MintSite(source, root, function)
-            visible = _visible_names(source, function, root)
-            site.claims = _scalars_only(function, claim_sources(visible))
-            if variable is not None:
-                known = set(visible) | set(imports) | _module_names(source.module)
-                recorded = _record_claims(function, variable.value, known)
-                site.claims = {**site.claims, **recorded}
-            missing = [r for r in REQUIRED_ROLES if r not in site.claims]
-            if missing:
-                manual.append(_manual_claims(source, root, function, missing))
-                continue
-            sites.append(site)
+            if _is_access(labels, function, variable):
+                seen.add(id(root))
+                _take(_site(source, root, function), sites, manual)
+    flow = TokenFlow(tree)
+    for origin in flow.origins():
+        if origin.kind != RANDOM or not origin.function or id(origin.expression) in seen:
+            continue
+        seen.add(id(origin.expression))
+        helper = flow.shared(origin)
+        if helper:
+            manual.append(_manual_shared(origin, helper))
+        else:
+            _take(_site(origin.source, origin.expression, origin.function), sites, manual)
     return _one_per_function(sites, manual)
+
+
+def traced_origins(tree: SourceTree) -> list[Origin]:
+    """What makes each access token of the tree's token responses (see token_flow)."""
+    return TokenFlow(tree).origins()
+
+
+def _manual_shared(origin: Origin, helper: str) -> ManualStep:
+    return ManualStep(
+        origin.where,
+        f"the access token made inside {helper}(), which is also called for other values "
+        "(a refresh token, a code or a client secret): a JWT minted there would replace "
+        "those too",
+        f"where a caller puts {helper}()'s result under access_token, mint it there with "
+        "`oauth_migration.mint_access_token(subject=..., client_id=..., scope=..., "
+        f"resource=...)` and keep {helper}() for the other values",
+        "Manual steps: minting",
+    )
+
+
+def find_self_contained(tree: SourceTree) -> list[Origin]:
+    """Access tokens the server signs itself (``jwt.encode``, ``hmac``, itsdangerous)."""
+    return [o for o in traced_origins(tree) if o.kind == SELF_CONTAINED]
+
+
+def _take(found: MintSite | ManualStep, sites: list[MintSite], manual: list[ManualStep]) -> None:
+    if isinstance(found, MintSite):
+        sites.append(found)
+    else:
+        manual.append(found)
+
+
+def _site(
+    source: SourceFile, root: cst.BaseExpression, function: cst.FunctionDef
+) -> MintSite | ManualStep:
+    """The mint at ``root`` with its claims, or the manual step naming those missing."""
+    imports = imported_names(source.module)
+    _, variable = _labels(source, root)
+    site = MintSite(source, root, function)
+    visible = _visible_names(source, function, root)
+    site.claims = _scalars_only(function, claim_sources(visible))
+    if variable is not None:
+        known = set(visible) | set(imports) | _module_names(source.module)
+        recorded = _record_claims(function, variable.value, known)
+        site.claims = {**site.claims, **recorded}
+    missing = [r for r in REQUIRED_ROLES if r not in site.claims]
+    if missing:
+        return _manual_claims(source, root, function, missing)
+    return site
 
 
 def _used_as_object(function: cst.FunctionDef, name: str) -> bool:

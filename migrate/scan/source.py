@@ -48,12 +48,38 @@ DECISIVE_MARKERS = (
 )  # fmt: skip
 
 
+def installed_entries(folder: Path) -> frozenset[str]:
+    """Names directly in ``folder`` that an installed distribution put there.
+
+    A folder holding ``*.dist-info`` is an install target (a site-packages, copied or
+    not, or ``pip install --target``): each wheel's RECORD lists the files it installed
+    (PEP 376/627), so the packages and modules it names are library code, whatever they
+    are called; anything the RECORDs do not list is still scanned."""
+    names: set[str] = set()
+    try:
+        records = [d / "RECORD" for d in folder.iterdir() if d.name.endswith(".dist-info")]
+    except OSError:
+        return frozenset()
+    for record in records:
+        try:
+            lines = record.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            head = line.split(",", 1)[0].replace("\\", "/").split("/", 1)[0]
+            if head and head not in (".", ".."):
+                names.add(head)
+    return frozenset(names)
+
+
 def _skipped_dir(folder: Path, name: str) -> bool:
     if name in SKIPPED_DIRS or name.endswith(".egg-info"):
         return True
     path = folder / name
     if (path / "pyvenv.cfg").is_file() or (path / "conda-meta").is_dir():
         return True  # a virtualenv or conda environment
+    if name.endswith(".dist-info"):
+        return True
     # setuptools' output (build/lib/<copy of the package>) would duplicate every finding.
     return (
         name == "build"
@@ -325,10 +351,15 @@ class SourceTree:
     def _walk(self) -> Iterator[Path]:
         for folder, dirs, names in os.walk(self.root):
             here = Path(folder)
-            dirs[:] = sorted(
-                d for d in dirs if not _skipped_dir(here, d) and not self._excluded(here / d)
+            installed = (
+                installed_entries(here) if any(d.endswith(".dist-info") for d in dirs) else ()
             )
-            for name in sorted(names):
+            dirs[:] = sorted(
+                d
+                for d in dirs
+                if not _skipped_dir(here, d) and d not in installed and not self._excluded(here / d)
+            )
+            for name in sorted(set(names) - set(installed)):
                 path = here / name
                 if name.endswith(".py") and not is_test_file(name) and not self._excluded(path):
                     yield path

@@ -35,6 +35,7 @@ REWRITES = (
     "record_dict_literal",
     "record_dict_subscript",
     "record_sql_insert",
+    "helper_shared_with_refresh",
 )
 
 
@@ -126,6 +127,32 @@ def test_claims_from_record_dict_keyed_by_the_token(tmp_path: Path, snapshot: Sn
 def test_claims_from_sql_insert_columns(tmp_path: Path, snapshot: Snapshot) -> None:
     """Claims come from the values matching an SQL INSERT's named columns."""
     check_rewrite(snapshot, GROUP, "record_sql_insert", tmp_path)
+
+
+def test_helper_shared_with_refresh_is_rewritten_at_the_access_call(
+    tmp_path: Path, snapshot: Snapshot
+) -> None:
+    """A random helper in another module (prefix, method chain) that also makes refresh
+    tokens and client secrets is rewritten where its result goes to ``access_token``
+    only: the helper, the refresh token and the client secret stay as they are."""
+    plan = check_rewrite(snapshot, GROUP, "helper_shared_with_refresh", tmp_path)
+    assert list(rewritten(plan)) == ["issuer/endpoints.py"]
+    after = rewritten(plan)["issuer/endpoints.py"]
+    assert 'renewal = opaque("rt_", 48)' in after and 'opaque("cs_", 24)' in after
+
+
+def test_noop_helper_making_client_secrets_only(tmp_path: Path) -> None:
+    """A random helper whose results are client ids and secrets: no edit, no step."""
+    plan = plan_case(GROUP, "noop_helper_client_secrets_only", tmp_path)
+    assert rewritten(plan) == {}
+    assert manual_in(plan, "noop_helper_client_secrets_only.py") == []
+
+
+def test_noop_self_contained_tokens(tmp_path: Path) -> None:
+    """An access token from ``jwt.encode`` is no opaque mint: no edit, no mint step."""
+    plan = plan_case(GROUP, "noop_self_contained", tmp_path)
+    assert rewritten(plan) == {}
+    assert manual_in(plan, "noop_self_contained.py") == []
 
 
 def test_missing_claim_names_is_manual(tmp_path: Path) -> None:
