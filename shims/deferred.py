@@ -149,6 +149,13 @@ class DeferredMigration:
         return await self.runtime.resolve_async(token, legacy, **kw)
 
     @staticmethod
+    def with_dependency(dependency: Callable[[], Any], use: Callable[[Any], Any]) -> Any:
+        """``use`` of a request-scoped resource opened here (see :mod:`.resources`)."""
+        from .resources import with_dependency
+
+        return with_dependency(dependency, use)
+
+    @staticmethod
     def row(columns: Mapping[str, Any]) -> Row:
         """A legacy database row rebuilt from claims, in the gate's SELECT order."""
         return Row(columns)

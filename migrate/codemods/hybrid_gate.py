@@ -86,6 +86,10 @@ def resolve_call(lookup: Lookup) -> cst.BaseExpression:
     param = _parameter_name(lookup)
     body = lookup.expression.visit(_Substitute(lookup.argument, param, lookup.accessors))
     assert isinstance(body, cst.BaseExpression)
+    for name, dependency in sorted(lookup.dependencies.items(), reverse=True):
+        # The resource is opened by the lookup itself, in and out of the request alike.
+        use = cst.Lambda(cst.Parameters([cst.Param(cst.Name(name))]), body)
+        body = runtime_call(runtime_api.WITH_DEPENDENCY, dependency, use)
     legacy = cst.Lambda(cst.Parameters([cst.Param(cst.Name(param))]), body)
     args = [cst.Arg(lookup.argument), keyword("legacy", legacy)]
     if lookup.raises:

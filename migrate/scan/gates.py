@@ -52,6 +52,10 @@ class Lookup:
     # The gate is a coroutine (an SDK provider's ``load_access_token``): the runtime is
     # awaited (``resolve_async``) even when the lookup itself is not.
     asynchronous: bool = False
+    # Parameters the lookup reads that the framework fills per request (``db:
+    # Annotated[Connection, Depends(get_db)]``), bound to the dependency: out of the request
+    # (introspection) the first request's resource is closed, so the lookup opens its own.
+    dependencies: dict[str, cst.BaseExpression] = field(default_factory=dict)
 
 
 @dataclass
@@ -183,9 +187,51 @@ def _last_name(expr: cst.BaseExpression) -> str:
     return (dotted(expr) or "").rpartition(".")[2]
 
 
-def _token_names(function: cst.FunctionDef, extractors: frozenset[str] = frozenset()) -> set[str]:
+# Module-level ``Name = Annotated[...]`` aliases: FastAPI reads a dependency off them.
+Aliases = dict[str, cst.BaseExpression]
+
+
+def annotated_aliases(module: cst.Module) -> Aliases:
+    """``Session = Annotated[Row, Depends(require_session)]`` at module level, by name."""
+    found: Aliases = {}
+    for statement in module.body:
+        assigned = _assignment(statement)
+        if assigned is not None and _is_annotated(assigned[1]):
+            found[assigned[0].value] = assigned[1]
+    return found
+
+
+def _is_annotated(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Subscript) and _last_name(expr.value) == "Annotated"
+
+
+def _dependencies(param: cst.Param, aliases: Aliases | None = None) -> list[cst.BaseExpression]:
+    """What FastAPI calls to fill ``param``: ``Depends(f)``/``Security(f)`` as its default or
+    in its ``Annotated[...]`` annotation (written out, or a module alias of one)."""
+    annotation = param.annotation.annotation if param.annotation else None
+    if isinstance(annotation, cst.Name) and aliases and annotation.value in aliases:
+        annotation = aliases[annotation.value]
+    markers: list[cst.BaseExpression] = [param.default] if param.default is not None else []
+    if annotation is not None and _is_annotated(annotation):
+        assert isinstance(annotation, cst.Subscript)
+        markers += [e.slice.value for e in annotation.slice[1:] if isinstance(e.slice, cst.Index)]
+    return [
+        marker.args[0].value
+        for marker in markers
+        if isinstance(marker, cst.Call)
+        and _last_name(marker.func) in ("Depends", "Security")
+        and marker.args
+    ]
+
+
+def _token_names(
+    function: cst.FunctionDef,
+    extractors: frozenset[str] = frozenset(),
+    aliases: Aliases | None = None,
+) -> set[str]:
     """Names holding the bearer token: taken out of the Authorization header, transitively,
-    or given by a helper that does (``bearer_token(request)``, ``Depends(bearer_token)``)."""
+    or given by a helper that does (``bearer_token(request)``, ``Depends(bearer_token)``,
+    ``Annotated[str, Depends(bearer_token)]`` written out or through a module alias)."""
     names: set[str] = set()
     for param in function.params.params:
         annotation = param.annotation.annotation if param.annotation else None
@@ -193,13 +239,7 @@ def _token_names(function: cst.FunctionDef, extractors: frozenset[str] = frozens
             cst.Module([]).code_for_node(annotation)
         ):
             names.add(param.name.value)
-        default = param.default
-        if (
-            isinstance(default, cst.Call)
-            and _last_name(default.func) in ("Depends", "Security")
-            and default.args
-            and _last_name(default.args[0].value) in extractors
-        ):
+        if any(_last_name(d) in extractors for d in _dependencies(param, aliases)):
             names.add(param.name.value)
     for statement in _statements(function):
         for small in statement.body:
@@ -351,8 +391,28 @@ def _accessors(
 def _find_lookup(source: SourceFile, function: cst.FunctionDef, tokens: set[str]) -> Lookup | None:
     lookup = _first_lookup(source, function, tokens)
     if lookup is not None:
+        lookup.argument = _presented(lookup.argument, tokens)
         lookup.accessors = _accessors(function, lookup, tokens)
     return lookup
+
+
+def _presented(argument: cst.BaseExpression, tokens: set[str]) -> cst.BaseExpression:
+    """The token as presented, inside a key derived from it (``fingerprint(token)``,
+    ``f"at:{token}"``, ``sha256(token.encode()).hexdigest()``): the runtime must get the
+    token itself, or no JWT is ever recognised; the derivation stays in the lookup. A
+    cleaned token (``token.strip()``) is still the token and is passed as cleaned."""
+    if _extracts(argument, tokens):
+        return argument
+    inner = [node for node in walk(argument) if _is_token(node, tokens)]
+    if len(inner) == 1 and isinstance(inner[0], cst.BaseExpression):
+        return inner[0]
+    return argument
+
+
+def _is_token(node: cst.CSTNode, tokens: set[str]) -> bool:
+    if isinstance(node, cst.Name):
+        return node.value in tokens
+    return isinstance(node, cst.Attribute) and _reads_header(node)
 
 
 def token_lookup(source: SourceFile, function: cst.FunctionDef, token: str) -> Lookup | None:
@@ -492,10 +552,11 @@ def find_gates(tree: SourceTree) -> tuple[list[BearerGate], list[ManualStep]]:
     manual: list[ManualStep] = []
     extractors = _extractors(tree)
     for source in tree.with_text(*_MARKERS):
+        aliases = annotated_aliases(source.module)
         for node in walk(source.module):
             if not isinstance(node, cst.FunctionDef):
                 continue
-            tokens = _token_names(node, extractors)
+            tokens = _token_names(node, extractors, aliases)
             if not _handles_bearer(source, node, tokens):
                 continue
             inner = [n for n in walk(node.body) if isinstance(n, cst.FunctionDef)]
@@ -506,6 +567,11 @@ def find_gates(tree: SourceTree) -> tuple[list[BearerGate], list[ManualStep]]:
                 continue
             lookup = _find_lookup(source, node, tokens)
             if lookup is not None:
+                lookup.dependencies = _request_scoped(tree, node, lookup, tokens, aliases)
+                closed = _unopenable(tree, lookup)
+                if closed is not None:
+                    manual.append(_manual_dependency(source, node, lookup, closed))
+                    continue
                 gates.append(BearerGate(source, node, lookup))
                 continue
             # A helper that gave the token checked its Bearer scheme already.
@@ -535,6 +601,90 @@ def _unisolated_use(
         if isinstance(node, cst.Call) and _token_argument(node, tokens) is not None:
             return node
     return None
+
+
+def _request_scoped(
+    tree: SourceTree,
+    function: cst.FunctionDef,
+    lookup: Lookup,
+    tokens: set[str],
+    aliases: Aliases,
+) -> dict[str, cst.BaseExpression]:
+    """The lookup's locals that are parameters filled by a generator dependency of the
+    tree (one that closes what it yielded once the request ends). A plain function's value
+    is left as read: nothing closes it after the request."""
+    wanted = names_in(lookup.expression) - tokens
+    found: dict[str, cst.BaseExpression] = {}
+    for param in function.params.params:
+        dependencies = _dependencies(param, aliases)
+        if param.name.value not in wanted or len(dependencies) != 1:
+            continue
+        definition = _definition(tree, _last_name(dependencies[0]))
+        if definition is not None and _yields(definition):
+            found[param.name.value] = dependencies[0]
+    return found
+
+
+def _yields(function: cst.FunctionDef) -> bool:
+    return any(isinstance(node, cst.Yield) for node in _own_nodes(function.body))
+
+
+def _own_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """``node`` and what it contains, nested functions and classes aside."""
+    if isinstance(node, cst.FunctionDef | cst.ClassDef | cst.Lambda):
+        return []
+    return [node, *(n for child in children(node) for n in _own_nodes(child))]
+
+
+def _unopenable(tree: SourceTree, lookup: Lookup) -> cst.BaseExpression | None:
+    """The first generator dependency the lookup reads that cannot be opened without a
+    request: taking parameters FastAPI would fill (``request: Request``, another
+    ``Depends``), or an async generator in a synchronous gate."""
+    for dependency in lookup.dependencies.values():
+        definition = _definition(tree, _last_name(dependency))
+        assert definition is not None  # _request_scoped found it
+        if not _callable_alone(definition):
+            return dependency
+        asynchronous = lookup.awaited or lookup.asynchronous
+        if definition.asynchronous is not None and not asynchronous:
+            return dependency
+    return None
+
+
+def _definition(tree: SourceTree, name: str) -> cst.FunctionDef | None:
+    found = [
+        node
+        for source in tree.with_text(f"def {name}(")
+        for node in source.module.body
+        if isinstance(node, cst.FunctionDef) and node.name.value == name
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _callable_alone(function: cst.FunctionDef) -> bool:
+    params = function.params
+    every = [*params.posonly_params, *params.params, *params.kwonly_params]
+    plain_defaults = all(
+        p.default is not None and not _dependencies(p) and p.annotation is None for p in every
+    )
+    return plain_defaults and not isinstance(params.star_kwarg, cst.Param)
+
+
+def _manual_dependency(
+    source: SourceFile, function: cst.FunctionDef, lookup: Lookup, dependency: cst.BaseExpression
+) -> ManualStep:
+    name = source.code(dependency).strip()
+    return ManualStep(
+        source.where(lookup.statement),
+        f"the bearer-token lookup in {function.name.value}() reads a resource from "
+        f"`Depends({name})`, a generator that closes it after each request; the kit opens "
+        "it outside a request (introspection runs the lookup there) only when it takes no "
+        "parameters and is async only in an async gate",
+        f"make the lookup open its own resource (`with contextmanager({name})() as db:`), "
+        "then write `record = oauth_migration.resolve(token, legacy=lambda t: <the lookup "
+        "of t>)`",
+        "Manual steps: gate",
+    )
 
 
 def _manual_gate(source: SourceFile, function: cst.FunctionDef, use: cst.CSTNode) -> ManualStep:
