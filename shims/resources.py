@@ -39,8 +39,15 @@ def with_dependency(dependency: Callable[[], Any], use: Callable[[Any], Any]) ->
 
 
 async def _finish_later(opened: contextlib.AbstractContextManager[Any], pending: Any) -> Any:
-    with opened:
-        return await pending
+    """Await the lookup, then close the resource it reads (already entered)."""
+    try:
+        result = await pending
+    except BaseException as exc:
+        if not opened.__exit__(type(exc), exc, exc.__traceback__):
+            raise
+        return None
+    opened.__exit__(None, None, None)
+    return result
 
 
 async def _async_use(

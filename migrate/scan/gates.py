@@ -570,7 +570,8 @@ def find_gates(tree: SourceTree) -> tuple[list[BearerGate], list[ManualStep]]:
                 lookup.dependencies = _request_scoped(tree, node, lookup, tokens, aliases)
                 closed = _unopenable(tree, lookup)
                 if closed is not None:
-                    manual.append(_manual_dependency(source, node, lookup, closed))
+                    # Blocking: JWTs minted beside a gate left as it is would be refused.
+                    manual.append(_manual_dependency(source, node, lookup, closed).blocking())
                     continue
                 gates.append(BearerGate(source, node, lookup))
                 continue

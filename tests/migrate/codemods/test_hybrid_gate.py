@@ -29,6 +29,8 @@ REWRITES = (
     "flask_before_request",
     "accessor_keyword",
     "token_from_helper",
+    "fastapi_annotated_depends",
+    "flask_g_connection",
 )
 
 
@@ -91,6 +93,36 @@ def test_token_given_by_a_helper(tmp_path: Path, snapshot: Snapshot) -> None:
     """A token from a helper that reads the header is wrapped; a conditional lookup is manual."""
     plan = check_rewrite(snapshot, GROUP, "token_from_helper", tmp_path)
     assert [m.where for m in manual_in(plan, "token_from_helper.py")] == ["token_from_helper.py:16"]
+
+
+def test_annotated_dependencies_and_a_hashed_key(tmp_path: Path, snapshot: Snapshot) -> None:
+    """The gate fed by an ``Annotated`` extractor dependency is wrapped (not the extractor);
+    the runtime gets the token, not its digest; the generator dependency's connection is
+    opened by the lookup itself, so an out-of-request use never reads a closed one."""
+    plan = check_rewrite(snapshot, GROUP, "fastapi_annotated_depends", tmp_path)
+    new = rewritten(plan)["fastapi_annotated_depends.py"]
+    assert "oauth_migration.resolve(token, legacy=lambda t: " in new
+    assert "with_dependency(get_db, lambda db: " in new
+    assert "(digest(t),)" in new
+    assert "def bearer_token(creds" in new and new.count("oauth_migration.resolve(") == 1
+
+
+def test_flask_g_connection_is_read_again(tmp_path: Path, snapshot: Snapshot) -> None:
+    """A connection kept on Flask's ``g`` is fetched again by the lookup (``get_db()``), in
+    whatever app context the lookup runs, never the one the first request closed."""
+    plan = check_rewrite(snapshot, GROUP, "flask_g_connection", tmp_path)
+    assert "legacy=lambda t: get_db().execute(" in rewritten(plan)["flask_g_connection.py"]
+
+
+def test_dependency_needing_the_request_is_manual(tmp_path: Path) -> None:
+    """A generator dependency that needs the request cannot be opened by introspection:
+    nothing is rewritten and the lookup's line is a manual step naming the dependency."""
+    plan = plan_case(GROUP, "dependency_with_request", tmp_path)
+    assert rewritten(plan) == {}
+    steps = manual_in(plan, "dependency_with_request.py")
+    assert [m.where for m in steps] == ["dependency_with_request.py:21"]
+    assert "Depends(get_session)" in steps[0].expected
+    assert steps[0].blocks_apply and plan.blocked_by
 
 
 def test_basic_auth_is_not_a_bearer_gate(tmp_path: Path) -> None:
