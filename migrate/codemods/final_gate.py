@@ -199,17 +199,59 @@ def _result_variable(source: SourceFile, call: cst.Call) -> str | None:
 
 
 def record_reads(source: SourceFile, call: cst.Call) -> list[RecordRead]:
-    """``var["f"]``, ``var.f``, ``var.get("f")``, ``getattr(var, "f")`` in the gate."""
+    """``var["f"]``, ``var.f``, ``var.get("f")``, ``getattr(var, "f")`` in the gate, and in
+    the functions of its module that the gate hands the record to (``_usable(record)``)."""
     variable = _result_variable(source, call)
     function = enclosing_function(source, call)
     if variable is None or function is None:
         return []
+    return _reads_of(source, function, variable, {function.name.value})
+
+
+def _reads_of(
+    source: SourceFile, function: cst.FunctionDef, variable: str, seen: set[str]
+) -> list[RecordRead]:
     reads: list[RecordRead] = []
     for node in walk(function.body):
         name = _read_name(source, node, variable)
         if name is not None:
             reads.append(RecordRead(name, node))
+        for helper, parameter in _handed_to(source, node, variable):
+            if helper.name.value not in seen:
+                seen.add(helper.name.value)
+                reads += _reads_of(source, helper, parameter, seen)
     return reads
+
+
+def _handed_to(
+    source: SourceFile, node: cst.CSTNode, variable: str
+) -> list[tuple[cst.FunctionDef, str]]:
+    """``helper(..., variable, ...)`` with ``helper`` a function of this module: the helper
+    and the parameter the record arrives in (a read there is a read of the gate's)."""
+    if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Name):
+        return []
+    helper = _module_function(source, node.func.value)
+    if helper is None:
+        return []
+    positional = [p.name.value for p in [*helper.params.posonly_params, *helper.params.params]]
+    found = []
+    for index, arg in enumerate(node.args):
+        if not _is_var(arg.value, variable) or arg.star:
+            continue
+        if arg.keyword is not None:
+            found.append((helper, arg.keyword.value))
+        elif index < len(positional):
+            found.append((helper, positional[index]))
+    return found
+
+
+def _module_function(source: SourceFile, name: str) -> cst.FunctionDef | None:
+    defined = [
+        node
+        for node in source.module.body
+        if isinstance(node, cst.FunctionDef) and node.name.value == name
+    ]
+    return defined[0] if len(defined) == 1 else None
 
 
 def _is_var(node: cst.CSTNode, variable: str) -> bool:

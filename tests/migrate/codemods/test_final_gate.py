@@ -90,6 +90,36 @@ def test_issue_8_a_read_no_claim_gives_is_a_blocking_step(tmp_path: Path) -> Non
     ]
 
 
+HELPER = HYBRID.replace(
+    'record is None or record["revoked"] or record.expires_at < 0',
+    "record is None or not _usable(record)",
+).replace(
+    "def gate(token):",
+    'def _usable(entry):\n    return not entry["revoked"] and entry["expires_at"] > 0\n\n\n'
+    "def gate(token):",
+)
+
+
+def test_fields_read_by_a_helper_the_gate_calls_are_supplied(tmp_path: Path) -> None:
+    """``_usable(record)`` reading ``entry["revoked"]`` and ``entry["expires_at"]``: the
+    final record has both (without them every JWT request would raise a KeyError)."""
+    after, manual = _final(tmp_path, HELPER)
+    assert manual == []
+    assert (
+        'record=lambda c: {"user": c.sub, "client_id": c.client_id, "revoked": False, '
+        '"expires_at": c.exp, "scope": c.scope}'
+    ) in after
+
+
+def test_a_helper_read_no_claim_gives_is_a_blocking_step(tmp_path: Path) -> None:
+    """A field only the helper reads, and no claim gives, is a blocking step at its line."""
+    text = HELPER.replace('entry["expires_at"] > 0', 'entry["tenant"] == "acme"')
+    _, manual = _final(tmp_path, text)
+    assert manual == [
+        "app.py:15: the gate reads `tenant` from the legacy record, and no JWT claim gives it"
+    ]
+
+
 def test_a_gate_already_final_changes_nothing(tmp_path: Path) -> None:
     """The final gate's own output (``record=``, no ``legacy=``) gets no edit."""
     after, manual = _final(tmp_path, HYBRID)
