@@ -71,25 +71,7 @@ def _final(tmp_path: Path, text: str) -> tuple[str, list[str]]:
     return rewrite(source.module, edits), [f"{m.where}: {m.expected}" for m in manual]
 
 
-def test_issue_8_fields_the_gate_reads_are_supplied_by_name(tmp_path: Path) -> None:
-    """#8: revoked, expires_at and scope, read but never written, come from their names."""
-    after, manual = _final(tmp_path, HYBRID)
-    assert manual == []
-    assert (
-        'record=lambda c: {"user": c.sub, "client_id": c.client_id, "revoked": False, '
-        '"expires_at": c.exp, "scope": c.scope}'
-    ) in after
-
-
-def test_issue_8_a_read_no_claim_gives_is_a_blocking_step(tmp_path: Path) -> None:
-    """#8: a field the gate reads that neither the write nor its name gives names its line."""
-    text = HYBRID.replace('record.get("scope")', 'record["tenant"]')
-    _, manual = _final(tmp_path, text)
-    assert manual == [
-        "app.py:18: the gate reads `tenant` from the legacy record, and no JWT claim gives it"
-    ]
-
-
+# The gate hands its record to a helper of its module, which reads the fields.
 HELPER = HYBRID.replace(
     'record is None or record["revoked"] or record.expires_at < 0',
     "record is None or not _usable(record)",
@@ -98,25 +80,38 @@ HELPER = HYBRID.replace(
     'def _usable(entry):\n    return not entry["revoked"] and entry["expires_at"] > 0\n\n\n'
     "def gate(token):",
 )
+SUPPLIED = (
+    'record=lambda c: {"user": c.sub, "client_id": c.client_id, "revoked": False, '
+    '"expires_at": c.exp, "scope": c.scope}'
+)
 
 
-def test_fields_read_by_a_helper_the_gate_calls_are_supplied(tmp_path: Path) -> None:
-    """``_usable(record)`` reading ``entry["revoked"]`` and ``entry["expires_at"]``: the
-    final record has both (without them every JWT request would raise a KeyError)."""
-    after, manual = _final(tmp_path, HELPER)
+@pytest.mark.parametrize("text", [HYBRID, HELPER], ids=["in-the-gate", "in-a-helper"])
+def test_issue_8_fields_the_gate_reads_are_supplied_by_name(tmp_path: Path, text: str) -> None:
+    """#8: revoked, expires_at and scope, read but never written (by the gate, or by a
+    helper it hands the record to), come from their names; without them every JWT request
+    would raise a KeyError."""
+    after, manual = _final(tmp_path, text)
     assert manual == []
-    assert (
-        'record=lambda c: {"user": c.sub, "client_id": c.client_id, "revoked": False, '
-        '"expires_at": c.exp, "scope": c.scope}'
-    ) in after
+    assert SUPPLIED in after
 
 
-def test_a_helper_read_no_claim_gives_is_a_blocking_step(tmp_path: Path) -> None:
-    """A field only the helper reads, and no claim gives, is a blocking step at its line."""
-    text = HELPER.replace('entry["expires_at"] > 0', 'entry["tenant"] == "acme"')
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (HYBRID.replace('record.get("scope")', 'record["tenant"]'), 18),
+        (HELPER.replace('entry["expires_at"] > 0', 'entry["tenant"] == "acme"'), 15),
+    ],
+    ids=["in-the-gate", "in-a-helper"],
+)
+def test_issue_8_a_read_no_claim_gives_is_a_blocking_step(
+    tmp_path: Path, text: str, line: int
+) -> None:
+    """#8: a field the gate (or its helper) reads that neither the write nor its name gives
+    names its line."""
     _, manual = _final(tmp_path, text)
     assert manual == [
-        "app.py:15: the gate reads `tenant` from the legacy record, and no JWT claim gives it"
+        f"app.py:{line}: the gate reads `tenant` from the legacy record, and no JWT claim gives it"
     ]
 
 
