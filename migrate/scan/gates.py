@@ -566,6 +566,13 @@ def find_gates(tree: SourceTree) -> tuple[list[BearerGate], list[ManualStep]]:
                 gates.append(BearerGate(source, node, None, migrated=True))
                 continue
             lookup = _find_lookup(source, node, tokens)
+            if lookup is not None and _credentials_object(node, lookup.argument):
+                found = _handed_credentials(tree, source, node, lookup)
+                if isinstance(found, BearerGate):
+                    gates.append(found)
+                else:
+                    manual.append(found)
+                continue
             if lookup is not None:
                 lookup.dependencies = _request_scoped(tree, node, lookup, tokens, aliases)
                 closed = _unopenable(tree, lookup)
@@ -580,7 +587,69 @@ def find_gates(tree: SourceTree) -> tuple[list[BearerGate], list[ManualStep]]:
             use = _unisolated_use(source, node, tokens, helped)
             if use is not None:
                 manual.append(_manual_gate(source, node, use))
-    return gates, manual
+    return _once(gates), manual
+
+
+def _once(gates: list[BearerGate]) -> list[BearerGate]:
+    """A helper reached from a gate's call (``load(credentials)``) may also be found as a
+    gate of its own: it is wrapped once."""
+    seen: set[int] = set()
+    kept = []
+    for gate in gates:
+        if id(gate.function) not in seen:
+            seen.add(id(gate.function))
+            kept.append(gate)
+    return kept
+
+
+def _credentials_object(function: cst.FunctionDef, argument: cst.BaseExpression) -> bool:
+    """The lookup is handed ``HTTPAuthorizationCredentials`` itself, not the token in it."""
+    if not isinstance(argument, cst.Name):
+        return False
+    for param in function.params.params:
+        annotation = param.annotation.annotation if param.annotation else None
+        if param.name.value == argument.value and annotation is not None:
+            return "HTTPAuthorizationCredentials" in cst.Module([]).code_for_node(annotation)
+    return False
+
+
+def _handed_credentials(
+    tree: SourceTree, source: SourceFile, function: cst.FunctionDef, lookup: Lookup
+) -> BearerGate | ManualStep:
+    """``record = load(credentials)``: the lookup is inside ``load``, on
+    ``credentials.credentials``; wrapping the call would hand the runtime the credentials
+    object, so no JWT would ever be recognised and introspection would fail on every token."""
+    call = lookup.expression
+    callee = (
+        _defined(tree, call.func.value)
+        if isinstance(call, cst.Call) and isinstance(call.func, cst.Name)
+        else None
+    )
+    parameter = _receiving(callee[1], call, lookup.argument) if callee else None
+    if callee is None or parameter is None:
+        return _manual_gate(source, function, lookup.statement)
+    helper_source, helper = callee
+    if any(_is_resolve(n) for n in walk(helper.body)):
+        return BearerGate(helper_source, helper, None, migrated=True)
+    inner = token_lookup(helper_source, helper, parameter)
+    if inner is None:
+        return _manual_gate(source, function, lookup.statement)
+    inner.asynchronous = inner.asynchronous or lookup.awaited or lookup.asynchronous
+    return BearerGate(helper_source, helper, inner)
+
+
+def _receiving(
+    helper: cst.FunctionDef, call: cst.BaseExpression, argument: cst.BaseExpression
+) -> str | None:
+    """The parameter of ``helper`` that ``call`` hands ``argument`` to."""
+    assert isinstance(call, cst.Call)
+    positional = [p.name.value for p in helper.params.params]
+    for index, arg in enumerate(call.args):
+        if arg.value is argument:
+            if arg.keyword is not None:
+                return arg.keyword.value
+            return positional[index] if index < len(positional) else None
+    return None
 
 
 def _unisolated_use(
@@ -653,8 +722,14 @@ def _unopenable(tree: SourceTree, lookup: Lookup) -> cst.BaseExpression | None:
 
 
 def _definition(tree: SourceTree, name: str) -> cst.FunctionDef | None:
+    found = _defined(tree, name)
+    return found[1] if found is not None else None
+
+
+def _defined(tree: SourceTree, name: str) -> tuple[SourceFile, cst.FunctionDef] | None:
+    """The one module-level ``def name`` of the tree, with its file."""
     found = [
-        node
+        (source, node)
         for source in tree.with_text(f"def {name}(")
         for node in source.module.body
         if isinstance(node, cst.FunctionDef) and node.name.value == name

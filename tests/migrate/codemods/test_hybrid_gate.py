@@ -31,6 +31,7 @@ REWRITES = (
     "token_from_helper",
     "fastapi_annotated_depends",
     "flask_g_connection",
+    "credentials_to_helper",
 )
 
 
@@ -105,6 +106,21 @@ def test_annotated_dependencies_and_a_hashed_key(tmp_path: Path, snapshot: Snaps
     assert "with_dependency(get_db, lambda db: " in new
     assert "(digest(t),)" in new
     assert "def bearer_token(creds" in new and new.count("oauth_migration.resolve(") == 1
+
+
+def test_credentials_handed_to_a_loader_wrap_the_loaders_lookup(
+    tmp_path: Path, snapshot: Snapshot
+) -> None:
+    """``load_session(credentials)`` gets the credentials object: the lookup wrapped is the
+    loader's ``SESSIONS.get(credentials.credentials)``, so the runtime gets the token (the
+    call site wrapped would hand it the object: no JWT recognised, introspection broken)."""
+    plan = check_rewrite(snapshot, GROUP, "credentials_to_helper", tmp_path)
+    new = rewritten(plan)["credentials_to_helper.py"]
+    assert (
+        "return oauth_migration.resolve(credentials.credentials, legacy=lambda t: SESSIONS.get(t))"
+        in new
+    )
+    assert "session = load_session(credentials)" in new
 
 
 def test_flask_g_connection_is_read_again(tmp_path: Path, snapshot: Snapshot) -> None:
