@@ -149,7 +149,7 @@ class DeferredMigration:
         return await self.runtime.resolve_async(token, legacy, **kw)
 
     @staticmethod
-    def with_dependency(dependency: Callable[[], Any], use: Callable[[Any], Any]) -> Any:
+    def with_dependency(dependency: Any, use: Callable[[Any], Any]) -> Any:
         """``use`` of a request-scoped resource opened here (see :mod:`.resources`)."""
         from .resources import with_dependency
 

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import typing
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 
-def with_dependency(dependency: Callable[[], Any], use: Callable[[Any], Any]) -> Any:
+def with_dependency(dependency: Any, use: Callable[[Any], Any]) -> Any:
     """``use(resource)`` with the resource ``dependency`` gives, opened and closed around
-    it; an awaitable ``use`` (or an async-generator dependency) gives an awaitable."""
+    it; an awaitable ``use`` (or an async-generator dependency) gives an awaitable.
+    ``dependency`` may be an ``Annotated[T, Depends(f)]`` alias: ``f`` is opened."""
+    dependency = _declared(dependency)
     if inspect.isasyncgenfunction(dependency):
         return _async_use(contextlib.asynccontextmanager(dependency), use)
     if not inspect.isgeneratorfunction(dependency):
@@ -36,6 +39,17 @@ def with_dependency(dependency: Callable[[], Any], use: Callable[[Any], Any]) ->
         return _finish_later(opened, result)
     opened.__exit__(None, None, None)
     return result
+
+
+def _declared(dependency: Any) -> Callable[[], Any]:
+    """The function an ``Annotated`` alias's ``Depends(...)`` marker names, else itself."""
+    if typing.get_origin(dependency) is typing.Annotated:
+        for marker in typing.get_args(dependency)[1:]:
+            inner = getattr(marker, "dependency", None)
+            if callable(inner):
+                return cast(Callable[[], Any], inner)
+        raise TypeError(f"no Depends(...) in {dependency!r}")
+    return cast(Callable[[], Any], dependency)
 
 
 async def _finish_later(opened: contextlib.AbstractContextManager[Any], pending: Any) -> Any:

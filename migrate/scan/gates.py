@@ -201,6 +201,19 @@ def annotated_aliases(module: cst.Module) -> Aliases:
     return found
 
 
+def tree_aliases(tree: SourceTree) -> Aliases:
+    """Every module's aliases, as a module importing one (``from .deps import Db``) sees
+    them; a name two modules define differently is left out (which one is meant is unknown)."""
+    found: Aliases = {}
+    clashes: set[str] = set()
+    for source in tree.with_text("Annotated"):
+        for name, value in annotated_aliases(source.module).items():
+            if name in found and not found[name].deep_equals(value):
+                clashes.add(name)
+            found.setdefault(name, value)
+    return {name: value for name, value in found.items() if name not in clashes}
+
+
 def _is_annotated(expr: cst.BaseExpression) -> bool:
     return isinstance(expr, cst.Subscript) and _last_name(expr.value) == "Annotated"
 
@@ -551,8 +564,9 @@ def find_gates(tree: SourceTree) -> tuple[list[BearerGate], list[ManualStep]]:
     gates: list[BearerGate] = []
     manual: list[ManualStep] = []
     extractors = _extractors(tree)
+    everywhere = tree_aliases(tree)
     for source in tree.with_text(*_MARKERS):
-        aliases = annotated_aliases(source.module)
+        aliases = {**everywhere, **annotated_aliases(source.module)}
         for node in walk(source.module):
             if not isinstance(node, cst.FunctionDef):
                 continue
@@ -575,7 +589,7 @@ def find_gates(tree: SourceTree) -> tuple[list[BearerGate], list[ManualStep]]:
                 continue
             if lookup is not None:
                 lookup.dependencies = _request_scoped(tree, node, lookup, tokens, aliases)
-                closed = _unopenable(tree, lookup)
+                closed = _unopenable(tree, lookup, aliases)
                 if closed is not None:
                     # Blocking: JWTs minted beside a gate left as it is would be refused.
                     manual.append(_manual_dependency(source, node, lookup, closed).blocking())
@@ -681,8 +695,10 @@ def _request_scoped(
     aliases: Aliases,
 ) -> dict[str, cst.BaseExpression]:
     """The lookup's locals that are parameters filled by a generator dependency of the
-    tree (one that closes what it yielded once the request ends). A plain function's value
-    is left as read: nothing closes it after the request."""
+    tree (one that closes what it yielded once the request ends), each bound to what the
+    gate's module names it by: the dependency, or the ``Annotated`` alias carrying it (the
+    runtime reads the dependency off the alias, which may come from another module). A
+    plain function's value is left as read: nothing closes it after the request."""
     wanted = names_in(lookup.expression) - tokens
     found: dict[str, cst.BaseExpression] = {}
     for param in function.params.params:
@@ -691,8 +707,17 @@ def _request_scoped(
             continue
         definition = _definition(tree, _last_name(dependencies[0]))
         if definition is not None and _yields(definition):
-            found[param.name.value] = dependencies[0]
+            found[param.name.value] = _named_by(param, aliases) or dependencies[0]
     return found
+
+
+def _named_by(param: cst.Param, aliases: Aliases) -> cst.Name | None:
+    """The alias annotating ``param`` when its dependency comes from that alias."""
+    annotation = param.annotation.annotation if param.annotation else None
+    from_default = isinstance(param.default, cst.Call)
+    if isinstance(annotation, cst.Name) and annotation.value in aliases and not from_default:
+        return annotation
+    return None
 
 
 def _yields(function: cst.FunctionDef) -> bool:
@@ -706,11 +731,19 @@ def _own_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
     return [node, *(n for child in children(node) for n in _own_nodes(child))]
 
 
-def _unopenable(tree: SourceTree, lookup: Lookup) -> cst.BaseExpression | None:
+def _dependency_named(named: cst.BaseExpression, aliases: Aliases) -> cst.BaseExpression:
+    """The dependency behind what the gate names it by (itself, or an alias holding it)."""
+    if isinstance(named, cst.Name) and named.value in aliases:
+        return _dependencies(cst.Param(cst.Name("_"), cst.Annotation(named)), aliases)[0]
+    return named
+
+
+def _unopenable(tree: SourceTree, lookup: Lookup, aliases: Aliases) -> cst.BaseExpression | None:
     """The first generator dependency the lookup reads that cannot be opened without a
     request: taking parameters FastAPI would fill (``request: Request``, another
     ``Depends``), or an async generator in a synchronous gate."""
-    for dependency in lookup.dependencies.values():
+    for named in lookup.dependencies.values():
+        dependency = _dependency_named(named, aliases)
         definition = _definition(tree, _last_name(dependency))
         assert definition is not None  # _request_scoped found it
         if not _callable_alone(definition):

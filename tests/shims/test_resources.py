@@ -91,3 +91,21 @@ def test_awaited_lookup_keeps_the_resource_open_until_it_completes() -> None:
     assert asyncio.run(with_dependency(sync_dep, fetch)) == "conn"
     assert asyncio.run(with_dependency(async_dep, fetch)) == "aconn"
     assert events == ["open", "fetch conn", "close", "aopen", "fetch aconn", "aclose"]
+
+
+def test_annotated_alias_opens_the_dependency_it_names() -> None:
+    """``Db = Annotated[Conn, Depends(get_db)]`` given as the dependency opens ``get_db``."""
+    from typing import Annotated
+
+    from fastapi import Depends
+
+    events: list[str] = []
+
+    def get_db() -> Iterator[str]:
+        events.append("open")
+        yield "conn"
+        events.append("close")
+
+    alias = Annotated[str, Depends(get_db)]
+    assert with_dependency(alias, lambda db: db.upper()) == "CONN"
+    assert events == ["open", "close"]

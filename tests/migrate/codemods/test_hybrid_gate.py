@@ -32,6 +32,7 @@ REWRITES = (
     "fastapi_annotated_depends",
     "flask_g_connection",
     "credentials_to_helper",
+    "aliases_from_another_module",
 )
 
 
@@ -103,7 +104,7 @@ def test_annotated_dependencies_and_a_hashed_key(tmp_path: Path, snapshot: Snaps
     plan = check_rewrite(snapshot, GROUP, "fastapi_annotated_depends", tmp_path)
     new = rewritten(plan)["fastapi_annotated_depends.py"]
     assert "oauth_migration.resolve(token, legacy=lambda t: " in new
-    assert "with_dependency(get_db, lambda db: " in new
+    assert "with_dependency(Connection, lambda db: " in new  # the alias names get_db
     assert "(digest(t),)" in new
     assert "def bearer_token(creds" in new and new.count("oauth_migration.resolve(") == 1
 
@@ -121,6 +122,16 @@ def test_credentials_handed_to_a_loader_wrap_the_loaders_lookup(
         in new
     )
     assert "session = load_session(credentials)" in new
+
+
+def test_aliases_imported_from_another_module(tmp_path: Path, snapshot: Snapshot) -> None:
+    """``token: Token, db: Db`` with both ``Annotated`` aliases imported: the token is the
+    extractor's, and the connection is opened through the alias the gate's module names
+    (``get_db`` itself is not imported there)."""
+    plan = check_rewrite(snapshot, GROUP, "aliases_from_another_module", tmp_path)
+    new = rewritten(plan)["app/auth.py"]
+    assert "oauth_migration.resolve(token, legacy=lambda t: " in new
+    assert "oauth_migration.with_dependency(Db, lambda db: db.execute(" in new
 
 
 def test_flask_g_connection_is_read_again(tmp_path: Path, snapshot: Snapshot) -> None:
