@@ -38,7 +38,8 @@ from migrate.codemods.build import keyword, runtime_call, runtime_name
 from migrate.codemods.edits import FileEdits
 from migrate.codemods.spec import StepSpec
 from migrate.scan.findings import ManualStep
-from migrate.scan.record_writes import Field, RecordWrite, dataclass_fields, table_columns
+from migrate.scan.record_classes import class_fields
+from migrate.scan.record_writes import Field, RecordWrite, table_columns
 from migrate.scan.side_stores import find_side_stores
 from migrate.scan.source import SourceFile, SourceTree
 from migrate.scan.sql import select_columns
@@ -281,12 +282,10 @@ def record_expression(
     values = [(f, claim_value(f, write)) for f in write.fields]
     named = {f.name for f, _ in values}
     extra = [n for n in dict.fromkeys(reads) if n not in named and by_name(n) is not None]
+    declared = _declared_fields(write, tree)
     if write.shape == "call" and write.callee is not None:
-        fields = (
-            dataclass_fields(tree, (dotted(write.callee) or "").split(".")[-1]) if tree else None
-        )
-        extra = [n for n in extra if fields is not None and n in fields] if write.keywords else []
-    values += [(Field(n, cst.Name("None")), by_name(n) or cst.Name("None")) for n in extra]
+        extra = [n for n in extra if n in (declared or {})] if write.keywords else []
+    values += [(Field(n, cst.Name("None")), _by_declaration(n, declared)) for n in extra]
     if write.shape in ("dict", "columns") or write.callee is None:
         return cst.Dict(
             [cst.DictElement(cst.SimpleString(json.dumps(f.name)), v) for f, v in values if f.name]
@@ -401,8 +400,12 @@ def _gives(write: RecordWrite, name: str, known: list[str] | None) -> bool:
 
     ``known``: every field the legacy record has (row columns, dataclass fields), or None
     when unknown; a name outside it was never a field (a property, or a read that failed
-    before the move too), so there is nothing to supply."""
-    if by_name(name) is not None:
+    before the move too), so there is nothing to supply. A field given by its name counts
+    only where the record built can carry it: a class has the fields it declares (given
+    by keyword, or its default)."""
+    constructed = write.shape == "call" and write.callee is not None
+    carried = not constructed or (known is not None and name in known)
+    if by_name(name) is not None and carried:
         return True
     field = next((f for f in write.fields if f.name == name), None)
     if field is not None:
@@ -414,9 +417,28 @@ def _known_fields(write: RecordWrite, call: cst.Call, tree: SourceTree | None) -
     if write.shape == "columns":
         columns, complete = _row_columns(write, call, tree)
         return columns if complete else None
-    if write.shape == "call" and write.callee is not None and tree is not None:
-        return dataclass_fields(tree, (dotted(write.callee) or "").split(".")[-1])
-    return None
+    declared = _declared_fields(write, tree)
+    return list(declared) if declared is not None else None
+
+
+def _declared_fields(write: RecordWrite, tree: SourceTree | None) -> dict[str, str] | None:
+    """The record class's fields and their declared types (dataclass, ORM columns)."""
+    if write.shape != "call" or write.callee is None or tree is None:
+        return None
+    return class_fields(tree, (dotted(write.callee) or "").split(".")[-1])
+
+
+def _by_declaration(name: str, declared: dict[str, str] | None) -> cst.BaseExpression:
+    """A field the write lacks, from its name, typed as its class declares it: a
+    ``DateTime`` column (naive unless ``timezone=True``, as SQLAlchemy returns it) or a
+    ``Mapped[datetime]`` gets a datetime, not epoch seconds it could not be compared with."""
+    value = by_name(name) or cst.Name("None")
+    kind = (declared or {}).get(name, "")
+    claim = "exp" if EXPIRY.match(name) else "iat" if ISSUED.match(name) else None
+    if claim is None or "datetime" not in kind.lower():
+        return value
+    aware = "timezone=True" in kind.replace(" ", "")
+    return _accessor(f"{claim}_datetime" + ("" if aware else "_naive"))
 
 
 def _builder(

@@ -115,6 +115,79 @@ def test_issue_8_a_read_no_claim_gives_is_a_blocking_step(
     ]
 
 
+ORM = """import time
+
+from sqlalchemy import Boolean, Column, DateTime, Integer, String
+from sqlalchemy.orm import declarative_base
+
+from .oauth_migration.wiring import migration as oauth_migration
+
+Base = declarative_base()
+
+
+class AccessToken(Base):
+    __tablename__ = "tokens"
+    token = Column(String, primary_key=True)
+    user_id = Column(String, nullable=False)
+    expires_at = Column(Integer, nullable=False)
+    revoked = Column(Boolean, default=False)
+
+
+def issue(db, user_id, client_id):
+    access = oauth_migration.mint_access_token(subject=user_id, client_id=client_id)
+    db.add(AccessToken(token=access, user_id=user_id))
+    return access
+
+
+def gate(db, token):
+    record = oauth_migration.resolve(
+        token, legacy=lambda t: db.query(AccessToken).filter(AccessToken.token == t).first()
+    )
+    if record is None or record.revoked or record.expires_at < time.time():
+        return None
+    return record.user_id
+"""
+
+
+@pytest.mark.parametrize(
+    ("column", "expiry"),
+    [
+        ("Column(Integer, nullable=False)", "c.exp"),
+        ("Column(DateTime, nullable=False)", "c.exp_datetime_naive"),
+        ("Column(DateTime(timezone=True))", "c.exp_datetime"),
+        ("mapped_column()", "c.exp_datetime_naive"),
+    ],
+    ids=["integer", "naive-datetime", "aware-datetime", "mapped-datetime"],
+)
+def test_orm_columns_the_gate_reads_are_supplied_typed(
+    tmp_path: Path, column: str, expiry: str
+) -> None:
+    """An ORM record written without ``expires_at`` and ``revoked`` (server defaults) gets
+    both, ``expires_at`` typed as its column is declared: the constructor takes every
+    mapped column, and a missing one read as ``None < time.time()`` would raise on every
+    JWT."""
+    declared = "expires_at: Mapped[datetime] = " if column == "mapped_column()" else "expires_at = "
+    text = ORM.replace("expires_at = Column(Integer, nullable=False)", declared + column)
+    after, manual = _final(tmp_path, text)
+    assert manual == []
+    assert (
+        "record=lambda c: AccessToken(token=c.token, user_id=c.sub, revoked=False, "
+        f"expires_at={expiry})"
+    ) in after
+
+
+def test_a_record_class_not_in_the_tree_cannot_carry_a_field_by_name(tmp_path: Path) -> None:
+    """A class the tree does not define (imported from elsewhere) may not take
+    ``expires_at``: read but not written, it is a blocking step, not a finalized gate that
+    raises on every JWT (``AccessToken(...)`` without it had ``None`` there)."""
+    text = ORM.replace("class AccessToken(Base):", "class OtherModel(Base):")
+    _, manual = _final(tmp_path, text)
+    assert [m.split(": ", 1)[1] for m in manual] == [
+        "the gate reads `revoked` from the legacy record, and no JWT claim gives it",
+        "the gate reads `expires_at` from the legacy record, and no JWT claim gives it",
+    ]
+
+
 def test_a_gate_already_final_changes_nothing(tmp_path: Path) -> None:
     """The final gate's own output (``record=``, no ``legacy=``) gets no edit."""
     after, manual = _final(tmp_path, HYBRID)
