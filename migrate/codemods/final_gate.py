@@ -395,15 +395,16 @@ def _is_none(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Name) and node.value == "None"
 
 
-def _gives(write: RecordWrite, name: str, known: list[str] | None) -> bool:
+def _gives(write: RecordWrite, name: str, known: list[str] | None, sdk: bool = False) -> bool:
     """Whether the record built from the claims has a real value for field ``name``.
 
     ``known``: every field the legacy record has (row columns, dataclass fields), or None
     when unknown; a name outside it was never a field (a property, or a read that failed
     before the move too), so there is nothing to supply. A field given by its name counts
     only where the record built can carry it: a class has the fields it declares (given
-    by keyword, or its default)."""
-    constructed = write.shape == "call" and write.callee is not None
+    by keyword, or its default). ``sdk``: an SDK access-token model, whose fields
+    ``oauth_migration.sdk_record`` fills itself."""
+    constructed = write.shape == "call" and write.callee is not None and not sdk
     carried = not constructed or (known is not None and name in known)
     if by_name(name) is not None and carried:
         return True
@@ -476,7 +477,8 @@ def final_gate(
     for call in find_hybrid_resolves(source):
         reads = record_reads(source, call)
         known = _known_fields(write, call, tree)
-        missing = [r for r in reads if not _gives(write, r.name, known)]
+        model = sdk and is_sdk_model(write, tree)
+        missing = [r for r in reads if not _gives(write, r.name, known, model)]
         manual += [_unsupplied(source, read) for read in missing]
         builder: cst.BaseExpression = _builder(write, call, reads, tree, sdk)
         statement = refill_stores.statement_of(source, call)
