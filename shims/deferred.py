@@ -149,11 +149,12 @@ class DeferredMigration:
         return await self.runtime.resolve_async(token, legacy, **kw)
 
     @staticmethod
-    def with_dependency(dependency: Any, use: Callable[[Any], Any]) -> Any:
-        """``use`` of a request-scoped resource opened here (see :mod:`.resources`)."""
-        from .resources import with_dependency
+    def request_lookup(use: Callable[..., Any], **resources: tuple[Any, Any]) -> Any:
+        """A gate's lookup over request-scoped resources, each ``(the request's value, the
+        dependency that opens one)``: out of the request it opens its own (:mod:`.resources`)."""
+        from .resources import request_lookup
 
-        return with_dependency(dependency, use)
+        return request_lookup(use, **resources)
 
     @staticmethod
     def row(columns: Mapping[str, Any]) -> Row:

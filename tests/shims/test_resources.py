@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shims.resources import with_dependency
+from shims.resources import out_of_request, request_lookup, with_dependency
 
 
 def _database(tmp_path: Path) -> str:
@@ -109,3 +109,29 @@ def test_annotated_alias_opens_the_dependency_it_names() -> None:
     alias = Annotated[str, Depends(get_db)]
     assert with_dependency(alias, lambda db: db.upper()) == "CONN"
     assert events == ["open", "close"]
+
+
+def test_request_lookup_reads_the_requests_resource_and_opens_its_own_outside() -> None:
+    """In the request the lookup reads the request's connection (no second one opened);
+    the form the gate keeps for introspection opens a fresh one each time."""
+    opened: list[str] = []
+
+    def get_db() -> Iterator[str]:
+        opened.append("fresh")
+        yield "fresh-conn"
+
+    lookup = request_lookup(lambda t, db: (t, db), db=("request-conn", get_db))
+    assert lookup("tok") == ("tok", "request-conn")
+    assert opened == []
+    kept = out_of_request(lookup)
+    assert kept("tok") == ("tok", "fresh-conn")
+    assert opened == ["fresh"]
+
+
+def test_a_plain_lookup_is_kept_as_it_is() -> None:
+    """A lookup that reads no request-scoped resource is kept unchanged."""
+
+    def plain(t: str) -> str:
+        return t
+
+    assert out_of_request(plain) is plain

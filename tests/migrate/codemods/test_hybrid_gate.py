@@ -99,12 +99,12 @@ def test_token_given_by_a_helper(tmp_path: Path, snapshot: Snapshot) -> None:
 
 def test_annotated_dependencies_and_a_hashed_key(tmp_path: Path, snapshot: Snapshot) -> None:
     """The gate fed by an ``Annotated`` extractor dependency is wrapped (not the extractor);
-    the runtime gets the token, not its digest; the generator dependency's connection is
-    opened by the lookup itself, so an out-of-request use never reads a closed one."""
+    the runtime gets the token, not its digest; the lookup reads the request's connection
+    in the request and opens its own outside it (never the one the request closed)."""
     plan = check_rewrite(snapshot, GROUP, "fastapi_annotated_depends", tmp_path)
     new = rewritten(plan)["fastapi_annotated_depends.py"]
-    assert "oauth_migration.resolve(token, legacy=lambda t: " in new
-    assert "with_dependency(Connection, lambda db: " in new  # the alias names get_db
+    assert "resolve(token, legacy=oauth_migration.request_lookup(lambda t, db: db.execute(" in new
+    assert "db=(db, Connection)" in new  # the alias names get_db
     assert "(digest(t),)" in new
     assert "def bearer_token(creds" in new and new.count("oauth_migration.resolve(") == 1
 
@@ -126,12 +126,12 @@ def test_credentials_handed_to_a_loader_wrap_the_loaders_lookup(
 
 def test_aliases_imported_from_another_module(tmp_path: Path, snapshot: Snapshot) -> None:
     """``token: Token, db: Db`` with both ``Annotated`` aliases imported: the token is the
-    extractor's, and the connection is opened through the alias the gate's module names
-    (``get_db`` itself is not imported there)."""
+    extractor's, and outside the request the connection is opened through the alias the
+    gate's module names (``get_db`` itself is not imported there)."""
     plan = check_rewrite(snapshot, GROUP, "aliases_from_another_module", tmp_path)
     new = rewritten(plan)["app/auth.py"]
-    assert "oauth_migration.resolve(token, legacy=lambda t: " in new
-    assert "oauth_migration.with_dependency(Db, lambda db: db.execute(" in new
+    assert "resolve(token, legacy=oauth_migration.request_lookup(lambda t, db: db.execute(" in new
+    assert "db=(db, Db)" in new
 
 
 def test_flask_g_connection_is_read_again(tmp_path: Path, snapshot: Snapshot) -> None:
