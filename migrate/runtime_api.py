@@ -27,6 +27,7 @@ RESOLVE = _Runtime.resolve.__name__
 RESOLVE_ASYNC = _Runtime.resolve_async.__name__
 REVOKE = _Runtime.revoke.__name__
 ROW = _Runtime.row.__name__
+REQUEST_LOOKUP = _Runtime.request_lookup.__name__
 METADATA = _Runtime.authorization_server_metadata.__name__
 INSTALL_STARLETTE = _Runtime.install_starlette.__name__
 INSTALL_FLASK = _Runtime.install_flask.__name__

@@ -193,6 +193,14 @@ class DeferredMigration:
         return await self.runtime.resolve_async(token, legacy, **kw)
 
     @staticmethod
+    def request_lookup(use: Callable[..., Any], **resources: tuple[Any, Any]) -> Any:
+        """A gate's lookup over request-scoped resources, each ``(the request's value, the
+        dependency that opens one)``: out of the request it opens its own (:mod:`.resources`)."""
+        from .resources import request_lookup
+
+        return request_lookup(use, **resources)
+
+    @staticmethod
     def row(columns: Mapping[str, Any]) -> Row:
         """A legacy database row rebuilt from claims, in the gate's SELECT order."""
         return Row(columns)

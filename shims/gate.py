@@ -36,6 +36,7 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 from .client_probe import PROBE_PREFIX
 from .denylist import Denylist
 from .keys import KeyRing
+from .resources import out_of_request
 from .verifier import JwtVerifier, TokenRejected, VerifiedToken, is_jwt_shaped
 
 R = TypeVar("R")
@@ -170,7 +171,8 @@ class TokenGate(Generic[R]):
         """
         unknown = self.unknown if unknown is _UNSET else unknown
         if self.legacy_lookup is None and legacy is not None:
-            self.legacy_lookup = legacy  # kept so introspection can look opaque tokens up
+            # kept so introspection can look opaque tokens up (outside this request)
+            self.legacy_lookup = out_of_request(legacy)
         verified = self._cached(token)
         if verified is None:
             try:
@@ -202,7 +204,8 @@ class TokenGate(Generic[R]):
         """As :meth:`resolve`, for a legacy lookup that must be awaited."""
         unknown = self.unknown if unknown is _UNSET else unknown
         if self.legacy_lookup is None and legacy is not None:
-            self.legacy_lookup = legacy  # kept so introspection can look opaque tokens up
+            # kept so introspection can look opaque tokens up (outside this request)
+            self.legacy_lookup = out_of_request(legacy)
         verified = self._cached(token)
         if verified is None:
             try:
@@ -321,7 +324,7 @@ class TokenGate(Generic[R]):
     def _lookup(self, legacy: Callable[[str], Any] | None) -> Callable[[str], Any]:
         if legacy is not None:
             if self.legacy_lookup is None:
-                self.legacy_lookup = legacy
+                self.legacy_lookup = out_of_request(legacy)
             return legacy
         if self.legacy_lookup is None:
             raise RuntimeError("the gate has no legacy lookup for opaque tokens")

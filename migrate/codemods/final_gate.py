@@ -38,7 +38,8 @@ from migrate.codemods.build import keyword, runtime_call, runtime_name
 from migrate.codemods.edits import FileEdits
 from migrate.codemods.spec import StepSpec
 from migrate.scan.findings import ManualStep
-from migrate.scan.record_writes import Field, RecordWrite, dataclass_fields, table_columns
+from migrate.scan.record_classes import class_fields
+from migrate.scan.record_writes import Field, RecordWrite, table_columns
 from migrate.scan.side_stores import find_side_stores
 from migrate.scan.source import SourceFile, SourceTree
 from migrate.scan.sql import select_columns
@@ -199,17 +200,59 @@ def _result_variable(source: SourceFile, call: cst.Call) -> str | None:
 
 
 def record_reads(source: SourceFile, call: cst.Call) -> list[RecordRead]:
-    """``var["f"]``, ``var.f``, ``var.get("f")``, ``getattr(var, "f")`` in the gate."""
+    """``var["f"]``, ``var.f``, ``var.get("f")``, ``getattr(var, "f")`` in the gate, and in
+    the functions of its module that the gate hands the record to (``_usable(record)``)."""
     variable = _result_variable(source, call)
     function = enclosing_function(source, call)
     if variable is None or function is None:
         return []
+    return _reads_of(source, function, variable, {function.name.value})
+
+
+def _reads_of(
+    source: SourceFile, function: cst.FunctionDef, variable: str, seen: set[str]
+) -> list[RecordRead]:
     reads: list[RecordRead] = []
     for node in walk(function.body):
         name = _read_name(source, node, variable)
         if name is not None:
             reads.append(RecordRead(name, node))
+        for helper, parameter in _handed_to(source, node, variable):
+            if helper.name.value not in seen:
+                seen.add(helper.name.value)
+                reads += _reads_of(source, helper, parameter, seen)
     return reads
+
+
+def _handed_to(
+    source: SourceFile, node: cst.CSTNode, variable: str
+) -> list[tuple[cst.FunctionDef, str]]:
+    """``helper(..., variable, ...)`` with ``helper`` a function of this module: the helper
+    and the parameter the record arrives in (a read there is a read of the gate's)."""
+    if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Name):
+        return []
+    helper = _module_function(source, node.func.value)
+    if helper is None:
+        return []
+    positional = [p.name.value for p in [*helper.params.posonly_params, *helper.params.params]]
+    found = []
+    for index, arg in enumerate(node.args):
+        if not _is_var(arg.value, variable) or arg.star:
+            continue
+        if arg.keyword is not None:
+            found.append((helper, arg.keyword.value))
+        elif index < len(positional):
+            found.append((helper, positional[index]))
+    return found
+
+
+def _module_function(source: SourceFile, name: str) -> cst.FunctionDef | None:
+    defined = [
+        node
+        for node in source.module.body
+        if isinstance(node, cst.FunctionDef) and node.name.value == name
+    ]
+    return defined[0] if len(defined) == 1 else None
 
 
 def _is_var(node: cst.CSTNode, variable: str) -> bool:
@@ -239,12 +282,10 @@ def record_expression(
     values = [(f, claim_value(f, write)) for f in write.fields]
     named = {f.name for f, _ in values}
     extra = [n for n in dict.fromkeys(reads) if n not in named and by_name(n) is not None]
+    declared = _declared_fields(write, tree)
     if write.shape == "call" and write.callee is not None:
-        fields = (
-            dataclass_fields(tree, (dotted(write.callee) or "").split(".")[-1]) if tree else None
-        )
-        extra = [n for n in extra if fields is not None and n in fields] if write.keywords else []
-    values += [(Field(n, cst.Name("None")), by_name(n) or cst.Name("None")) for n in extra]
+        extra = [n for n in extra if n in (declared or {})] if write.keywords else []
+    values += [(Field(n, cst.Name("None")), _by_declaration(n, declared)) for n in extra]
     if write.shape in ("dict", "columns") or write.callee is None:
         return cst.Dict(
             [cst.DictElement(cst.SimpleString(json.dumps(f.name)), v) for f, v in values if f.name]
@@ -354,13 +395,18 @@ def _is_none(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Name) and node.value == "None"
 
 
-def _gives(write: RecordWrite, name: str, known: list[str] | None) -> bool:
+def _gives(write: RecordWrite, name: str, known: list[str] | None, sdk: bool = False) -> bool:
     """Whether the record built from the claims has a real value for field ``name``.
 
     ``known``: every field the legacy record has (row columns, dataclass fields), or None
     when unknown; a name outside it was never a field (a property, or a read that failed
-    before the move too), so there is nothing to supply."""
-    if by_name(name) is not None:
+    before the move too), so there is nothing to supply. A field given by its name counts
+    only where the record built can carry it: a class has the fields it declares (given
+    by keyword, or its default). ``sdk``: an SDK access-token model, whose fields
+    ``oauth_migration.sdk_record`` fills itself."""
+    constructed = write.shape == "call" and write.callee is not None and not sdk
+    carried = not constructed or (known is not None and name in known)
+    if by_name(name) is not None and carried:
         return True
     field = next((f for f in write.fields if f.name == name), None)
     if field is not None:
@@ -372,9 +418,28 @@ def _known_fields(write: RecordWrite, call: cst.Call, tree: SourceTree | None) -
     if write.shape == "columns":
         columns, complete = _row_columns(write, call, tree)
         return columns if complete else None
-    if write.shape == "call" and write.callee is not None and tree is not None:
-        return dataclass_fields(tree, (dotted(write.callee) or "").split(".")[-1])
-    return None
+    declared = _declared_fields(write, tree)
+    return list(declared) if declared is not None else None
+
+
+def _declared_fields(write: RecordWrite, tree: SourceTree | None) -> dict[str, str] | None:
+    """The record class's fields and their declared types (dataclass, ORM columns)."""
+    if write.shape != "call" or write.callee is None or tree is None:
+        return None
+    return class_fields(tree, (dotted(write.callee) or "").split(".")[-1])
+
+
+def _by_declaration(name: str, declared: dict[str, str] | None) -> cst.BaseExpression:
+    """A field the write lacks, from its name, typed as its class declares it: a
+    ``DateTime`` column (naive unless ``timezone=True``, as SQLAlchemy returns it) or a
+    ``Mapped[datetime]`` gets a datetime, not epoch seconds it could not be compared with."""
+    value = by_name(name) or cst.Name("None")
+    kind = (declared or {}).get(name, "")
+    claim = "exp" if EXPIRY.match(name) else "iat" if ISSUED.match(name) else None
+    if claim is None or "datetime" not in kind.lower():
+        return value
+    aware = "timezone=True" in kind.replace(" ", "")
+    return _accessor(f"{claim}_datetime" + ("" if aware else "_naive"))
 
 
 def _builder(
@@ -412,7 +477,8 @@ def final_gate(
     for call in find_hybrid_resolves(source):
         reads = record_reads(source, call)
         known = _known_fields(write, call, tree)
-        missing = [r for r in reads if not _gives(write, r.name, known)]
+        model = sdk and is_sdk_model(write, tree)
+        missing = [r for r in reads if not _gives(write, r.name, known, model)]
         manual += [_unsupplied(source, read) for read in missing]
         builder: cst.BaseExpression = _builder(write, call, reads, tree, sdk)
         statement = refill_stores.statement_of(source, call)

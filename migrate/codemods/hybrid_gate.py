@@ -7,7 +7,10 @@ such as an SDK provider's ``load_access_token``; ``unknown=KeyError``
 where the legacy code catches a ``KeyError``). A two-statement SQL lookup
 (``cur = db.execute(...)``; ``row = cur.fetchone()``) becomes one such call, keeping
 the cursor line's comments. ``return <lookup>`` keeps its ``return``; a lookup by a
-digest of the token (``sha256(token)``) gets the digest inside the lambda.
+digest of the token (``sha256(token)``) gets the digest inside the lambda. A lookup
+reading a resource a generator dependency opens per request (``db: Annotated[Connection,
+Depends(get_db)]``) becomes ``oauth_migration.request_lookup(lambda t, db: <lookup>,
+db=(db, get_db))``: the request's connection in the request, its own one outside it.
 
 Why it is safe: opaque tokens still go through the very lookup the legacy code ran, with
 the same cleaned-up token. A JWT is verified first (RS256 pinned, RFC 9068 claims) and
@@ -86,7 +89,9 @@ def resolve_call(lookup: Lookup) -> cst.BaseExpression:
     param = _parameter_name(lookup)
     body = lookup.expression.visit(_Substitute(lookup.argument, param, lookup.accessors))
     assert isinstance(body, cst.BaseExpression)
-    legacy = cst.Lambda(cst.Parameters([cst.Param(cst.Name(param))]), body)
+    legacy: cst.BaseExpression = cst.Lambda(cst.Parameters([cst.Param(cst.Name(param))]), body)
+    if lookup.dependencies:
+        legacy = _request_lookup(param, body, lookup.dependencies)
     args = [cst.Arg(lookup.argument), keyword("legacy", legacy)]
     if lookup.raises:
         args.append(keyword("unknown", cst.Name(lookup.raises)))
@@ -94,6 +99,22 @@ def resolve_call(lookup: Lookup) -> cst.BaseExpression:
     method = runtime_api.RESOLVE_ASYNC if awaited else runtime_api.RESOLVE
     call = runtime_call(method, *args)
     return cst.Await(call) if awaited else call
+
+
+def _request_lookup(
+    param: str, body: cst.BaseExpression, dependencies: dict[str, cst.BaseExpression]
+) -> cst.Call:
+    """``oauth_migration.request_lookup(lambda t, db: <lookup>, db=(db, get_db))``: the
+    request's resource in the request, one the lookup opens itself outside it (the gate
+    keeps this lookup for introspection, after the request closed its resource)."""
+    names = sorted(dependencies)
+    params = [cst.Param(cst.Name(n)) for n in [param, *names]]
+    resources = [
+        keyword(n, cst.Tuple([cst.Element(cst.Name(n)), cst.Element(dependencies[n])]))
+        for n in names
+    ]
+    use = cst.Lambda(cst.Parameters(params), body)
+    return runtime_call(runtime_api.REQUEST_LOOKUP, use, *resources)
 
 
 def _assigned_value(statement: cst.SimpleStatementLine) -> cst.BaseExpression:

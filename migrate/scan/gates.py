@@ -52,6 +52,10 @@ class Lookup:
     # The gate is a coroutine (an SDK provider's ``load_access_token``): the runtime is
     # awaited (``resolve_async``) even when the lookup itself is not.
     asynchronous: bool = False
+    # Parameters the lookup reads that the framework fills per request (``db:
+    # Annotated[Connection, Depends(get_db)]``), bound to the dependency: out of the request
+    # (introspection) the first request's resource is closed, so the lookup opens its own.
+    dependencies: dict[str, cst.BaseExpression] = field(default_factory=dict)
 
 
 @dataclass
@@ -183,9 +187,64 @@ def _last_name(expr: cst.BaseExpression) -> str:
     return (dotted(expr) or "").rpartition(".")[2]
 
 
-def _token_names(function: cst.FunctionDef, extractors: frozenset[str] = frozenset()) -> set[str]:
+# Module-level ``Name = Annotated[...]`` aliases: FastAPI reads a dependency off them.
+Aliases = dict[str, cst.BaseExpression]
+
+
+def annotated_aliases(module: cst.Module) -> Aliases:
+    """``Session = Annotated[Row, Depends(require_session)]`` at module level, by name."""
+    found: Aliases = {}
+    for statement in module.body:
+        assigned = _assignment(statement)
+        if assigned is not None and _is_annotated(assigned[1]):
+            found[assigned[0].value] = assigned[1]
+    return found
+
+
+def tree_aliases(tree: SourceTree) -> Aliases:
+    """Every module's aliases, as a module importing one (``from .deps import Db``) sees
+    them; a name two modules define differently is left out (which one is meant is unknown)."""
+    found: Aliases = {}
+    clashes: set[str] = set()
+    for source in tree.with_text("Annotated"):
+        for name, value in annotated_aliases(source.module).items():
+            if name in found and not found[name].deep_equals(value):
+                clashes.add(name)
+            found.setdefault(name, value)
+    return {name: value for name, value in found.items() if name not in clashes}
+
+
+def _is_annotated(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Subscript) and _last_name(expr.value) == "Annotated"
+
+
+def _dependencies(param: cst.Param, aliases: Aliases | None = None) -> list[cst.BaseExpression]:
+    """What FastAPI calls to fill ``param``: ``Depends(f)``/``Security(f)`` as its default or
+    in its ``Annotated[...]`` annotation (written out, or a module alias of one)."""
+    annotation = param.annotation.annotation if param.annotation else None
+    if isinstance(annotation, cst.Name) and aliases and annotation.value in aliases:
+        annotation = aliases[annotation.value]
+    markers: list[cst.BaseExpression] = [param.default] if param.default is not None else []
+    if annotation is not None and _is_annotated(annotation):
+        assert isinstance(annotation, cst.Subscript)
+        markers += [e.slice.value for e in annotation.slice[1:] if isinstance(e.slice, cst.Index)]
+    return [
+        marker.args[0].value
+        for marker in markers
+        if isinstance(marker, cst.Call)
+        and _last_name(marker.func) in ("Depends", "Security")
+        and marker.args
+    ]
+
+
+def _token_names(
+    function: cst.FunctionDef,
+    extractors: frozenset[str] = frozenset(),
+    aliases: Aliases | None = None,
+) -> set[str]:
     """Names holding the bearer token: taken out of the Authorization header, transitively,
-    or given by a helper that does (``bearer_token(request)``, ``Depends(bearer_token)``)."""
+    or given by a helper that does (``bearer_token(request)``, ``Depends(bearer_token)``,
+    ``Annotated[str, Depends(bearer_token)]`` written out or through a module alias)."""
     names: set[str] = set()
     for param in function.params.params:
         annotation = param.annotation.annotation if param.annotation else None
@@ -193,13 +252,7 @@ def _token_names(function: cst.FunctionDef, extractors: frozenset[str] = frozens
             cst.Module([]).code_for_node(annotation)
         ):
             names.add(param.name.value)
-        default = param.default
-        if (
-            isinstance(default, cst.Call)
-            and _last_name(default.func) in ("Depends", "Security")
-            and default.args
-            and _last_name(default.args[0].value) in extractors
-        ):
+        if any(_last_name(d) in extractors for d in _dependencies(param, aliases)):
             names.add(param.name.value)
     for statement in _statements(function):
         for small in statement.body:
@@ -351,8 +404,28 @@ def _accessors(
 def _find_lookup(source: SourceFile, function: cst.FunctionDef, tokens: set[str]) -> Lookup | None:
     lookup = _first_lookup(source, function, tokens)
     if lookup is not None:
+        lookup.argument = _presented(lookup.argument, tokens)
         lookup.accessors = _accessors(function, lookup, tokens)
     return lookup
+
+
+def _presented(argument: cst.BaseExpression, tokens: set[str]) -> cst.BaseExpression:
+    """The token as presented, inside a key derived from it (``fingerprint(token)``,
+    ``f"at:{token}"``, ``sha256(token.encode()).hexdigest()``): the runtime must get the
+    token itself, or no JWT is ever recognised; the derivation stays in the lookup. A
+    cleaned token (``token.strip()``) is still the token and is passed as cleaned."""
+    if _extracts(argument, tokens):
+        return argument
+    inner = [node for node in walk(argument) if _is_token(node, tokens)]
+    if len(inner) == 1 and isinstance(inner[0], cst.BaseExpression):
+        return inner[0]
+    return argument
+
+
+def _is_token(node: cst.CSTNode, tokens: set[str]) -> bool:
+    if isinstance(node, cst.Name):
+        return node.value in tokens
+    return isinstance(node, cst.Attribute) and _reads_header(node)
 
 
 def token_lookup(source: SourceFile, function: cst.FunctionDef, token: str) -> Lookup | None:
@@ -491,11 +564,13 @@ def find_gates(tree: SourceTree) -> tuple[list[BearerGate], list[ManualStep]]:
     gates: list[BearerGate] = []
     manual: list[ManualStep] = []
     extractors = _extractors(tree)
+    everywhere = tree_aliases(tree)
     for source in tree.with_text(*_MARKERS):
+        aliases = {**everywhere, **annotated_aliases(source.module)}
         for node in walk(source.module):
             if not isinstance(node, cst.FunctionDef):
                 continue
-            tokens = _token_names(node, extractors)
+            tokens = _token_names(node, extractors, aliases)
             if not _handles_bearer(source, node, tokens):
                 continue
             inner = [n for n in walk(node.body) if isinstance(n, cst.FunctionDef)]
@@ -505,7 +580,20 @@ def find_gates(tree: SourceTree) -> tuple[list[BearerGate], list[ManualStep]]:
                 gates.append(BearerGate(source, node, None, migrated=True))
                 continue
             lookup = _find_lookup(source, node, tokens)
+            if lookup is not None and _credentials_object(node, lookup.argument):
+                found = _handed_credentials(tree, source, node, lookup)
+                if isinstance(found, BearerGate):
+                    gates.append(found)
+                else:
+                    manual.append(found)
+                continue
             if lookup is not None:
+                lookup.dependencies = _request_scoped(tree, node, lookup, tokens, aliases)
+                closed = _unopenable(tree, lookup, aliases)
+                if closed is not None:
+                    # Blocking: JWTs minted beside a gate left as it is would be refused.
+                    manual.append(_manual_dependency(source, node, lookup, closed).blocking())
+                    continue
                 gates.append(BearerGate(source, node, lookup))
                 continue
             # A helper that gave the token checked its Bearer scheme already.
@@ -513,7 +601,69 @@ def find_gates(tree: SourceTree) -> tuple[list[BearerGate], list[ManualStep]]:
             use = _unisolated_use(source, node, tokens, helped)
             if use is not None:
                 manual.append(_manual_gate(source, node, use))
-    return gates, manual
+    return _once(gates), manual
+
+
+def _once(gates: list[BearerGate]) -> list[BearerGate]:
+    """A helper reached from a gate's call (``load(credentials)``) may also be found as a
+    gate of its own: it is wrapped once."""
+    seen: set[int] = set()
+    kept = []
+    for gate in gates:
+        if id(gate.function) not in seen:
+            seen.add(id(gate.function))
+            kept.append(gate)
+    return kept
+
+
+def _credentials_object(function: cst.FunctionDef, argument: cst.BaseExpression) -> bool:
+    """The lookup is handed ``HTTPAuthorizationCredentials`` itself, not the token in it."""
+    if not isinstance(argument, cst.Name):
+        return False
+    for param in function.params.params:
+        annotation = param.annotation.annotation if param.annotation else None
+        if param.name.value == argument.value and annotation is not None:
+            return "HTTPAuthorizationCredentials" in cst.Module([]).code_for_node(annotation)
+    return False
+
+
+def _handed_credentials(
+    tree: SourceTree, source: SourceFile, function: cst.FunctionDef, lookup: Lookup
+) -> BearerGate | ManualStep:
+    """``record = load(credentials)``: the lookup is inside ``load``, on
+    ``credentials.credentials``; wrapping the call would hand the runtime the credentials
+    object, so no JWT would ever be recognised and introspection would fail on every token."""
+    call = lookup.expression
+    callee = (
+        _defined(tree, call.func.value)
+        if isinstance(call, cst.Call) and isinstance(call.func, cst.Name)
+        else None
+    )
+    parameter = _receiving(callee[1], call, lookup.argument) if callee else None
+    if callee is None or parameter is None:
+        return _manual_gate(source, function, lookup.statement)
+    helper_source, helper = callee
+    if any(_is_resolve(n) for n in walk(helper.body)):
+        return BearerGate(helper_source, helper, None, migrated=True)
+    inner = token_lookup(helper_source, helper, parameter)
+    if inner is None:
+        return _manual_gate(source, function, lookup.statement)
+    inner.asynchronous = inner.asynchronous or lookup.awaited or lookup.asynchronous
+    return BearerGate(helper_source, helper, inner)
+
+
+def _receiving(
+    helper: cst.FunctionDef, call: cst.BaseExpression, argument: cst.BaseExpression
+) -> str | None:
+    """The parameter of ``helper`` that ``call`` hands ``argument`` to."""
+    assert isinstance(call, cst.Call)
+    positional = [p.name.value for p in helper.params.params]
+    for index, arg in enumerate(call.args):
+        if arg.value is argument:
+            if arg.keyword is not None:
+                return arg.keyword.value
+            return positional[index] if index < len(positional) else None
+    return None
 
 
 def _unisolated_use(
@@ -535,6 +685,115 @@ def _unisolated_use(
         if isinstance(node, cst.Call) and _token_argument(node, tokens) is not None:
             return node
     return None
+
+
+def _request_scoped(
+    tree: SourceTree,
+    function: cst.FunctionDef,
+    lookup: Lookup,
+    tokens: set[str],
+    aliases: Aliases,
+) -> dict[str, cst.BaseExpression]:
+    """The lookup's locals that are parameters filled by a generator dependency of the
+    tree (one that closes what it yielded once the request ends), each bound to what the
+    gate's module names it by: the dependency, or the ``Annotated`` alias carrying it (the
+    runtime reads the dependency off the alias, which may come from another module). A
+    plain function's value is left as read: nothing closes it after the request."""
+    wanted = names_in(lookup.expression) - tokens
+    found: dict[str, cst.BaseExpression] = {}
+    for param in function.params.params:
+        dependencies = _dependencies(param, aliases)
+        if param.name.value not in wanted or len(dependencies) != 1:
+            continue
+        definition = _definition(tree, _last_name(dependencies[0]))
+        if definition is not None and _yields(definition):
+            found[param.name.value] = _named_by(param, aliases) or dependencies[0]
+    return found
+
+
+def _named_by(param: cst.Param, aliases: Aliases) -> cst.Name | None:
+    """The alias annotating ``param`` when its dependency comes from that alias."""
+    annotation = param.annotation.annotation if param.annotation else None
+    from_default = isinstance(param.default, cst.Call)
+    if isinstance(annotation, cst.Name) and annotation.value in aliases and not from_default:
+        return annotation
+    return None
+
+
+def _yields(function: cst.FunctionDef) -> bool:
+    return any(isinstance(node, cst.Yield) for node in _own_nodes(function.body))
+
+
+def _own_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """``node`` and what it contains, nested functions and classes aside."""
+    if isinstance(node, cst.FunctionDef | cst.ClassDef | cst.Lambda):
+        return []
+    return [node, *(n for child in children(node) for n in _own_nodes(child))]
+
+
+def _dependency_named(named: cst.BaseExpression, aliases: Aliases) -> cst.BaseExpression:
+    """The dependency behind what the gate names it by (itself, or an alias holding it)."""
+    if isinstance(named, cst.Name) and named.value in aliases:
+        return _dependencies(cst.Param(cst.Name("_"), cst.Annotation(named)), aliases)[0]
+    return named
+
+
+def _unopenable(tree: SourceTree, lookup: Lookup, aliases: Aliases) -> cst.BaseExpression | None:
+    """The first generator dependency the lookup reads that cannot be opened without a
+    request: taking parameters FastAPI would fill (``request: Request``, another
+    ``Depends``), or an async generator in a synchronous gate."""
+    for named in lookup.dependencies.values():
+        dependency = _dependency_named(named, aliases)
+        definition = _definition(tree, _last_name(dependency))
+        assert definition is not None  # _request_scoped found it
+        if not _callable_alone(definition):
+            return dependency
+        asynchronous = lookup.awaited or lookup.asynchronous
+        if definition.asynchronous is not None and not asynchronous:
+            return dependency
+    return None
+
+
+def _definition(tree: SourceTree, name: str) -> cst.FunctionDef | None:
+    found = _defined(tree, name)
+    return found[1] if found is not None else None
+
+
+def _defined(tree: SourceTree, name: str) -> tuple[SourceFile, cst.FunctionDef] | None:
+    """The one module-level ``def name`` of the tree, with its file."""
+    found = [
+        (source, node)
+        for source in tree.with_text(f"def {name}(")
+        for node in source.module.body
+        if isinstance(node, cst.FunctionDef) and node.name.value == name
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _callable_alone(function: cst.FunctionDef) -> bool:
+    params = function.params
+    every = [*params.posonly_params, *params.params, *params.kwonly_params]
+    plain_defaults = all(
+        p.default is not None and not _dependencies(p) and p.annotation is None for p in every
+    )
+    return plain_defaults and not isinstance(params.star_kwarg, cst.Param)
+
+
+def _manual_dependency(
+    source: SourceFile, function: cst.FunctionDef, lookup: Lookup, dependency: cst.BaseExpression
+) -> ManualStep:
+    name = source.code(dependency).strip()
+    return ManualStep(
+        source.where(lookup.statement),
+        f"the bearer-token lookup in {function.name.value}() reads a resource from "
+        f"`Depends({name})`, a generator that closes it after each request; the kit opens "
+        "it outside a request (introspection runs the lookup there) only when it takes no "
+        "parameters and is async only in an async gate",
+        f"make the lookup open its own resource (`with contextmanager({name})() as db:`), "
+        "then write `record = oauth_migration.resolve(token, legacy=lambda t: <the lookup "
+        "of t>)`",
+        "Manual steps: gate",
+    )
 
 
 def _manual_gate(source: SourceFile, function: cst.FunctionDef, use: cst.CSTNode) -> ManualStep:

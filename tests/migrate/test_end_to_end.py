@@ -182,7 +182,19 @@ FLASK_BLUEPRINT = ServerCase(
     },
 )
 
-CASES = [SAMPLE, FASTAPI_ROUTER, FLASK_BLUEPRINT]
+# Generator dependencies (a connection per request, closed after it) feed the gate's
+# lookup; tokens hashed at rest. Its own tests pin no legacy defect.
+FASTAPI_DEPENDS_DB = ServerCase(
+    name="fastapi_depends_db",
+    user="ines",
+    copy=_fixture_copier("fastapi_depends_db"),
+    start_file="START",
+    store_env=lambda store: {"QUIRE_DATABASE": str(store / "quire.sqlite3")},
+    run_legacy_tests=_fixture_tests,
+    pinned_legacy_defects={},
+)
+
+CASES = [SAMPLE, FASTAPI_ROUTER, FLASK_BLUEPRINT, FASTAPI_DEPENDS_DB]
 
 
 # -- the migrated server ---------------------------------------------------------------

@@ -51,6 +51,7 @@ FIXTURES_JUDGED = (
     "fastapi_asyncrepo",
     "flask_methodview",
     "fastapi_pydantic_helper",
+    "fastapi_depends_db",
 )
 
 

@@ -71,22 +71,120 @@ def _final(tmp_path: Path, text: str) -> tuple[str, list[str]]:
     return rewrite(source.module, edits), [f"{m.where}: {m.expected}" for m in manual]
 
 
-def test_issue_8_fields_the_gate_reads_are_supplied_by_name(tmp_path: Path) -> None:
-    """#8: revoked, expires_at and scope, read but never written, come from their names."""
-    after, manual = _final(tmp_path, HYBRID)
+# The gate hands its record to a helper of its module, which reads the fields.
+HELPER = HYBRID.replace(
+    'record is None or record["revoked"] or record.expires_at < 0',
+    "record is None or not _usable(record)",
+).replace(
+    "def gate(token):",
+    'def _usable(entry):\n    return not entry["revoked"] and entry["expires_at"] > 0\n\n\n'
+    "def gate(token):",
+)
+SUPPLIED = (
+    'record=lambda c: {"user": c.sub, "client_id": c.client_id, "revoked": False, '
+    '"expires_at": c.exp, "scope": c.scope}'
+)
+
+
+@pytest.mark.parametrize("text", [HYBRID, HELPER], ids=["in-the-gate", "in-a-helper"])
+def test_issue_8_fields_the_gate_reads_are_supplied_by_name(tmp_path: Path, text: str) -> None:
+    """#8: revoked, expires_at and scope, read but never written (by the gate, or by a
+    helper it hands the record to), come from their names; without them every JWT request
+    would raise a KeyError."""
+    after, manual = _final(tmp_path, text)
+    assert manual == []
+    assert SUPPLIED in after
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (HYBRID.replace('record.get("scope")', 'record["tenant"]'), 18),
+        (HELPER.replace('entry["expires_at"] > 0', 'entry["tenant"] == "acme"'), 15),
+    ],
+    ids=["in-the-gate", "in-a-helper"],
+)
+def test_issue_8_a_read_no_claim_gives_is_a_blocking_step(
+    tmp_path: Path, text: str, line: int
+) -> None:
+    """#8: a field the gate (or its helper) reads that neither the write nor its name gives
+    names its line."""
+    _, manual = _final(tmp_path, text)
+    assert manual == [
+        f"app.py:{line}: the gate reads `tenant` from the legacy record, and no JWT claim gives it"
+    ]
+
+
+ORM = """import time
+
+from sqlalchemy import Boolean, Column, DateTime, Integer, String
+from sqlalchemy.orm import declarative_base
+
+from .oauth_migration.wiring import migration as oauth_migration
+
+Base = declarative_base()
+
+
+class AccessToken(Base):
+    __tablename__ = "tokens"
+    token = Column(String, primary_key=True)
+    user_id = Column(String, nullable=False)
+    expires_at = Column(Integer, nullable=False)
+    revoked = Column(Boolean, default=False)
+
+
+def issue(db, user_id, client_id):
+    access = oauth_migration.mint_access_token(subject=user_id, client_id=client_id)
+    db.add(AccessToken(token=access, user_id=user_id))
+    return access
+
+
+def gate(db, token):
+    record = oauth_migration.resolve(
+        token, legacy=lambda t: db.query(AccessToken).filter(AccessToken.token == t).first()
+    )
+    if record is None or record.revoked or record.expires_at < time.time():
+        return None
+    return record.user_id
+"""
+
+
+@pytest.mark.parametrize(
+    ("column", "expiry"),
+    [
+        ("Column(Integer, nullable=False)", "c.exp"),
+        ("Column(DateTime, nullable=False)", "c.exp_datetime_naive"),
+        ("Column(DateTime(timezone=True))", "c.exp_datetime"),
+        ("mapped_column()", "c.exp_datetime_naive"),
+    ],
+    ids=["integer", "naive-datetime", "aware-datetime", "mapped-datetime"],
+)
+def test_orm_columns_the_gate_reads_are_supplied_typed(
+    tmp_path: Path, column: str, expiry: str
+) -> None:
+    """An ORM record written without ``expires_at`` and ``revoked`` (server defaults) gets
+    both, ``expires_at`` typed as its column is declared: the constructor takes every
+    mapped column, and a missing one read as ``None < time.time()`` would raise on every
+    JWT."""
+    declared = "expires_at: Mapped[datetime] = " if column == "mapped_column()" else "expires_at = "
+    text = ORM.replace("expires_at = Column(Integer, nullable=False)", declared + column)
+    after, manual = _final(tmp_path, text)
     assert manual == []
     assert (
-        'record=lambda c: {"user": c.sub, "client_id": c.client_id, "revoked": False, '
-        '"expires_at": c.exp, "scope": c.scope}'
+        "record=lambda c: AccessToken(token=c.token, user_id=c.sub, revoked=False, "
+        f"expires_at={expiry})"
     ) in after
 
 
-def test_issue_8_a_read_no_claim_gives_is_a_blocking_step(tmp_path: Path) -> None:
-    """#8: a field the gate reads that neither the write nor its name gives names its line."""
-    text = HYBRID.replace('record.get("scope")', 'record["tenant"]')
+def test_a_record_class_not_in_the_tree_cannot_carry_a_field_by_name(tmp_path: Path) -> None:
+    """A class the tree does not define (imported from elsewhere) may not take
+    ``expires_at``: read but not written, it is a blocking step, not a finalized gate that
+    raises on every JWT (``AccessToken(...)`` without it had ``None`` there)."""
+    text = ORM.replace("class AccessToken(Base):", "class OtherModel(Base):")
     _, manual = _final(tmp_path, text)
-    assert manual == [
-        "app.py:18: the gate reads `tenant` from the legacy record, and no JWT claim gives it"
+    assert [m.split(": ", 1)[1] for m in manual] == [
+        "the gate reads `revoked` from the legacy record, and no JWT claim gives it",
+        "the gate reads `expires_at` from the legacy record, and no JWT claim gives it",
     ]
 
 

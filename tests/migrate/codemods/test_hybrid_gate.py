@@ -29,6 +29,10 @@ REWRITES = (
     "flask_before_request",
     "accessor_keyword",
     "token_from_helper",
+    "fastapi_annotated_depends",
+    "flask_g_connection",
+    "credentials_to_helper",
+    "aliases_from_another_module",
 )
 
 
@@ -91,6 +95,61 @@ def test_token_given_by_a_helper(tmp_path: Path, snapshot: Snapshot) -> None:
     """A token from a helper that reads the header is wrapped; a conditional lookup is manual."""
     plan = check_rewrite(snapshot, GROUP, "token_from_helper", tmp_path)
     assert [m.where for m in manual_in(plan, "token_from_helper.py")] == ["token_from_helper.py:16"]
+
+
+def test_annotated_dependencies_and_a_hashed_key(tmp_path: Path, snapshot: Snapshot) -> None:
+    """The gate fed by an ``Annotated`` extractor dependency is wrapped (not the extractor);
+    the runtime gets the token, not its digest; the lookup reads the request's connection
+    in the request and opens its own outside it (never the one the request closed)."""
+    plan = check_rewrite(snapshot, GROUP, "fastapi_annotated_depends", tmp_path)
+    new = rewritten(plan)["fastapi_annotated_depends.py"]
+    assert "resolve(token, legacy=oauth_migration.request_lookup(lambda t, db: db.execute(" in new
+    assert "db=(db, Connection)" in new  # the alias names get_db
+    assert "(digest(t),)" in new
+    assert "def bearer_token(creds" in new and new.count("oauth_migration.resolve(") == 1
+
+
+def test_credentials_handed_to_a_loader_wrap_the_loaders_lookup(
+    tmp_path: Path, snapshot: Snapshot
+) -> None:
+    """``load_session(credentials)`` gets the credentials object: the lookup wrapped is the
+    loader's ``SESSIONS.get(credentials.credentials)``, so the runtime gets the token (the
+    call site wrapped would hand it the object: no JWT recognised, introspection broken)."""
+    plan = check_rewrite(snapshot, GROUP, "credentials_to_helper", tmp_path)
+    new = rewritten(plan)["credentials_to_helper.py"]
+    assert (
+        "return oauth_migration.resolve(credentials.credentials, legacy=lambda t: SESSIONS.get(t))"
+        in new
+    )
+    assert "session = load_session(credentials)" in new
+
+
+def test_aliases_imported_from_another_module(tmp_path: Path, snapshot: Snapshot) -> None:
+    """``token: Token, db: Db`` with both ``Annotated`` aliases imported: the token is the
+    extractor's, and outside the request the connection is opened through the alias the
+    gate's module names (``get_db`` itself is not imported there)."""
+    plan = check_rewrite(snapshot, GROUP, "aliases_from_another_module", tmp_path)
+    new = rewritten(plan)["app/auth.py"]
+    assert "resolve(token, legacy=oauth_migration.request_lookup(lambda t, db: db.execute(" in new
+    assert "db=(db, Db)" in new
+
+
+def test_flask_g_connection_is_read_again(tmp_path: Path, snapshot: Snapshot) -> None:
+    """A connection kept on Flask's ``g`` is fetched again by the lookup (``get_db()``), in
+    whatever app context the lookup runs, never the one the first request closed."""
+    plan = check_rewrite(snapshot, GROUP, "flask_g_connection", tmp_path)
+    assert "legacy=lambda t: get_db().execute(" in rewritten(plan)["flask_g_connection.py"]
+
+
+def test_dependency_needing_the_request_is_manual(tmp_path: Path) -> None:
+    """A generator dependency that needs the request cannot be opened by introspection:
+    nothing is rewritten and the lookup's line is a manual step naming the dependency."""
+    plan = plan_case(GROUP, "dependency_with_request", tmp_path)
+    assert rewritten(plan) == {}
+    steps = manual_in(plan, "dependency_with_request.py")
+    assert [m.where for m in steps] == ["dependency_with_request.py:21"]
+    assert "Depends(get_session)" in steps[0].expected
+    assert steps[0].blocks_apply and plan.blocked_by
 
 
 def test_basic_auth_is_not_a_bearer_gate(tmp_path: Path) -> None:
