@@ -45,7 +45,13 @@ LEGACY_GRANT_CHECKS = ("hybrid.legacy_access", "introspect.legacy_opaque", "hybr
 
 # Our own fixture servers in other styles, judged the same way (the harness is shared too).
 FIXTURE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "servers"
-FIXTURES_JUDGED = ("fastapi_router", "flask_blueprint", "fastapi_asyncrepo", "flask_methodview")
+FIXTURES_JUDGED = (
+    "fastapi_router",
+    "flask_blueprint",
+    "fastapi_asyncrepo",
+    "flask_methodview",
+    "starlette_factory_mount",
+)
 
 
 # Servers whose authorization server is the MCP SDK's provider interface or FastMCP's
@@ -88,6 +94,15 @@ def store_kind(server_folder: Path) -> str:
     return "persistent" if re.search(r"store:\s*persistent", text, re.IGNORECASE) else "memory"
 
 
+def mcp_path(server_folder: Path) -> str:
+    """The MCP endpoint's path its README gives (``MCP endpoint: `/api/mcp```), else the
+    contract's ``/mcp``: the harness is told it with ``--mcp-path``."""
+    readme = server_folder / "README.md"
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    found = re.search(r"MCP endpoint:\s*`(/[^`\s]*)`", text)
+    return found.group(1) if found else "/mcp"
+
+
 @dataclass
 class ZooRun:
     name: str
@@ -120,6 +135,7 @@ def zoo_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     workdir = tmp_path_factory.mktemp(f"zoo-{name}")
     root = copy_tree(folder, workdir / name)
     store = store_kind(root)
+    path = ("--mcp-path", mcp_path(root))
     tokens_file = workdir / "legacy-tokens.json"
     final_tokens = workdir / "legacy-tokens-final.json"
     legacy_json = workdir / "legacy.json"
@@ -132,6 +148,7 @@ def zoo_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     try:
         server.start()
         legacy_run = run_harness(
+            *path,
             "--base-url",
             server.base_url,
             "--phase",
@@ -146,7 +163,7 @@ def zoo_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         )
         # A second grant, never refreshed, for the final phase (harness README, "Run").
         run_harness(
-            "--base-url", server.base_url, "--phase", "legacy", "--save-tokens",
+            *path, "--base-url", server.base_url, "--phase", "legacy", "--save-tokens",
             str(final_tokens), "--store", store, cwd=workdir,
         )  # fmt: skip
         server.stop()
@@ -154,6 +171,7 @@ def zoo_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         migration = migrate_to_hybrid(root, allow_dirty=True)
         server.start()
         hybrid_run = run_harness(
+            *path,
             "--base-url",
             server.base_url,
             "--phase",
@@ -168,7 +186,7 @@ def zoo_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         finalize_run = finalize(root)
         server.start()
         final_run = run_harness(
-            "--base-url", server.base_url, "--phase", "final", "--legacy-tokens",
+            *path, "--base-url", server.base_url, "--phase", "final", "--legacy-tokens",
             str(final_tokens), "--json", str(final_json), cwd=workdir,
         )  # fmt: skip
     finally:
