@@ -72,6 +72,9 @@ class AppSite:
     anchor: cst.BaseStatement
     before: bool  # insert the install call before ``anchor`` (a ``return app``) or after it
     migrated: bool = False
+    # ``return Starlette(...)``: the app has no name yet; the install binds it to
+    # ``variable`` first (``app = Starlette(...)``, the call, ``return app``).
+    bind: cst.Call | None = None
     # Where the app is used: its own block, and each block that binds a factory's result.
     uses: list[Router] = field(default_factory=list)
     mcp: list[McpRoute] = field(default_factory=list)  # its routes whose handler speaks MCP
@@ -112,6 +115,29 @@ def _created_app(statement: cst.CSTNode, imports: dict[str, str]) -> tuple[str, 
     if framework is None or not isinstance(target, cst.Name):
         return None
     return framework, target.value
+
+
+def _returned_app(
+    source: SourceFile, statement: cst.CSTNode, imports: dict[str, str]
+) -> tuple[str, cst.Call, cst.FunctionDef] | None:
+    """``return Starlette(...)`` as the last statement of a factory."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return None
+    small = statement.body[0]
+    if not isinstance(small, cst.Return) or not isinstance(small.value, cst.Call):
+        return None
+    framework = FRAMEWORKS.get(qualified(small.value.func, imports) or "")
+    factory = enclosing_function(source, statement)
+    if framework is None or factory is None or not isinstance(factory.body, cst.IndentedBlock):
+        return None
+    if factory.body.body[-1] is not statement:
+        return None
+    return framework, small.value, factory
+
+
+def _free_name(function: cst.FunctionDef) -> str:
+    taken = names_in(function.body) | set(parameters(function))
+    return next(n for n in ("app", "application", "web_app") if n not in taken)
 
 
 def _mentions(statement: cst.CSTNode, name: str) -> bool:
@@ -208,6 +234,9 @@ def find_apps(tree: SourceTree) -> list[AppSite]:
         for node in walk(source.module):
             created = _created_app(node, imports)
             if created is None:
+                returned = _returned_app(source, node, imports)
+                if returned is not None:
+                    sites.append(_returned_site(tree, source, node, *returned))
                 continue
             assert isinstance(node, cst.SimpleStatementLine)
             framework, variable = created
@@ -226,6 +255,25 @@ def find_apps(tree: SourceTree) -> list[AppSite]:
             site.mcp = mcp_routes(tree, site.uses)
             sites.append(site)
     return sites
+
+
+def _returned_site(
+    tree: SourceTree,
+    source: SourceFile,
+    statement: cst.CSTNode,
+    framework: str,
+    call: cst.Call,
+    factory: cst.FunctionDef,
+) -> AppSite:
+    assert isinstance(statement, cst.SimpleStatementLine)
+    variable = _free_name(factory)
+    site = AppSite(source, framework, variable, statement, factory, statement, True, bind=call)
+    assert isinstance(factory.body, cst.IndentedBlock)
+    site.uses = [Router(source, variable, factory.body.body, call)]
+    site.uses += _bound_results(tree, factory)
+    site.migrated = any(_installed(u.statements, u.variable) for u in site.uses)
+    site.mcp = mcp_routes(tree, site.uses)
+    return site
 
 
 def _constructor(statement: cst.SimpleStatementLine) -> cst.Call:

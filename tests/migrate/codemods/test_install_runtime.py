@@ -29,6 +29,7 @@ REWRITES = (
     "flask_main_guard",
     "flask_module_run",
     "factory_returning_wrapper",
+    "starlette_factory_returns_app",
 )
 
 
@@ -75,6 +76,12 @@ def test_flask_script_running_app_at_module_level(tmp_path: Path, snapshot: Snap
 def test_factory_returning_a_wrapped_app(tmp_path: Path, snapshot: Snapshot) -> None:
     """A factory ending in ``return ProxyFix(app)`` gets the call before the return."""
     check_rewrite(snapshot, GROUP, "factory_returning_wrapper", tmp_path)
+
+
+def test_factory_returning_the_app_it_builds(tmp_path: Path, snapshot: Snapshot) -> None:
+    """#12 item 5: ``return Starlette(...)`` is bound first (``app = ...``), installed on,
+    and returned by name: the same object, and the install runs before the server gets it."""
+    check_rewrite(snapshot, GROUP, "starlette_factory_returns_app", tmp_path)
 
 
 def test_app_built_in_a_branch_is_manual(tmp_path: Path) -> None:
