@@ -26,6 +26,7 @@ from migrate.scan.syntax import (
     assigned_names,
     dotted,
     imported_names,
+    names_in,
     parameters,
     string_value,
     walk,
@@ -432,14 +433,19 @@ def _reachable(
         return
     seen.add(id(node))
     yield source, node
-    for name in sorted(_names_read(node)):
+    for name in sorted(_names_followed(node)):
         bound = resolve(tree, source, cst.Name(name))
         if bound is not None and bound.node is not node:
             yield from _reachable(tree, bound.source, bound.node, depth + 1, seen)
 
 
-def _names_read(node: cst.CSTNode) -> set[str]:
-    return {n.value for n in walk(node) if isinstance(n, cst.Name)}
+def _names_followed(node: cst.CSTNode) -> set[str]:
+    """The names a handler reads (heads of attribute chains: ``request.app`` is
+    ``request``). Of a value that is a call only the callee is followed: through
+    ``Starlette(routes=ROUTES)`` every handler of the app would look like this one."""
+    if isinstance(node, cst.Call):
+        return names_in(node.func)
+    return names_in(node)
 
 
 def _strings(node: cst.CSTNode) -> Iterator[str]:

@@ -213,6 +213,26 @@ def test_a_route_spelled_mcp_that_does_not_speak_mcp_is_not_the_endpoint(tmp_pat
     assert [route.path for route in app.mcp] == ["/rpc"]
 
 
+def test_a_handler_beside_the_app_object_is_not_taken_for_mcp(tmp_path: Path) -> None:
+    """A token handler in the module that builds the app (and reads ``request.app``) does
+    not reach the MCP handler through the app's own route list."""
+    files = {
+        "server.py": f"""
+            from starlette.applications import Starlette
+            from starlette.routing import Route
+            {RPC.strip().replace(chr(10), chr(10) + " " * 12)}
+
+            async def token(request):
+                return {{"access_token": request.app.state.mint(), "app": app.title}}
+
+            ROUTES = [Route("/token", token), Route("/mcp", rpc, methods=["POST"])]
+            app = Starlette(routes=ROUTES)
+            """
+    }
+    app = only_app(write_tree(tmp_path, files))
+    assert [route.path for route in app.mcp] == ["/mcp"]
+
+
 def test_an_app_without_an_mcp_handler_serves_no_mcp(tmp_path: Path) -> None:
     """Routes whose handlers never answer JSON-RPC give no MCP endpoint at all."""
     files = {
