@@ -233,8 +233,11 @@ def _unsupported(out: Contribution, apps: list[UnsupportedApp]) -> None:
 def _mcp_path(out: Contribution, app: AppSite) -> str | None:
     """The path of the app's MCP endpoint as its routes declare it (None: the default)."""
     paths = sorted({r.path for r in app.mcp})
-    if len(paths) == 1:
-        out.findings.append(Finding("mcp", app.mcp[0].where, f"MCP endpoint at {paths[0]}"))
+    if paths and all(_under(p, paths[0]) for p in paths):
+        # One path covers the rest (``/mcp`` and ``/mcp/messages``): the runtime guards
+        # and fixes the 401s of everything under it.
+        route = next(r for r in app.mcp if r.path == paths[0])
+        out.findings.append(Finding("mcp", route.where, f"MCP endpoint at {paths[0]}"))
         return paths[0]
     if not paths:
         out.notes.append(
@@ -255,6 +258,10 @@ def _mcp_path(out: Contribution, app: AppSite) -> str | None:
         ),
     )
     return None
+
+
+def _under(path: str, prefix: str) -> bool:
+    return prefix == "/" or path == prefix or path.startswith(prefix.rstrip("/") + "/")
 
 
 def _install_missing(out: Contribution, step: ManualStep) -> None:

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from pytest_snapshot.plugin import Snapshot
 
 from migrate.cli import cli
+from migrate.planner import plan_hybrid
 from tests.migrate.codemods.cases import (
     check_rewrite,
     copy_case,
@@ -165,3 +166,40 @@ def test_an_install_made_by_hand_where_the_factory_is_called_is_kept(tmp_path: P
     plan = plan_case(GROUP, "noop_installed_by_hand_where_the_factory_is_called", tmp_path)
     assert rewritten(plan) == {}
     assert not [m for m in plan.manual if "install" in m.how_to]
+
+
+def _two_rpc_routes(root: Path, first: str, second: str) -> Path:
+    rpc = (
+        "async def rpc(request):\n    message = await request.json()\n"
+        "    if message['method'] == 'initialize':\n"
+        "        return JSONResponse({'jsonrpc': '2.0', 'result': {}})\n"
+    )
+    meta = (
+        "async def metadata(request):\n"
+        "    return JSONResponse({'issuer': ISSUER, 'token_endpoint': ISSUER + '/token'})\n"
+    )
+    (root / "server.py").write_text(
+        "from starlette.applications import Starlette\n"
+        "from starlette.responses import JSONResponse\n"
+        "from starlette.routing import Route\n\nISSUER = 'https://x.example.test'\n\n"
+        f"{rpc}\n\n{meta}\n\napp = Starlette(routes=[Route('/.well-known/oauth-authorization-"
+        f"server', metadata), Route('{first}', rpc), Route('{second}', rpc)])\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+def test_an_mcp_path_covering_the_other_is_the_one(tmp_path: Path) -> None:
+    """MCP at ``/mcp`` and ``/mcp/messages``: ``/mcp`` covers both, nothing blocks."""
+    plan = plan_hybrid(_two_rpc_routes(tmp_path, "/mcp/messages", "/mcp"))
+    assert [f.detail for f in plan.findings if f.kind == "mcp"] == ["MCP endpoint at /mcp"]
+    assert plan.blocked_by == []
+
+
+def test_two_unrelated_mcp_paths_block(tmp_path: Path) -> None:
+    """MCP at ``/a/mcp`` and ``/b/mcp``: the runtime guards one path, so a blocking step."""
+    plan = plan_hybrid(_two_rpc_routes(tmp_path, "/a/mcp", "/b/mcp"))
+    assert [b for b in plan.blocked_by if "one MCP endpoint" in b] == [
+        "server.py:17: one MCP endpoint on the app (the runtime protects one path); "
+        "found /a/mcp (server.py:17), /b/mcp (server.py:17)"
+    ]
