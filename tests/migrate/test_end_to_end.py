@@ -1,6 +1,6 @@
 """End to end: a legacy server, its opaque tokens, `migrate plan` + `apply`, then the hybrid phase.
 
-For each server (the bundled ``sample_legacy`` and three fixture servers) a module-scoped
+For each server (the bundled ``sample_legacy`` and four fixture servers) a module-scoped
 fixture copies it into a temporary folder, starts it from its START command on a
 persistent token store, obtains opaque tokens, stops it, runs ``python -m migrate plan``
 and ``apply --yes`` on the copy, and starts it again on the same store and port. The tests
@@ -202,7 +202,26 @@ STARLETTE_FACTORY_MOUNT = ServerCase(
     mcp_path="/api/mcp",
 )
 
-CASES = [SAMPLE, FASTAPI_ROUTER, FLASK_BLUEPRINT, STARLETTE_FACTORY_MOUNT]
+# A Flask factory imported by wsgi.py, MCP on a blueprint registered under /agent.
+FLASK_FACTORY_PREFIX = ServerCase(
+    name="flask_factory_prefix",
+    user="wen",
+    copy=_fixture_copier("flask_factory_prefix"),
+    start_file="START",
+    store_env=lambda store: {"ATLAS_BOOK": str(store / "book.pickle"), "HOST": None},
+    run_legacy_tests=_fixture_tests,
+    pinned_legacy_defects={
+        "tests.test_atlas::test_discovery_is_the_legacy_document": (
+            "asserts jwks_uri is absent; the migration adds it"
+        ),
+        "tests.test_atlas::test_tokens_are_opaque_atl_strings": (
+            "asserts the access token starts with atl_; the migration issues JWTs"
+        ),
+    },
+    mcp_path="/agent/mcp",
+)
+
+CASES = [SAMPLE, FASTAPI_ROUTER, FLASK_BLUEPRINT, STARLETTE_FACTORY_MOUNT, FLASK_FACTORY_PREFIX]
 
 
 # -- the migrated server ---------------------------------------------------------------

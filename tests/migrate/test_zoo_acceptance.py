@@ -51,6 +51,7 @@ FIXTURES_JUDGED = (
     "fastapi_asyncrepo",
     "flask_methodview",
     "starlette_factory_mount",
+    "flask_factory_prefix",
 )
 
 
