@@ -12,6 +12,7 @@ to something that can be evaluated at that point: a module constant, or
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -286,8 +287,11 @@ def _importers(tree: SourceTree, home: SourceFile, variable: str) -> list[Router
     """Modules that import a module-level app (``from pkg import app``) and add routes to
     it at their top level."""
     found = []
+    # Only files with a ``from ... import`` line naming the variable are parsed.
+    names = r"(\([^)]*|[^\n]*)"  # a parenthesised list may span lines
+    line = re.compile(rf"^\s*from\s+\S+\s+import\s*{names}\b{re.escape(variable)}\b", re.M)
     for source in tree.with_text(variable):
-        if source is home:
+        if source is home or not line.search(source.text):
             continue
         for local, target in imported_names(source.module).items():
             module, _, name = target.rpartition(".")

@@ -345,11 +345,10 @@ def resolve(
     if not isinstance(expr, cst.Name):
         return None
     name = expr.value
-    for statements in (block, source.module.body):
-        found = _bound_in(source, statements, name)
-        if found is not None:
-            return found
-    target = imported_names(source.module).get(name)
+    found = _bound_in(source, block, name) or _module_bindings(tree, source).get(name)
+    if found is not None:
+        return found
+    target = _imports(tree, source).get(name)
     if target is None:
         return None
     module_part, _, attr = target.rpartition(".")
@@ -371,6 +370,42 @@ def _bound_in(
     return None
 
 
+# Tree -> file -> name -> binding (a SourceFile compares by value, so it is no key).
+_BINDINGS: WeakKeyDictionary[SourceTree, dict[str, dict[str, Bound]]] = WeakKeyDictionary()
+
+
+_IMPORTS: WeakKeyDictionary[SourceTree, dict[str, dict[str, str]]] = WeakKeyDictionary()
+
+
+def _imports(tree: SourceTree, source: SourceFile) -> dict[str, str]:
+    """:func:`imported_names` of the file, read once per tree."""
+    files = _IMPORTS.setdefault(tree, {})
+    if source.rel not in files:
+        files[source.rel] = imported_names(source.module)
+    return files[source.rel]
+
+
+def _module_bindings(tree: SourceTree, source: SourceFile) -> dict[str, Bound]:
+    """Name -> its first top-level binding in the module, built once per file (every
+    name a handler reads is looked up here)."""
+    files = _BINDINGS.setdefault(tree, {})
+    found = files.get(source.rel)
+    if found is None:
+        found = {}
+        body = source.module.body
+        for statement in body:
+            if isinstance(statement, cst.FunctionDef | cst.ClassDef):
+                names = {statement.name.value}
+            else:
+                names = assigned_names(statement)
+            for name in names - set(found):
+                bound = _bound_in(source, [statement], name)
+                if bound is not None:
+                    found[name] = Bound(source, bound.node, body, name)
+        files[source.rel] = found
+    return found
+
+
 def _in_module(tree: SourceTree, module: SourceFile, name: str, depth: int) -> Bound | None:
     return resolve(tree, module, cst.Name(name), (), depth + 1)
 
@@ -379,7 +414,7 @@ def _module_of(tree: SourceTree, source: SourceFile, expr: cst.BaseExpression) -
     name = dotted(expr)
     if name is None:
         return None
-    target = imported_names(source.module).get(name.split(".")[0])
+    target = _imports(tree, source).get(name.split(".")[0])
     if target is None:
         return None
     return module_named(tree, source, target + name[len(name.split(".")[0]) :])
