@@ -174,11 +174,14 @@ def _final_mints(tree: SourceTree) -> dict[str, FileEdits]:
 
 
 def _runtime_files(plan: Plan, root: Path, wiring: Path) -> list[str]:
-    """The runtime package as this kit emits it, in the final phase (same lifetime)."""
+    """The runtime package as this kit emits it, in the final phase (same lifetime and MCP path)."""
     package_dir = emit.package_dir_of(wiring.relative_to(root).as_posix())
-    lifetime = emit.wiring_lifetime(read_exact(wiring))
+    wired = read_exact(wiring)
+    lifetime, mcp_path = emit.wiring_lifetime(wired), emit.wiring_mcp_path(wired)
     changed = []
-    for rel, text in emit.emitted_files(package_dir, mode="final", lifetime=lifetime).items():
+    for rel, text in emit.emitted_files(
+        package_dir, mode="final", lifetime=lifetime, mcp_path=mcp_path
+    ).items():
         path = root / rel
         before = read_exact(path) if path.exists() else None
         plan.reads[rel] = digest(before) if before is not None else "absent"

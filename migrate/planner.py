@@ -54,7 +54,7 @@ def plan_hybrid(
     _take(plan, found)
     edits = _by_file({k: v for k, v in found.edits.items() if k in keep})
     package_dir = _package_dir(tree, edits)
-    _file_changes(plan, tree, edits, package_dir, keep)
+    _file_changes(plan, tree, edits, package_dir, keep, found.mcp_path or emit.DEFAULT_MCP_PATH)
     if steps.REQUIREMENTS.id in keep or steps.GITIGNORE.id in keep:
         _support_files(plan, root, keep)
     plan.generate_keys = steps.KEYS.id in keep and bool(edits) and not _has_keys(root)
@@ -163,7 +163,12 @@ def _package_dir(tree: SourceTree, edits: dict[str, FileEdits]) -> str:
 
 
 def _file_changes(
-    plan: Plan, tree: SourceTree, edits: dict[str, FileEdits], package_dir: str, keep: set[str]
+    plan: Plan,
+    tree: SourceTree,
+    edits: dict[str, FileEdits],
+    package_dir: str,
+    keep: set[str],
+    mcp_path: str,
 ) -> None:
     for rel in sorted(edits):
         source = tree.files[rel]
@@ -178,7 +183,10 @@ def _file_changes(
             plan.reads[source.rel] = source.sha256
     if edits and steps.EMIT_RUNTIME.id in keep:
         lifetime = _access_lifetime(plan, tree)
-        for rel, text in emit.emitted_files(package_dir, mode="hybrid", lifetime=lifetime).items():
+        emitted = emit.emitted_files(
+            package_dir, mode="hybrid", lifetime=lifetime, mcp_path=mcp_path
+        )
+        for rel, text in emitted.items():
             existing = tree.root / rel
             before = read_exact(existing) if existing.exists() else None
             if before != text:

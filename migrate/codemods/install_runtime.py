@@ -6,7 +6,9 @@ starts or the ``__main__`` block, blank lines added after a decorated route):
 ``oauth_migration.install_starlette(app, issuer=...)`` (Starlette and FastAPI) or
 ``oauth_migration.install_flask(app, issuer=...)``. It serves the JWKS, introspection and
 the RFC 9728 documents (root and path-inserted) unless the app already serves those paths,
-and adds ``resource_metadata`` (RFC 9728 §5.1) to every Bearer 401 challenge.
+and adds ``resource_metadata`` (RFC 9728 §5.1) to every Bearer 401 challenge. A factory
+ending in ``return Starlette(...)`` first binds the app (``app = Starlette(...)``, the
+call, ``return app``): the same object is returned, now with a name to install on.
 
 Why it is safe: it only adds routes at paths the app does not serve and rewrites only the
 ``WWW-Authenticate`` header of 401 answers; the issuer it is given is the very expression
@@ -45,6 +47,23 @@ def install_statement(app: AppSite, issuer: Issuer) -> cst.SimpleStatementLine:
     return cst.SimpleStatementLine([cst.Expr(call)])
 
 
+def _bound(
+    returned: cst.SimpleStatementLine,
+    call: cst.Call,
+    variable: str,
+    install: cst.SimpleStatementLine,
+) -> list[cst.CSTNode]:
+    """``return Starlette(...)`` -> ``app = Starlette(...)``, the install, ``return app``
+    (the return's comments and blank lines stay in front)."""
+    name = cst.Name(variable)
+    assign = cst.SimpleStatementLine(
+        [cst.Assign([cst.AssignTarget(name)], call)], leading_lines=returned.leading_lines
+    )
+    trailing = returned.trailing_whitespace
+    done = cst.SimpleStatementLine([cst.Return(name)], trailing_whitespace=trailing)
+    return [assign, install, done]
+
+
 def install_runtime(app: AppSite, issuer: Issuer) -> FileEdits:
     edits = FileEdits()
     if app.migrated:
@@ -56,6 +75,8 @@ def install_runtime(app: AppSite, issuer: Issuer) -> FileEdits:
         statement = statement.with_changes(leading_lines=[cst.EmptyLine()] * blank)
 
     def insert(node: cst.CSTNode) -> cst.FlattenSentinel[cst.CSTNode]:
+        if app.bind is not None and isinstance(node, cst.SimpleStatementLine):
+            return cst.FlattenSentinel(_bound(node, app.bind, app.variable, statement))
         return cst.FlattenSentinel([statement, node] if app.before else [node, statement])
 
     edits.add(app.anchor, insert)

@@ -109,8 +109,20 @@ class Printer:
     show_default=True,
     help="Seconds per request (more than 0).",
 )
+@click.option(
+    "--mcp-path",
+    metavar="PATH",
+    default="/mcp",
+    show_default=True,
+    help="The MCP endpoint's path under URL (the plan's `mcp` finding names it).",
+)
 def verify_command(
-    url: str, client_id: str | None, client_secret: str | None, fmt: str, timeout: float
+    url: str,
+    client_id: str | None,
+    client_secret: str | None,
+    fmt: str,
+    timeout: float,
+    mcp_path: str,
 ) -> None:
     """Check a running server from outside, as a demanding client would.
 
@@ -120,7 +132,8 @@ def verify_command(
 
     credentials = _credentials(client_id, client_secret)
     with Progress(f"verify: waiting for {url}", say_done=False) as progress:
-        checks = run_checks(url, credentials, timeout, on_check=Printer(fmt == "text", progress))
+        printer = Printer(fmt == "text", progress)
+        checks = run_checks(url, credentials, timeout, on_check=printer, mcp_path=mcp_path)
     click.echo(render_json(url, checks) if fmt == "json" else summary_line(checks))
     failed = summary(checks)["failed"] > 0
     raise SystemExit(int(Exit.CHECKS_FAILED if failed else Exit.OK))

@@ -36,6 +36,9 @@ class Contribution:
     # Step id -> the sites of its kind the codemod could not rewrite: with edits of that
     # step elsewhere they block (a half-migrated server).
     left_manual: dict[str, list[ManualStep]] = field(default_factory=dict)
+    # The MCP endpoint's path the runtime protects and names (RFC 9728 resource, the
+    # path-inserted metadata URL, the 401 challenge); None leaves the runtime's default.
+    mcp_path: str | None = None
 
     def add(self, step: str, rel: str, edits: FileEdits) -> None:
         if edits.edits:

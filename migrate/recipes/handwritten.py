@@ -18,7 +18,13 @@ from migrate.codemods import hybrid_gate, install_runtime, mint_jwt, revoke_on_d
 from migrate.codemods.edits import FileEdits
 from migrate.recipes import self_contained
 from migrate.recipes.base import Contribution, Match
-from migrate.scan.apps import AppSite, find_apps, resolve_issuer
+from migrate.scan.apps import (
+    AppSite,
+    UnsupportedApp,
+    find_apps,
+    find_unsupported_apps,
+    resolve_issuer,
+)
 from migrate.scan.findings import Finding, ManualStep
 from migrate.scan.gates import BearerGate, find_gates
 from migrate.scan.metadata import MetadataProducer, find_metadata
@@ -101,6 +107,7 @@ class HandWritten:
             out.revoke_on_delete(found.tree, revoke_on_delete.token_store(_record_writes(found)))
         app = _choose_app(out, found)
         if app is not None:
+            out.mcp_path = _mcp_path(out, app)
             out.add(install_runtime.STEP.id, app.source.rel, _install(out, found, app))
         _require_pieces(out, found)
         out.left_manual = {
@@ -187,11 +194,17 @@ def _choose_app(out: Contribution, found: Collected) -> AppSite | None:
     serving = [a for a in found.apps if a.serves_mcp]
     if len(found.apps) > 1 and len(serving) == 1:
         others = ", ".join(f"`{a.variable}` ({a.where})" for a in found.apps if not a.serves_mcp)
+        paths = ", ".join(sorted({r.path for r in serving[0].mcp}))
         out.notes.append(
-            f"App: `{serving[0].variable}` ({serving[0].where}) serves /mcp, so the runtime is "
-            f"installed there; not on {others}."
+            f"App: `{serving[0].variable}` ({serving[0].where}) serves the MCP endpoint "
+            f"({paths}), so the runtime is installed there; not on {others}."
         )
         return serving[0]
+    if not serving:
+        unsupported = find_unsupported_apps(found.tree)
+        if unsupported:
+            _unsupported(out, unsupported)
+            return None
     where = ", ".join(a.where for a in found.apps) or "(none found)"
     _install_missing(
         out,
@@ -204,6 +217,58 @@ def _choose_app(out: Contribution, found: Collected) -> AppSite | None:
         ),
     )
     return None
+
+
+def _unsupported(out: Contribution, apps: list[UnsupportedApp]) -> None:
+    """One blocking step for an app the runtime has no adapter for: nothing is written,
+    since the rewritten mints and gates would call a runtime nothing installs."""
+    first = apps[0]
+    others = "".join(f"; also {a.framework} at {a.where}" for a in apps[1:])
+    out.manual.append(
+        ManualStep(
+            first.where,
+            f"a Starlette, FastAPI or Flask app to install the runtime on; found "
+            f"{first.framework}, which the kit does not support{others}",
+            "serve the OAuth routes and the MCP endpoint from a Starlette, FastAPI or Flask "
+            "app, or wire the runtime by hand (MIGRATION.md)",
+            INSTALL_GUIDE,
+            True,
+        )
+    )
+
+
+def _mcp_path(out: Contribution, app: AppSite) -> str | None:
+    """The path of the app's MCP endpoint as its routes declare it (None: the default)."""
+    paths = sorted({r.path for r in app.mcp})
+    if paths and all(_under(p, paths[0]) for p in paths):
+        # One path covers the rest (``/mcp`` and ``/mcp/messages``): the runtime guards
+        # and fixes the 401s of everything under it.
+        route = next(r for r in app.mcp if r.path == paths[0])
+        out.findings.append(Finding("mcp", route.where, f"MCP endpoint at {paths[0]}"))
+        return paths[0]
+    if not paths:
+        out.notes.append(
+            f"MCP endpoint: no route of `{app.variable}` ({app.where}) whose handler answers "
+            "MCP's JSON-RPC could be followed; /mcp assumed. If it is elsewhere, set "
+            "mcp_path= in oauth_migration/wiring.py after apply."
+        )
+        return None
+    where = ", ".join(f"{r.path} ({r.where})" for r in app.mcp)
+    _install_missing(
+        out,
+        ManualStep(
+            app.where,
+            f"one MCP endpoint on the app (the runtime protects one path); found {where}",
+            "serve MCP at one path, or install the runtime by hand for the one clients use",
+            INSTALL_GUIDE,
+            True,
+        ),
+    )
+    return None
+
+
+def _under(path: str, prefix: str) -> bool:
+    return prefix == "/" or path == prefix or path.startswith(prefix.rstrip("/") + "/")
 
 
 def _install_missing(out: Contribution, step: ManualStep) -> None:

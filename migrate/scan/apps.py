@@ -12,12 +12,15 @@ to something that can be evaluated at that point: a module constant, or
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
 
 from migrate import runtime_api
 from migrate.scan.metadata import MetadataProducer
+from migrate.scan.routes import McpRoute, Router, mcp_routes, module_named
 from migrate.scan.source import SourceFile, SourceTree, children
 from migrate.scan.syntax import (
     assigned_names,
@@ -27,7 +30,6 @@ from migrate.scan.syntax import (
     names_in,
     parameters,
     qualified,
-    string_value,
     walk,
 )
 
@@ -40,6 +42,25 @@ FRAMEWORKS = {
     "flask.app.Flask": "flask",
 }
 INSTALL_CALLS = frozenset({runtime_api.INSTALL_STARLETTE, runtime_api.INSTALL_FLASK})
+# Apps of frameworks the runtime has no adapter for: what they are called in a plan.
+UNSUPPORTED = {
+    "aiohttp.web.Application": "aiohttp",
+    "aiohttp.web_app.Application": "aiohttp",
+    "azure.functions.FunctionApp": "Azure Functions",
+    "azure.functions.AsgiFunctionApp": "Azure Functions",
+    "azure.functions.WsgiFunctionApp": "Azure Functions",
+    "django.core.asgi.get_asgi_application": "Django",
+    "django.core.wsgi.get_wsgi_application": "Django",
+    "starlette.routing.Router": "a bare Starlette Router (a plain ASGI app)",
+    "quart.Quart": "Quart",
+    "sanic.Sanic": "Sanic",
+    "tornado.web.Application": "Tornado",
+    "falcon.App": "Falcon",
+    "falcon.asgi.App": "Falcon",
+    "litestar.Litestar": "Litestar",
+    "bottle.Bottle": "Bottle",
+}
+ASGI_PARAMETERS = ["scope", "receive", "send"]
 
 
 @dataclass
@@ -52,7 +73,16 @@ class AppSite:
     anchor: cst.BaseStatement
     before: bool  # insert the install call before ``anchor`` (a ``return app``) or after it
     migrated: bool = False
-    serves_mcp: bool = False  # an MCP path literal reaches this app's routes
+    # ``return Starlette(...)``: the app has no name yet; the install binds it to
+    # ``variable`` first (``app = Starlette(...)``, the call, ``return app``).
+    bind: cst.Call | None = None
+    # Where the app is used: its own block, and each block that binds a factory's result.
+    uses: list[Router] = field(default_factory=list)
+    mcp: list[McpRoute] = field(default_factory=list)  # its routes whose handler speaks MCP
+
+    @property
+    def serves_mcp(self) -> bool:
+        return bool(self.mcp)
 
     @property
     def where(self) -> str:
@@ -86,6 +116,29 @@ def _created_app(statement: cst.CSTNode, imports: dict[str, str]) -> tuple[str, 
     if framework is None or not isinstance(target, cst.Name):
         return None
     return framework, target.value
+
+
+def _returned_app(
+    source: SourceFile, statement: cst.CSTNode, imports: dict[str, str]
+) -> tuple[str, cst.Call, cst.FunctionDef] | None:
+    """``return Starlette(...)`` as the last statement of a factory."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return None
+    small = statement.body[0]
+    if not isinstance(small, cst.Return) or not isinstance(small.value, cst.Call):
+        return None
+    framework = FRAMEWORKS.get(qualified(small.value.func, imports) or "")
+    factory = enclosing_function(source, statement)
+    if framework is None or factory is None or not isinstance(factory.body, cst.IndentedBlock):
+        return None
+    if factory.body.body[-1] is not statement:
+        return None
+    return framework, small.value, factory
+
+
+def _free_name(function: cst.FunctionDef) -> str:
+    taken = names_in(function.body) | set(parameters(function))
+    return next(n for n in ("app", "application", "web_app") if n not in taken)
 
 
 def _mentions(statement: cst.CSTNode, name: str) -> bool:
@@ -144,11 +197,15 @@ def _leaves(statement: cst.CSTNode) -> bool:
     return any(_leaves(child) for child in children(statement))
 
 
-def _installed(body: list[cst.BaseStatement]) -> bool:
-    for statement in body:
+def _installed(statements: Sequence[cst.BaseStatement], variable: str) -> bool:
+    """Whether an install call is given ``variable`` among ``statements`` (by an earlier
+    apply, or by hand)."""
+    for statement in statements:
         for node in walk(statement):
-            if isinstance(node, cst.Call) and (dotted(node.func) or "").split(".")[-1] in (
-                INSTALL_CALLS
+            if (
+                isinstance(node, cst.Call)
+                and (dotted(node.func) or "").split(".")[-1] in INSTALL_CALLS
+                and variable in names_in(node)
             ):
                 return True
     return False
@@ -178,6 +235,9 @@ def find_apps(tree: SourceTree) -> list[AppSite]:
         for node in walk(source.module):
             created = _created_app(node, imports)
             if created is None:
+                returned = _returned_app(source, node, imports)
+                if returned is not None:
+                    sites.append(_returned_site(tree, source, node, *returned))
                 continue
             assert isinstance(node, cst.SimpleStatementLine)
             framework, variable = created
@@ -187,34 +247,137 @@ def find_apps(tree: SourceTree) -> list[AppSite]:
                 continue  # an app built inside a branch: not the one the server runs
             anchor, before = _anchor(body, node, variable)
             site = AppSite(source, framework, variable, node, factory, anchor, before)
-            site.migrated = _installed(body)
-            site.serves_mcp = _serves_mcp(source, body, node, variable)
+            site.uses = [Router(source, variable, body, _constructor(node))]
+            if factory is not None:
+                site.uses += _bound_results(tree, factory)
+            elif body is source.module.body or node in source.module.body:
+                site.uses += _importers(tree, source, variable)
+            site.migrated = any(_installed(u.statements, u.variable) for u in site.uses)
+            site.mcp = mcp_routes(tree, site.uses)
             sites.append(site)
     return sites
 
 
-MCP_PATHS = ("/mcp", "/mcp/")
+def _returned_site(
+    tree: SourceTree,
+    source: SourceFile,
+    statement: cst.CSTNode,
+    framework: str,
+    call: cst.Call,
+    factory: cst.FunctionDef,
+) -> AppSite:
+    assert isinstance(statement, cst.SimpleStatementLine)
+    variable = _free_name(factory)
+    site = AppSite(source, framework, variable, statement, factory, statement, True, bind=call)
+    assert isinstance(factory.body, cst.IndentedBlock)
+    site.uses = [Router(source, variable, factory.body.body, call)]
+    site.uses += _bound_results(tree, factory)
+    site.migrated = any(_installed(u.statements, u.variable) for u in site.uses)
+    site.mcp = mcp_routes(tree, site.uses)
+    return site
 
 
-def _serves_mcp(
-    source: SourceFile, body: list[cst.BaseStatement], created: cst.CSTNode, variable: str
-) -> bool:
-    """Whether ``/mcp`` is routed on this app: in its constructor (or a list it is given),
-    or in a statement of its block that uses the app (``@app.post("/mcp")``,
-    ``app.mount("/mcp", ...)``, ``app.add_route``)."""
-    given = names_in(created)
-    for statement in body:
-        mentions = names_in(statement)
-        if (
-            statement is not created
-            and variable not in mentions
-            and not (assigned_names(statement) & given)
-        ):
+def _constructor(statement: cst.SimpleStatementLine) -> cst.Call:
+    small = statement.body[0]
+    assert isinstance(small, cst.Assign | cst.AnnAssign) and isinstance(small.value, cst.Call)
+    return small.value
+
+
+def _importers(tree: SourceTree, home: SourceFile, variable: str) -> list[Router]:
+    """Modules that import a module-level app (``from pkg import app``) and add routes to
+    it at their top level."""
+    found = []
+    # Only files with a ``from ... import`` line naming the variable are parsed.
+    names = r"(\([^)]*|[^\n]*)"  # a parenthesised list may span lines
+    line = re.compile(rf"^\s*from\s+\S+\s+import\s*{names}\b{re.escape(variable)}\b", re.M)
+    for source in tree.with_text(variable):
+        if source is home or not line.search(source.text):
             continue
-        for node in walk(statement):
-            if isinstance(node, cst.SimpleString) and string_value(node) in MCP_PATHS:
-                return True
-    return False
+        for local, target in imported_names(source.module).items():
+            module, _, name = target.rpartition(".")
+            if name == variable and module and module_named(tree, source, module) is home:
+                found.append(Router(source, local, source.module.body))
+    return found
+
+
+def _bound_results(tree: SourceTree, factory: cst.FunctionDef) -> list[Router]:
+    """Each place a factory's app is bound to a name (``app = create_app()``, in any
+    module, at its top level or in its ``__main__`` block) with the statements there:
+    routes may be added and the runtime installed on the app after the factory returns."""
+    found = []
+    for source, call in _callers(tree, factory.name.value):
+        statement = source.parent(call)
+        line = source.parent(statement) if statement is not None else None
+        if not isinstance(statement, cst.Assign) or statement.value is not call:
+            continue
+        target = statement.targets[0].target
+        if not isinstance(line, cst.SimpleStatementLine) or not isinstance(target, cst.Name):
+            continue
+        block = _block(source, line, enclosing_function(source, call))
+        if block is not None:
+            found.append(Router(source, target.value, block))
+    return found
+
+
+# -- apps the kit cannot install into --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnsupportedApp:
+    framework: str
+    where: str
+
+
+def find_unsupported_apps(tree: SourceTree) -> list[UnsupportedApp]:
+    """Apps of frameworks without a runtime adapter (aiohttp, Django, Azure Functions, ...)
+    and plain ASGI callables (``async def app(scope, receive, send)``, or an instance of a
+    class whose ``__call__`` takes them), each at the line that makes it."""
+    found: list[UnsupportedApp] = []
+    for source in tree.with_text(*_UNSUPPORTED_MARKERS):
+        imports = imported_names(source.module)
+        asgi_classes = _asgi_classes(source.module)
+        for statement in source.module.body:
+            found += _unsupported_in(source, statement, imports, asgi_classes)
+    return found
+
+
+_UNSUPPORTED_MARKERS = ("receive, send", *sorted({n.split(".")[-1] + "(" for n in UNSUPPORTED}))
+
+
+def _asgi_classes(module: cst.Module) -> set[str]:
+    names = set()
+    for statement in module.body:
+        if isinstance(statement, cst.ClassDef):
+            for node in walk(statement.body):
+                if (
+                    isinstance(node, cst.FunctionDef)
+                    and node.name.value == "__call__"
+                    and parameters(node)[1:] == ASGI_PARAMETERS
+                ):
+                    names.add(statement.name.value)
+    return names
+
+
+def _unsupported_in(
+    source: SourceFile, statement: cst.CSTNode, imports: dict[str, str], asgi: set[str]
+) -> list[UnsupportedApp]:
+    if isinstance(statement, cst.FunctionDef):
+        if statement.asynchronous is not None and parameters(statement) == ASGI_PARAMETERS:
+            return [UnsupportedApp("a plain ASGI callable", source.where(statement))]
+        return []
+    if isinstance(statement, cst.If) and _is_main_guard(statement):
+        return [u for s in statement.body.body for u in _unsupported_in(source, s, imports, asgi)]
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return []
+    for node in walk(statement):
+        if not isinstance(node, cst.Call):
+            continue
+        framework = UNSUPPORTED.get(qualified(node.func, imports) or "")
+        if framework is None and dotted(node.func) in asgi:
+            framework = "a plain ASGI callable"
+        if framework is not None:
+            return [UnsupportedApp(framework, source.where(statement))]
+    return []
 
 
 # -- the issuer, followed back from the metadata document -------------------------------

@@ -231,8 +231,11 @@ def jwks_cache_control(answer: Answer) -> Check:
 # -- RFC 9728 protected resource metadata ------------------------------------------------
 
 
-def prm_document(path_answer: Answer, root_answer: Answer, mcp_url: str) -> Check:
-    """The PRM is served (path-inserted URL first) and names this resource."""
+def prm_document(
+    path_answer: Answer, root_answer: Answer, mcp_url: str, base_url: str | None = None
+) -> Check:
+    """The PRM is served (path-inserted URL first) and names this resource: the MCP
+    endpoint or the server's base URL (by default the MCP URL's parent)."""
     served = [a for a in (path_answer, root_answer) if a.status == 200 and a.json_object()]
     if not served:
         return failed(
@@ -242,7 +245,7 @@ def prm_document(path_answer: Answer, root_answer: Answer, mcp_url: str) -> Chec
         )
     document = served[0].json_object() or {}
     resource = document.get("resource")
-    base_url = mcp_url.rsplit("/", 1)[0]
+    base_url = base_url or mcp_url.rsplit("/", 1)[0]
     if resource not in (mcp_url, base_url):
         return failed("prm", f"resource is {resource!r}, not {mcp_url} (RFC 9728 §2, §3.3)")
     warnings = _prm_warnings(document, path_answer in served, mcp_url)

@@ -32,7 +32,7 @@ from migrate.verify.token_checks import Expected
 from shims.discovery import PRM_PATH
 
 METADATA_PATH = "/.well-known/oauth-authorization-server"
-MCP_PATH = "/mcp"  # the contract's MCP endpoint
+MCP_PATH = "/mcp"  # the contract's MCP endpoint; `verify --mcp-path` names another
 JWKS_CHECKS = ("jwks", "jwks.keys", "jwks.private_members", "jwks.cache_control")
 JWT_CHECKS = (
     "token.header",
@@ -66,10 +66,11 @@ class Verification:
     grant: Grant | None = None
     claims: dict[str, Any] | None = None
     on_check: Callable[[Check], None] | None = None  # called as each check completes
+    mcp_path: str = MCP_PATH
 
     @property
     def mcp_url(self) -> str:
-        return self.base_url + MCP_PATH
+        return self.base_url + self.mcp_path
 
     @property
     def issuer(self) -> str | None:
@@ -124,9 +125,10 @@ class Verification:
         self.add(checks.jwks_cache_control(answer))
 
     def check_prm(self) -> None:
-        path_answer = self.http.get(self.base_url + PRM_PATH + MCP_PATH)
+        # RFC 9728 §3.1: the well-known path goes before the resource's own path.
+        path_answer = self.http.get(self.base_url + PRM_PATH + self.mcp_path)
         root_answer = self.http.get(self.base_url + PRM_PATH)
-        document = checks.prm_document(path_answer, root_answer, self.mcp_url)
+        document = checks.prm_document(path_answer, root_answer, self.mcp_url, self.base_url)
         self.add(document)
         served = [a.json_object() for a in (path_answer, root_answer) if a.status == 200]
         self.prm = next((body for body in served if body is not None), None)
@@ -260,11 +262,16 @@ def run_checks(
     caller: Credentials | None = None,
     timeout: float = 15.0,
     on_check: Callable[[Check], None] | None = None,
+    mcp_path: str = MCP_PATH,
 ) -> list[Check]:
-    """Every check against the server at ``base_url``, in order; ``on_check`` sees each
-    one as it completes (the command prints it at once)."""
+    """Every check against the server at ``base_url`` whose MCP endpoint is at
+    ``mcp_path``, in order; ``on_check`` sees each one as it completes (the command prints
+    it at once)."""
     http = Http(timeout)
+    path = "/" + mcp_path.strip("/")
     try:
-        return Verification(http, base_url.rstrip("/"), caller, on_check=on_check).run()
+        verification = Verification(http, base_url.rstrip("/"), caller, on_check=on_check)
+        verification.mcp_path = path
+        return verification.run()
     finally:
         http.close()

@@ -64,3 +64,11 @@ def test_the_import_line_is_relative_inside_a_package(
     """At the root an absolute import; inside a package one dot per level up to it."""
     line = f"{head}.wiring import migration as oauth_migration"
     assert emit.import_line(package_dir, rel) == line
+
+
+def test_wiring_keeps_the_mcp_path_it_was_given() -> None:
+    """The MCP path the plan found is written into wiring.py and read back by finalize."""
+    text = emit.wiring("svc", mode="hybrid", mcp_path="/api/mcp")
+    assert 'mcp_path="/api/mcp"' in text
+    assert emit.wiring_mcp_path(text) == "/api/mcp"
+    assert emit.wiring_mcp_path("no path here") == emit.DEFAULT_MCP_PATH

@@ -1,6 +1,6 @@
 """End to end: a legacy server, its opaque tokens, `migrate plan` + `apply`, then the hybrid phase.
 
-For each server (the bundled ``sample_legacy`` and the two fixture servers) a module-scoped
+For each server (the bundled ``sample_legacy`` and four fixture servers) a module-scoped
 fixture copies it into a temporary folder, starts it from its START command on a
 persistent token store, obtains opaque tokens, stops it, runs ``python -m migrate plan``
 and ``apply --yes`` on the copy, and starts it again on the same store and port. The tests
@@ -66,6 +66,7 @@ class ServerCase:
     # Tests of the server's own suite that pin the legacy defect itself, so they must fail
     # once the server is migrated: test id -> why.
     pinned_legacy_defects: Mapping[str, str]
+    mcp_path: str = "/mcp"  # where its MCP endpoint is (its README says)
 
 
 # -- sample_legacy ---------------------------------------------------------------------
@@ -194,7 +195,52 @@ FASTAPI_DEPENDS_DB = ServerCase(
     pinned_legacy_defects={},
 )
 
-CASES = [SAMPLE, FASTAPI_ROUTER, FLASK_BLUEPRINT, FASTAPI_DEPENDS_DB]
+# An app made by a factory in another module, MCP at /api/mcp under a Mount (#12 items 5, 6).
+STARLETTE_FACTORY_MOUNT = ServerCase(
+    name="starlette_factory_mount",
+    user="ingrid",
+    copy=_fixture_copier("starlette_factory_mount"),
+    start_file="START",
+    store_env=lambda store: {"LANTERN_SHELF": str(store / "shelf"), "HOST": None},
+    run_legacy_tests=_fixture_tests,
+    pinned_legacy_defects={
+        "tests.spec_legacy.TestDiscovery::test_metadata_has_no_jwks_and_no_introspection": (
+            "asserts jwks_uri and introspection_endpoint are absent; the migration adds them"
+        ),
+        "tests.spec_legacy.TestMcp::test_access_token_is_opaque": (
+            "asserts the access token has no dots; the migration issues JWTs"
+        ),
+    },
+    mcp_path="/api/mcp",
+)
+
+# A Flask factory imported by wsgi.py, MCP on a blueprint registered under /agent.
+FLASK_FACTORY_PREFIX = ServerCase(
+    name="flask_factory_prefix",
+    user="wen",
+    copy=_fixture_copier("flask_factory_prefix"),
+    start_file="START",
+    store_env=lambda store: {"ATLAS_BOOK": str(store / "book.pickle"), "HOST": None},
+    run_legacy_tests=_fixture_tests,
+    pinned_legacy_defects={
+        "tests.test_atlas::test_discovery_is_the_legacy_document": (
+            "asserts jwks_uri is absent; the migration adds it"
+        ),
+        "tests.test_atlas::test_tokens_are_opaque_atl_strings": (
+            "asserts the access token starts with atl_; the migration issues JWTs"
+        ),
+    },
+    mcp_path="/agent/mcp",
+)
+
+CASES = [
+    SAMPLE,
+    FASTAPI_ROUTER,
+    FLASK_BLUEPRINT,
+    FASTAPI_DEPENDS_DB,
+    STARLETTE_FACTORY_MOUNT,
+    FLASK_FACTORY_PREFIX,
+]
 
 
 # -- the migrated server ---------------------------------------------------------------
@@ -225,14 +271,14 @@ class MigratedServer:
 
     @property
     def mcp_url(self) -> str:
-        return self.server.base_url + "/mcp"
+        return self.server.base_url + self.case.mcp_path
 
 
-def _legacy_grant(flow: OAuthFlow, http: httpx.Client, user: str) -> Grant:
+def _legacy_grant(flow: OAuthFlow, http: httpx.Client, case: ServerCase) -> Grant:
     client, tokens = flow.obtain_tokens()
     assert not looks_like_jwt(tokens.access_token), "the legacy server already issues JWTs"
     assert tokens.refresh_token, "the legacy server issued no refresh token"
-    assert whoami_with(http, flow.base_url + "/mcp", tokens.access_token) == user
+    assert whoami_with(http, flow.base_url + case.mcp_path, tokens.access_token) == case.user
     return Grant(client, tokens)
 
 
@@ -256,12 +302,12 @@ def migrated(
         server.start()
         with httpx.Client(timeout=15.0) as http:
             flow = OAuthFlow(server.base_url, http)
-            legacy = _legacy_grant(flow, http, case.user)
-            legacy_for_refresh = _legacy_grant(flow, http, case.user)
+            legacy = _legacy_grant(flow, http, case)
+            legacy_for_refresh = _legacy_grant(flow, http, case)
         server.stop()
         migration = migrate_to_hybrid(root)
         server.start()
-        at_restart = _introspect_at_restart(server.base_url, legacy)
+        at_restart = _introspect_at_restart(server.base_url, case.mcp_path, legacy)
         yield MigratedServer(
             case, root, workdir, server, migration, legacy, legacy_for_refresh, at_restart
         )
@@ -269,7 +315,9 @@ def migrated(
         server.stop()
 
 
-def _introspect_at_restart(base_url: str, legacy: Grant) -> dict[str, httpx.Response | str]:
+def _introspect_at_restart(
+    base_url: str, mcp_path: str, legacy: Grant
+) -> dict[str, httpx.Response | str]:
     """Introspect the legacy token and a fresh JWT before anything has been sent to /mcp."""
     answers: dict[str, httpx.Response | str] = {}
     with httpx.Client(timeout=15.0) as http:
@@ -279,7 +327,7 @@ def _introspect_at_restart(base_url: str, legacy: Grant) -> dict[str, httpx.Resp
             answers["opaque"] = _introspect(
                 http, metadata, legacy.tokens.access_token, legacy.client
             )
-            _, tokens = flow.obtain_tokens(legacy.client, resource=base_url + "/mcp")
+            _, tokens = flow.obtain_tokens(legacy.client, resource=base_url + mcp_path)
             answers["jwt"] = _introspect(http, metadata, tokens.access_token, legacy.client)
         except (AssertionError, httpx.HTTPError) as problem:
             for kind in ("opaque", "jwt"):
@@ -509,7 +557,8 @@ def test_protected_resource_metadata_at_the_path_inserted_url(
     migrated: MigratedServer, metadata: dict[str, Any], http: httpx.Client
 ) -> None:
     """RFC 9728 metadata at /.well-known/oauth-protected-resource/mcp names the issuer."""
-    prm = fetch_json(http, migrated.base_url + "/.well-known/oauth-protected-resource/mcp")
+    well_known = "/.well-known/oauth-protected-resource" + migrated.case.mcp_path
+    prm = fetch_json(http, migrated.base_url + well_known)
     assert prm.get("resource") == migrated.mcp_url, prm
     assert prm.get("authorization_servers") == [metadata["issuer"]], prm
 

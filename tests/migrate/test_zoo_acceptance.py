@@ -52,6 +52,8 @@ FIXTURES_JUDGED = (
     "flask_methodview",
     "fastapi_pydantic_helper",
     "fastapi_depends_db",
+    "starlette_factory_mount",
+    "flask_factory_prefix",
 )
 
 
@@ -95,6 +97,15 @@ def store_kind(server_folder: Path) -> str:
     return "persistent" if re.search(r"store:\s*persistent", text, re.IGNORECASE) else "memory"
 
 
+def mcp_path(server_folder: Path) -> str:
+    """The MCP endpoint's path its README gives (``MCP endpoint: `/api/mcp```), else the
+    contract's ``/mcp``: the harness is told it with ``--mcp-path``."""
+    readme = server_folder / "README.md"
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    found = re.search(r"MCP endpoint:\s*`(/[^`\s]*)`", text)
+    return found.group(1) if found else "/mcp"
+
+
 @dataclass
 class ZooRun:
     name: str
@@ -127,6 +138,7 @@ def zoo_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     workdir = tmp_path_factory.mktemp(f"zoo-{name}")
     root = copy_tree(folder, workdir / name)
     store = store_kind(root)
+    path = ("--mcp-path", mcp_path(root))
     tokens_file = workdir / "legacy-tokens.json"
     final_tokens = workdir / "legacy-tokens-final.json"
     legacy_json = workdir / "legacy.json"
@@ -139,6 +151,7 @@ def zoo_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     try:
         server.start()
         legacy_run = run_harness(
+            *path,
             "--base-url",
             server.base_url,
             "--phase",
@@ -153,7 +166,7 @@ def zoo_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         )
         # A second grant, never refreshed, for the final phase (harness README, "Run").
         run_harness(
-            "--base-url", server.base_url, "--phase", "legacy", "--save-tokens",
+            *path, "--base-url", server.base_url, "--phase", "legacy", "--save-tokens",
             str(final_tokens), "--store", store, cwd=workdir,
         )  # fmt: skip
         server.stop()
@@ -161,6 +174,7 @@ def zoo_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         migration = migrate_to_hybrid(root, allow_dirty=True)
         server.start()
         hybrid_run = run_harness(
+            *path,
             "--base-url",
             server.base_url,
             "--phase",
@@ -175,7 +189,7 @@ def zoo_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         finalize_run = finalize(root)
         server.start()
         final_run = run_harness(
-            "--base-url", server.base_url, "--phase", "final", "--legacy-tokens",
+            *path, "--base-url", server.base_url, "--phase", "final", "--legacy-tokens",
             str(final_tokens), "--json", str(final_json), cwd=workdir,
         )  # fmt: skip
     finally:

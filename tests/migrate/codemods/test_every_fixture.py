@@ -21,6 +21,7 @@ from migrate.codemods.final_gate import find_hybrid_resolves
 from migrate.codemods.final_mint import STEP as FINAL_MINT
 from migrate.codemods.final_mint import final_mint
 from migrate.plan import Plan
+from migrate.scan.apps import find_apps
 from migrate.scan.deletes import find_deletes
 from migrate.scan.gates import find_gates
 from migrate.scan.metadata import find_metadata
@@ -85,6 +86,8 @@ def _edited_lines(root: Path) -> dict[str, set[int]]:
             nodes.append((gate.source, gate.lookup.statement))
             if gate.lookup.cursor is not None:
                 nodes.append((gate.source, gate.lookup.cursor))
+    # ``return Starlette(...)`` becomes ``app = Starlette(...)``, the install, ``return app``.
+    nodes += [(a.source, a.created) for a in find_apps(tree) if a.bind and not a.migrated]
     for server in find_provider_servers(tree)[0]:
         nodes += [(m.source, m.expression) for m in server.mints if not m.migrated]
         lookup = server.gate.lookup if server.gate is not None else None

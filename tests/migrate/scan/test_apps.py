@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from migrate.scan.apps import AppSite, find_apps, resolve_issuer
+from migrate.scan.apps import AppSite, find_apps, find_unsupported_apps, resolve_issuer
 from migrate.scan.metadata import find_metadata
 from migrate.scan.source import SourceTree
 from tests.migrate.codemods.cases import code, source_tree
@@ -98,3 +98,57 @@ def test_issuer_read_per_request_cannot_be_followed(tmp_path: Path) -> None:
 def test_installed_app_is_migrated(case: str, tmp_path: Path) -> None:
     """After the codemod the app is found again as migrated."""
     assert _app(source_tree(GROUP, case, tmp_path, applied=True)).migrated
+
+
+def _write(root: Path, files: dict[str, str]) -> SourceTree:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+    return SourceTree(root)
+
+
+def test_clients_and_middleware_classes_are_no_unsupported_app(tmp_path: Path) -> None:
+    """An aiohttp client, a Django import and an ASGI middleware class nobody instantiates
+    at module level make no app: only what serves requests counts."""
+    tree = _write(
+        tmp_path,
+        {
+            "billing.py": "import aiohttp\n\nasync def charge():\n"
+            "    async with aiohttp.ClientSession() as s:\n        return await s.get('x')\n",
+            "orm.py": "from django.db import models\n",
+            "gate.py": "class Gate:\n    def __init__(self, app):\n        self.app = app\n\n"
+            "    async def __call__(self, scope, receive, send):\n"
+            "        await self.app(scope, receive, send)\n",
+        },
+    )
+    assert find_unsupported_apps(tree) == []
+
+
+def test_an_asgi_wrapper_instance_and_a_callable_are_named(tmp_path: Path) -> None:
+    """A module-level instance of an ASGI class, and an ``async def (scope, receive, send)``,
+    are plain ASGI apps, each at its line."""
+    gate = "class Gate:\n    async def __call__(self, scope, receive, send):\n        pass\n\n"
+    tree = _write(
+        tmp_path,
+        {
+            "a.py": gate + "application = Gate()\n",
+            "b.py": "async def app(scope, receive, send):\n    pass\n",
+        },
+    )
+    found = sorted((u.where, u.framework) for u in find_unsupported_apps(tree))
+    assert found == [("a.py:5", "a plain ASGI callable"), ("b.py:1", "a plain ASGI callable")]
+
+
+def test_a_factory_imported_elsewhere_is_followed_there(tmp_path: Path) -> None:
+    """``app = create_app()`` in another module is where the factory's app is also used."""
+    tree = _write(
+        tmp_path,
+        {
+            "svc/__init__.py": "",
+            "svc/factory.py": "from flask import Flask\n\ndef create_app():\n"
+            "    app = Flask(__name__)\n    return app\n",
+            "wsgi.py": "from svc.factory import create_app\n\napplication = create_app()\n",
+        },
+    )
+    uses = [(u.source.rel, u.variable) for u in _app(tree).uses]
+    assert uses == [("svc/factory.py", "app"), ("wsgi.py", "application")]
