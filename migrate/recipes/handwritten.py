@@ -133,7 +133,7 @@ def _report(out: Contribution, found: Collected) -> None:
             " (runtime installed)" if app.migrated else ""
         )
         out.findings.append(Finding("app", app.where, detail))
-    store = describe_store(found.tree, found.gates)
+    store = describe_store(found.tree, found.gates, [(m.source, m.function) for m in found.mints])
     out.store_persistent = store.persistent
     out.findings.append(Finding("store", store.where, store.text))
     out.notes.append(store.hybrid_period)
