@@ -9,6 +9,7 @@ import pytest
 from migrate.scan.gates import find_gates
 from migrate.scan.source import SourceTree
 from migrate.scan.stores import UNKNOWN_STORE, describe_store
+from tests.migrate.e2e_support import FIXTURE_SERVERS, copy_tree
 
 MEMORY = "in memory (a dict or set in the code that mints and reads the tokens)"
 
@@ -184,3 +185,12 @@ def test_no_gate_and_no_mint_is_unknown(tmp_path: Path) -> None:
     (tmp_path / "guard.py").write_text("tokens = {}\n", encoding="utf-8")
     found = describe_store(SourceTree(tmp_path), [])
     assert (found.where, found.persistent) == ("(whole tree)", True)
+
+
+def test_a_sealed_file_beside_an_unrelated_sqlite_glossary(tmp_path: Path) -> None:
+    """The fixture server whose tokens are a Fernet-sealed JSON file and whose tools read a
+    SQLite glossary (``tokenize``, ``sqlite3.connect``): the store is the sealed file only."""
+    root = copy_tree(FIXTURE_SERVERS / "starlette_sealed", tmp_path / "server")
+    tree = SourceTree(root)
+    found = describe_store(tree, find_gates(tree)[0])
+    assert (found.text, found.persistent) == ("persistent: encrypted file, JSON file", True)
