@@ -45,7 +45,13 @@ LEGACY_GRANT_CHECKS = ("hybrid.legacy_access", "introspect.legacy_opaque", "hybr
 
 # Our own fixture servers in other styles, judged the same way (the harness is shared too).
 FIXTURE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "servers"
-FIXTURES_JUDGED = ("fastapi_router", "flask_blueprint", "fastapi_asyncrepo", "flask_methodview")
+FIXTURES_JUDGED = (
+    "fastapi_router",
+    "flask_blueprint",
+    "fastapi_asyncrepo",
+    "flask_methodview",
+    "starlette_sealed",
+)
 
 
 # Servers whose authorization server is the MCP SDK's provider interface or FastMCP's
