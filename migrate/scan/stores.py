@@ -21,8 +21,9 @@ waits a full token lifetime instead of declaring the hybrid period over at the d
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import libcst as cst
 
@@ -104,8 +105,7 @@ def read_store(
     readers = seeds if lookups is None else list(lookups)
     kinds: list[str] = []
     for source, node in reach(tree, [*seeds, *readers]):
-        imports = imported_names(source.module)
-        kinds += [k for k in _kinds(node, imports) if k not in kinds]
+        kinds += [k for k in _kinds(node, _imports(tree, source)) if k not in kinds]
     if len(kinds) > 1 and SQL_KIND in kinds:
         kinds.remove(SQL_KIND)  # the driver named says more than its queries
     in_memory = any(_holds_container(node) for _, node in reach(tree, readers))
@@ -228,7 +228,7 @@ def _definitions(tree: SourceTree, source: SourceFile, name: str) -> Iterator[Re
     if local:
         yield from local
         return
-    target = imported_names(source.module).get(name)
+    target = _imports(tree, source).get(name)
     if target is None or "." not in target:
         return
     module, _, member = target.rpartition(".")
@@ -259,16 +259,46 @@ def _tree_modules(tree: SourceTree, module: str) -> list[SourceFile]:
     """Tree files a dotted module names: ``pkg.store`` is ``pkg/store.py`` or, when the
     tree's root is the package itself, ``store.py``; relative imports lose their dots."""
     parts = module.strip(".").split(".")
+    by_stem = _index(tree).modules
     for start in range(len(parts)):
-        stem = "/".join(parts[start:])
-        found = [
-            source
-            for rel, source in tree.files.items()
-            if f"/{rel}".endswith((f"/{stem}.py", f"/{stem}/__init__.py")) and _parsable(source)
-        ]
+        found = [f for f in by_stem.get("/".join(parts[start:]), []) if _parsable(f)]
         if found:
             return found
     return []
+
+
+@dataclass
+class _TreeIndex:
+    """Built once per tree: a module path suffix -> its files; an attribute name -> the
+    files that assign it (``x.repo = ``), so following data never rescans every file."""
+
+    modules: dict[str, list[SourceFile]]
+    assigned: dict[str, list[SourceFile]]
+    imports: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> its imports
+
+
+def _imports(tree: SourceTree, source: SourceFile) -> dict[str, str]:
+    known = _index(tree).imports
+    if source.rel not in known:
+        known[source.rel] = imported_names(source.module)
+    return known[source.rel]
+
+
+_INDEXES: weakref.WeakKeyDictionary[SourceTree, _TreeIndex] = weakref.WeakKeyDictionary()
+_ASSIGNED = re.compile(r"\.(\w+)\s*=[^=]")
+
+
+def _index(tree: SourceTree) -> _TreeIndex:
+    index = _INDEXES.get(tree)
+    if index is None:
+        index = _INDEXES[tree] = _TreeIndex({}, {})
+        for rel, source in tree.files.items():
+            parts = rel.removesuffix(".py").removesuffix("/__init__").split("/")
+            for start in range(len(parts)):
+                index.modules.setdefault("/".join(parts[start:]), []).append(source)
+            for name in set(_ASSIGNED.findall(source.text)):
+                index.assigned.setdefault(name, []).append(source)
+    return index
 
 
 def _parsable(source: SourceFile) -> bool:
@@ -281,9 +311,9 @@ def _parsable(source: SourceFile) -> bool:
 
 def _attribute_sets(tree: SourceTree, attributes: set[str]) -> Iterator[Reached]:
     """``x.y.repo = value`` statements (not on ``self``) for attributes the code reads."""
-    if not attributes:
-        return
-    for source in tree.with_text(*(f".{a} =" for a in attributes)):
+    assigned = _index(tree).assigned
+    files = {f.rel: f for a in attributes for f in assigned.get(a, [])}
+    for source in files.values():
         if not _parsable(source):
             continue
         for node in walk(source.module):
