@@ -191,7 +191,21 @@ def _reads(node: cst.CSTNode) -> tuple[set[str], set[str]]:
             names.add(child.value)
         elif isinstance(child, cst.Attribute) and not _on_self(child):
             attributes.add(child.attr.value)
+        elif (key := _keyed_slot(child)) is not None:
+            attributes.add(key)
     return names, attributes
+
+
+def _keyed_slot(node: cst.CSTNode) -> str | None:
+    """``app.extensions["oauth_db"]``: a slot keyed by a literal on an attribute chain (a
+    registry the app keeps), named ``["oauth_db"]``; a record's ``row["user"]`` is not one."""
+    if not isinstance(node, cst.Subscript) or not isinstance(node.value, cst.Attribute):
+        return None
+    if _on_self(node.value) or len(node.slice) != 1:
+        return None
+    index = node.slice[0].slice
+    key = string_value(index.value) if isinstance(index, cst.Index) else None
+    return f'["{key}"]' if key else None
 
 
 def _code_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
@@ -286,6 +300,7 @@ def _imports(tree: SourceTree, source: SourceFile) -> dict[str, str]:
 
 _INDEXES: weakref.WeakKeyDictionary[SourceTree, _TreeIndex] = weakref.WeakKeyDictionary()
 _ASSIGNED = re.compile(r"\.(\w+)\s*=[^=]")
+_SLOT_ASSIGNED = re.compile(r"""\[\s*["'](\w+)["']\s*\]\s*=[^=]""")
 
 
 def _index(tree: SourceTree) -> _TreeIndex:
@@ -296,7 +311,9 @@ def _index(tree: SourceTree) -> _TreeIndex:
             parts = rel.removesuffix(".py").removesuffix("/__init__").split("/")
             for start in range(len(parts)):
                 index.modules.setdefault("/".join(parts[start:]), []).append(source)
-            for name in set(_ASSIGNED.findall(source.text)):
+            names = set(_ASSIGNED.findall(source.text))
+            names |= {f'["{key}"]' for key in _SLOT_ASSIGNED.findall(source.text)}
+            for name in names:
                 index.assigned.setdefault(name, []).append(source)
     return index
 
@@ -330,6 +347,7 @@ def _sets_attribute(statement: cst.SimpleStatementLine, attributes: set[str]) ->
                     isinstance(node, cst.Attribute)
                     and not _on_self(node)
                     and node.attr.value in attributes
+                    or _keyed_slot(node) in attributes
                 ):
                     return True
     return False

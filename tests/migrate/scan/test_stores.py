@@ -194,3 +194,34 @@ def test_a_sealed_file_beside_an_unrelated_sqlite_glossary(tmp_path: Path) -> No
     tree = SourceTree(root)
     found = describe_store(tree, find_gates(tree)[0])
     assert (found.text, found.persistent) == ("persistent: encrypted file, JSON file", True)
+
+
+REGISTRY_GATE = (
+    "from flask import current_app, request\n\n\n"
+    "def guard():\n"
+    '    bearer = request.headers.get("Authorization", "")[7:]\n'
+    '    row = current_app.extensions["token_db"].one("SELECT * FROM t WHERE k = ?", bearer)\n'
+    "    if row is None:\n"
+    "        raise PermissionError\n"
+    "    return row\n"
+)
+FACTORY = (
+    "import sqlite3\nfrom flask import Flask\n\n\n"
+    "class Db:\n"
+    "    def __init__(self, path):\n"
+    "        self.conn = sqlite3.connect(path)\n\n\n"
+    "def create_app():\n"
+    "    app = Flask(__name__)\n"
+    '    db = Db("t.db")\n'
+    '    app.extensions["token_db"] = db\n'
+    "    return app\n"
+)
+
+
+def test_a_slot_of_the_apps_registry_is_followed(tmp_path: Path) -> None:
+    """``current_app.extensions["token_db"]`` read by the gate, filled in the factory with
+    a class over sqlite3: SQLite, not just the SQL the gate sends."""
+    (tmp_path / "gate.py").write_text(REGISTRY_GATE, encoding="utf-8")
+    (tmp_path / "factory.py").write_text(FACTORY, encoding="utf-8")
+    tree = SourceTree(tmp_path)
+    assert describe_store(tree, find_gates(tree)[0]).text == "persistent: SQLite"
