@@ -56,6 +56,10 @@ UNKNOWN_STORE = (
 )
 _SERIALISERS = frozenset({"json.dumps", "json.loads", "pickle.dumps", "pickle.loads"})
 _FILE_IO = frozenset({"write_text", "write_bytes", "read_text", "read_bytes"})
+UNKNOWN_PERIOD = (
+    "The kit could not tell where the tokens are kept, so it reads the store as persistent "
+    "(the safe reading). "
+)
 SQL_KIND = "SQL database"  # queries whose driver the reached code does not name
 # gate -> its class -> where the class is built -> the local passed -> its factory -> the
 # store class the factory returns
@@ -122,7 +126,10 @@ def describe_store(
     reading = read_store(tree, found, lookups)
     where = gates[0].where if gates and gates[0].lookup is not None else "(whole tree)"
     persistent = reading.persistent
-    return StoreDescription(where, reading.text, hybrid_period(persistent), persistent)
+    period = hybrid_period(persistent)
+    if persistent and not reading.kinds:
+        period = UNKNOWN_PERIOD + period
+    return StoreDescription(where, reading.text, period, persistent)
 
 
 # -- reaching the token code --------------------------------------------------------------

@@ -118,8 +118,11 @@ def test_an_unrelated_database_module_says_nothing_of_the_store(tmp_path: Path) 
 
 def test_a_store_the_kit_does_not_know_is_unknown_and_persistent(tmp_path: Path) -> None:
     """No dict and no known client: unknown, read as persistent (status waits a lifetime)."""
-    _, text, persistent = _describe(tmp_path, "import vaultkv\ntokens = vaultkv.Client()\n\n\n")
-    assert (text, persistent) == (UNKNOWN_STORE, True)
+    (tmp_path / "guard.py").write_text("import vaultkv\ntokens = vaultkv.Client()\n\n\n" + GATE)
+    tree = SourceTree(tmp_path)
+    found = describe_store(tree, find_gates(tree)[0])
+    assert (found.text, found.persistent) == (UNKNOWN_STORE, True)
+    assert found.hybrid_period.startswith("The kit could not tell where the tokens are kept")
 
 
 DEPENDENCY_GATE = (
