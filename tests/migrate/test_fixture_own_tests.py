@@ -57,7 +57,6 @@ GAPS: Mapping[str, str] = {
         "plan blocks: the app is a bare Router wrapped by a pure ASGI middleware, and its mint "
         "and gate are not found (#12 items 1, 2 and 5)"
     ),
-    "flask_sqlite_rows": "has no tests of its own (its pytest.ini names tests/, absent)",
 }
 
 
