@@ -164,7 +164,14 @@ def _calls_with(
     tainted: set[str],
     functions: dict[str, tuple[SourceFile, cst.FunctionDef]],
 ) -> Iterator[tuple[cst.Call, cst.FunctionDef]]:
+    """Calls handing the verifier to a tree function whose answer is used: a check called
+    as a bare statement (``verify_pkce(v, c)``, its result dropped) verifies nothing."""
+    dropped = {
+        id(s.value) for s in walk(function.body) if isinstance(s, cst.Expr)
+    }  # fmt: skip
     for node in walk(function.body):
+        if id(node) in dropped:
+            continue
         if isinstance(node, cst.Call) and _carries(node, tainted):
             name = (dotted(node.func) or "").split(".")[-1]
             if name in functions and functions[name][1] is not function:

@@ -56,6 +56,10 @@ def test_a_compared_digest_of_the_verifier_is_verified(tmp_path: Path, endpoint:
         # compared as it is: the plain method, not S256
         "def token(form, grant):\n"
         "    if form['code_verifier'] != grant['challenge']:\n        raise ValueError\n",
+        # a checking helper called, its answer dropped
+        "import hashlib\n\n\ndef check(v, challenge):\n"
+        "    return hashlib.sha256(v.encode()).digest() == challenge\n\n\n"
+        "def token(form, grant):\n    check(form['code_verifier'], grant['c'])\n",
         # hashed, but the digest is only stored
         "import hashlib\n\n\ndef token(form, grant):\n"
         "    grant['seen'] = hashlib.sha256(form['code_verifier'].encode()).hexdigest()\n",
