@@ -29,6 +29,10 @@ REVOKE = _Runtime.revoke.__name__
 ROW = _Runtime.row.__name__
 REQUEST_LOOKUP = _Runtime.request_lookup.__name__
 METADATA = _Runtime.authorization_server_metadata.__name__
+# Its keyword that leaves S256 out; a rename in the runtime fails here at import.
+METADATA_S256 = next(
+    p for p in _Runtime.authorization_server_metadata.__code__.co_varnames if p == "s256"
+)
 INSTALL_STARLETTE = _Runtime.install_starlette.__name__
 INSTALL_FLASK = _Runtime.install_flask.__name__
 INSTALL_MCP = _Runtime.install_mcp.__name__

@@ -152,15 +152,18 @@ class DeferredMigration:
 
     # -- what migrated code calls --------------------------------------------------------
 
-    def authorization_server_metadata(self, legacy: Mapping[str, Any]) -> dict[str, Any]:
-        """The legacy document plus the JWT members, built from its own ``issuer``."""
+    def authorization_server_metadata(
+        self, legacy: Mapping[str, Any], *, s256: bool = True
+    ) -> dict[str, Any]:
+        """The legacy document plus the JWT members, built from its own ``issuer``; S256
+        only with ``s256`` (the kit passes False where ``code_verifier`` is not checked)."""
         scopes = legacy.get("scopes_supported")
         if isinstance(scopes, list | tuple) and not self.scopes:
             self.scopes = tuple(str(s) for s in scopes)
         endpoint = legacy.get("token_endpoint")
         if isinstance(endpoint, str):
             self.token_endpoint = endpoint
-        return augment_metadata(legacy, str(legacy.get("issuer", "")))
+        return augment_metadata(legacy, str(legacy.get("issuer", "")), s256=s256)
 
     def mint_access_token(
         self,

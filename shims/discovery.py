@@ -33,11 +33,17 @@ def metadata_additions(
     }
 
 
-def augment_metadata(metadata: Mapping[str, Any], issuer: str) -> dict[str, Any]:
-    """The legacy document plus the JWT members; S256 added, ``issuer`` left untouched."""
+def augment_metadata(
+    metadata: Mapping[str, Any], issuer: str, *, s256: bool = True
+) -> dict[str, Any]:
+    """The legacy document plus the JWT members, ``issuer`` left untouched; S256 added
+    unless ``s256`` is False (the token endpoint does not verify ``code_verifier``, so
+    advertising PKCE would be a false promise: RFC 7636 §4.6)."""
     merged = dict(metadata)
     for name, value in metadata_additions(issuer).items():
         merged.setdefault(name, value)
+    if not s256:
+        return merged
     methods = list(merged.get("code_challenge_methods_supported") or [])
     if "S256" not in methods:
         methods.append("S256")

@@ -218,8 +218,10 @@ class OAuthMigration:
         denylist.add(verified.jti, verified.exp + self.verifier.leeway)
         return True
 
-    def authorization_server_metadata(self, legacy: Mapping[str, Any]) -> dict[str, Any]:
-        return augment_metadata(legacy, self.settings.issuer)
+    def authorization_server_metadata(
+        self, legacy: Mapping[str, Any], *, s256: bool = True
+    ) -> dict[str, Any]:
+        return augment_metadata(legacy, self.settings.issuer, s256=s256)
 
     def protected_resource_metadata(self) -> dict[str, Any]:
         s = self.settings

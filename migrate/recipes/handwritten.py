@@ -29,6 +29,7 @@ from migrate.scan.findings import Finding, ManualStep
 from migrate.scan.gates import BearerGate, find_gates
 from migrate.scan.metadata import MetadataProducer, find_metadata
 from migrate.scan.minting import MintSite, find_mints, find_self_contained
+from migrate.scan.pkce import find_pkce
 from migrate.scan.providers import find_provider_classes
 from migrate.scan.record_writes import RecordWrite, write_near
 from migrate.scan.source import SourceTree
@@ -95,10 +96,10 @@ class HandWritten:
             return self_contained.contribution(found.self_contained, found.evidence())
         out = Contribution()
         _report(out, found)
+        s256 = _pkce(out, found)
         for producer in found.producers:
-            out.add(
-                wrap_metadata.STEP.id, producer.source.rel, wrap_metadata.wrap_metadata(producer)
-            )
+            edits = wrap_metadata.wrap_metadata(producer, s256=s256)
+            out.add(wrap_metadata.STEP.id, producer.source.rel, edits)
         for mint in found.mints:
             out.add(mint_jwt.STEP.id, mint.source.rel, mint_jwt.mint_jwt(mint))
         for gate in found.gates:
@@ -147,11 +148,43 @@ def _report(out: Contribution, found: Collected) -> None:
             " (runtime installed)" if app.migrated else ""
         )
         out.findings.append(Finding("app", app.where, detail))
-    store = describe_store(found.tree, found.gates)
+    store = describe_store(found.tree, found.gates, [(m.source, m.function) for m in found.mints])
     out.store_persistent = store.persistent
     out.findings.append(Finding("store", store.where, store.text))
     out.notes.append(store.hybrid_period)
     out.manual += [*found.manual_metadata, *found.manual_mints, *found.manual_gates]
+
+
+def _pkce(out: Contribution, found: Collected) -> bool:
+    """Whether S256 may be added to the metadata: only when the token endpoint verifies
+    ``code_verifier``. Otherwise a manual step, not blocking: leaving S256 out keeps the
+    server exactly as safe as before (STANDARDS: never less safe), while adding it would
+    promise clients a protection of their code that the server does not give."""
+    if not found.producers or not found.mints:
+        return True  # no token endpoint to judge: its absence is a blocking step already
+    reading = find_pkce(found.tree)
+    if reading.verified:
+        return True
+    advertised = any("code_challenge_methods_supported" in p.keys for p in found.producers)
+    where = reading.where or found.producers[0].where
+    expected = (
+        "the token endpoint compares the S256 digest of code_verifier with the stored "
+        "code_challenge"
+    )
+    seen = "read but never hashed and compared" if reading.where else "never read"
+    lead = (
+        "the metadata already advertises code_challenge_methods_supported, but"
+        if advertised
+        else "S256 left out of the metadata:"
+    )
+    found_text = f"{lead} code_verifier is {seen}"
+    how = (
+        "at the token endpoint, refuse (invalid_grant) a code whose "
+        "base64url(sha256(code_verifier)) differs from its code_challenge (RFC 7636 §4.6); "
+        "then plan again, and S256 is advertised"
+    )
+    out.manual.append(ManualStep(where, expected, how, "Manual steps: PKCE", False, found_text))
+    return False
 
 
 def _code(node: cst.CSTNode) -> str:

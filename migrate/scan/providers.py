@@ -47,7 +47,7 @@ from migrate.scan.minting import (
     random_value,
 )
 from migrate.scan.source import SourceFile, SourceTree
-from migrate.scan.stores import PERSISTENT_MARKERS
+from migrate.scan.stores import UNKNOWN_STORE, Reached, read_store
 from migrate.scan.syntax import (
     assigned_names,
     dotted,
@@ -476,32 +476,34 @@ def _imported_files(tree: SourceTree, source: SourceFile) -> list[SourceFile]:
 
 
 def find_store(tree: SourceTree, provider: ProviderClass, server: ServerSite) -> StoreKind:
-    """Persistent when the provider's files (its own, what it imports, the server's) hold
-    a database, a file format or Redis; else the dicts on the provider, in memory."""
+    """Read from the provider class and its methods (base classes' too) and what they
+    reach (:func:`migrate.scan.stores.read_store`): a database, a file format or Redis is
+    persistent; dicts on the provider are memory; anything else is unknown, read as
+    persistent."""
     files = {provider.source.rel: provider.source, server.source.rel: server.source}
     for source in (provider.source, server.source):
         files |= {f.rel: f for f in _imported_files(tree, source)}
-    kinds: list[str] = []
-    for kind, markers in _STORE_MARKERS.items():
-        if any(all(m in f.text for m in group) for f in files.values() for group in markers):
-            kinds.append(kind)
     hashed = any(_HASHED.search(f.text) for f in files.values())
-    if kinds:
-        return StoreKind(True, tuple(kinds), hashed, provider.where)
-    return StoreKind(False, ("dicts on the provider",), hashed, provider.where)
+    seeds: list[Reached] = [(provider.source, provider.node)]
+    seeds += [(s, f) for _, s, f in provider.methods]
+    # What the provider is built with (``Provider(FileStore("t.json"))``): its store.
+    seeds += [(server.source, a.value) for a in server.call.args if _names(a, provider.name)]
+    reading = read_store(tree, seeds)
+    if reading.kinds:
+        return StoreKind(True, reading.kinds, hashed, provider.where)
+    if reading.in_memory:
+        return StoreKind(False, ("dicts on the provider",), hashed, provider.where)
+    return StoreKind(True, (UNKNOWN_STORE,), hashed, provider.where)
 
 
-# Each kind: groups of texts that must all appear in one file.
-_STORE_MARKERS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "SQLite": (("sqlite3",), ("aiosqlite",)),
-    "encrypted file": (("Fernet",), ("AESGCM",)),
-    "JSON file": (("json.dump(",), ("json.dumps(", "write_text("), ("json.dumps(", ".write(")),
-    **{
-        kind: tuple((m,) for m in markers)
-        for kind, markers in PERSISTENT_MARKERS.items()
-        if kind not in ("sqlite3 table", "JSON file")
-    },
-}
+def _names(arg: cst.Arg, name: str) -> bool:
+    """The argument holds the provider (``InlineProvider(...)``, ``provider``)."""
+    code = cst.Module([]).code_for_node(arg.value)
+    return (
+        name in code
+        or arg.keyword is not None
+        and arg.keyword.value in ("auth_server_provider", "auth")
+    )
 
 
 # -- the gate -------------------------------------------------------------------------------

@@ -137,6 +137,20 @@ def metadata_pkce(metadata: Mapping[str, Any]) -> Check:
     )
 
 
+def pkce_enforced(answer: Answer) -> Check:
+    """A token request with the wrong ``code_verifier`` is refused (RFC 7636 §4.6): else
+    the S256 the metadata advertises protects nothing against a stolen code."""
+    body = answer.json_object() or {}
+    if answer.status == 200 and isinstance(body.get("access_token"), str):
+        return warned(
+            "token.pkce_enforced",
+            "S256 is advertised but the token endpoint issued a token for a wrong "
+            "code_verifier: PKCE is not enforced (RFC 7636 §4.6); verify the verifier "
+            "against the stored code_challenge",
+        )
+    return passed("token.pkce_enforced", f"a wrong code_verifier is refused ({answer.status})")
+
+
 # -- the JWKS (RFC 7517, RFC 7518) -------------------------------------------------------
 
 

@@ -285,6 +285,29 @@ def obtain_token(http: Http, endpoints: Endpoints, params: Mapping[str, str]) ->
     return exchange(http, endpoints.token, client, form)
 
 
+def exchange_with_wrong_verifier(
+    http: Http, endpoints: Endpoints, params: Mapping[str, str]
+) -> Answer:
+    """The code flow with an S256 challenge, then the token request with another verifier
+    (RFC 7636 §4.6): a server that enforces PKCE refuses it (``invalid_grant``)."""
+    redirect_uri = unused_redirect_uri()
+    client = register(http, endpoints.registration, endpoints.registration_advertised, redirect_uri)
+    _, challenge = pkce_pair()
+    pkce = {"code_challenge": challenge, "code_challenge_method": "S256"}
+    code = authorize(
+        http, endpoints.authorization, client.client_id, redirect_uri, {**params, **pkce}
+    )
+    wrong, _ = pkce_pair()
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "code_verifier": wrong,
+    }
+    answer, _ = post_authenticated(http, endpoints.token, client, form)
+    return answer
+
+
 def introspect(http: Http, url: str, token: str, caller: Credentials | None) -> Answer:
     """RFC 7662 §2.1 with the caller's credentials (none: an anonymous request)."""
     if caller is None:

@@ -24,6 +24,7 @@ from migrate.verify.client import (
     FlowError,
     Grant,
     Http,
+    exchange_with_wrong_verifier,
     introspect,
     mcp_initialize,
     obtain_token,
@@ -97,6 +98,7 @@ class Verification:
         self.check_prm()
         self.check_challenge()
         self.check_token()
+        self.check_pkce_enforced()
         self.check_introspection()
         return self.checks
 
@@ -178,6 +180,21 @@ class Verification:
         if self.checks[-1].status is Status.FAIL:
             return self.skip(JWT_CHECKS, "the access token is not a JWT (token.format)")
         self.check_jwt(token)
+
+    def check_pkce_enforced(self) -> None:
+        """Only where S256 is advertised and the honest flow worked: then a refusal can
+        only be the verifier's."""
+        methods = (self.metadata or {}).get("code_challenge_methods_supported")
+        if self.metadata is None or not isinstance(methods, list) or "S256" not in methods:
+            return self.skip(("token.pkce_enforced",), "S256 not advertised (metadata.pkce_s256)")
+        if self.grant is None:
+            return self.skip(("token.pkce_enforced",), "no code flow to repeat (token.obtain)")
+        endpoints = Endpoints.from_metadata(self.metadata, self.base_url)
+        try:
+            answer = exchange_with_wrong_verifier(self.http, endpoints, self.authorization_params())
+        except FlowError as problem:
+            return self.skip(("token.pkce_enforced",), f"the code flow failed: {problem}")
+        self.add(checks.pkce_enforced(answer))
 
     def check_jwt(self, token: str) -> None:
         header_segment, payload_segment, _ = token.split(".")

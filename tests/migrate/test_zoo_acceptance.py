@@ -54,6 +54,7 @@ FIXTURES_JUDGED = (
     "fastapi_depends_db",
     "starlette_factory_mount",
     "flask_factory_prefix",
+    "starlette_sealed",
 )
 
 

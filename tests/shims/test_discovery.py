@@ -208,3 +208,18 @@ def test_challenge_403_format() -> None:
     assert challenge_403(PRM, ["read", "write"]) == (
         f'Bearer error="insufficient_scope", scope="read write", resource_metadata="{PRM}"'
     )
+
+
+@pytest.mark.parametrize(("methods", "expected"), [(None, None), (["plain"], ["plain"])])
+def test_augment_metadata_without_s256_keeps_what_the_legacy_said(
+    methods: list[str] | None, expected: list[str] | None
+) -> None:
+    """``s256=False`` (the verifier is not checked): S256 is not added, the rest is."""
+    legacy = (
+        {"issuer": ISSUER}
+        if methods is None
+        else {"issuer": ISSUER, "code_challenge_methods_supported": methods}
+    )
+    merged = augment_metadata(legacy, ISSUER, s256=False)
+    assert merged.get("code_challenge_methods_supported") == expected
+    assert "jwks_uri" in merged

@@ -105,3 +105,22 @@ def test_keyword_document_wrapped_by_hand_is_done(tmp_path: Path) -> None:
 def test_second_run_changes_nothing(case: str, tmp_path: Path) -> None:
     """Planning wrap-metadata again on its own output changes nothing."""
     assert rewritten(second_run(GROUP, case, tmp_path)) == {}
+
+
+def test_s256_left_out_where_the_verifier_is_not_checked(
+    tmp_path: Path, snapshot: Snapshot
+) -> None:
+    """A token endpoint that never compares the verifier's digest: ``s256=False``, and a
+    manual step (not blocking) at the function that reads the verifier."""
+    plan = check_rewrite(snapshot, GROUP, "token_endpoint_without_pkce", tmp_path)
+    (step,) = [m for m in plan.manual if m.guide == "Manual steps: PKCE"]
+    assert step.where == "token_endpoint_without_pkce.py:24"
+    assert "S256 left out of the metadata" in step.found and not step.blocks_apply
+
+
+def test_s256_added_where_a_helper_checks_the_verifier(tmp_path: Path) -> None:
+    """The verifier's S256 digest compared through a helper: S256 added, no PKCE step."""
+    plan = plan_case(GROUP, "pkce_checked_by_helper", tmp_path)
+    after = rewritten(plan)["pkce_checked_by_helper.py"]
+    assert "authorization_server_metadata({" in after and "s256=" not in after
+    assert not [m for m in plan.manual if m.guide == "Manual steps: PKCE"]

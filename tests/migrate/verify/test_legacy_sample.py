@@ -69,7 +69,8 @@ def test_prm_line_quotes_both_urls_tried(result: Result) -> None:
 def test_summary_line_counts_the_verdicts(result: Result) -> None:
     """The last line sums up the verdicts."""
     last = result.output.strip().splitlines()[-1]
-    assert last.startswith(f"verify: 5 passed, {len(LEGACY_FAILS)} failed, 0 warnings"), last
+    # 6: the five right things above plus token.pkce_enforced (a wrong verifier refused)
+    assert last.startswith(f"verify: 6 passed, {len(LEGACY_FAILS)} failed, 0 warnings"), last
 
 
 def test_no_traceback(result: Result) -> None:

@@ -76,7 +76,8 @@ def test_json_output_parses_with_a_summary(runs: Runs) -> None:
     report = json.loads(runs.json.stdout)
     assert report["url"] == runs.base_url
     assert report["ok"] is True
-    assert report["summary"] == {"passed": 24, "failed": 0, "warnings": 0, "skipped": 0}
+    # 25: every check, token.pkce_enforced included
+    assert report["summary"] == {"passed": 25, "failed": 0, "warnings": 0, "skipped": 0}
 
 
 def test_json_verdicts_match_the_text_verdicts(runs: Runs) -> None:
