@@ -258,6 +258,10 @@ class TokenGate(Generic[R]):
     def _cached(self, token: str) -> VerifiedToken | None:
         if not isinstance(token, str):
             return None  # never cached (and maybe unhashable)
+        # A miss (every new token) takes no lock: one dict read is atomic, and the entry
+        # is read again under the lock below before it is used.
+        if token not in self._cache:
+            return None
         with self._cache_lock:
             verified = self._cache.get(token)
             if verified is None:
@@ -282,9 +286,10 @@ class TokenGate(Generic[R]):
             return None
         if len(token) > self.verifier.max_length:
             raise TokenRejected("too_long")
-        if not is_jwt_shaped(token.split("."), self.verifier.known_headers):
+        segments = token.split(".")
+        if not is_jwt_shaped(segments, self.verifier.known_headers):
             return None
-        verified = self.verifier.verify(token)
+        verified = self.verifier.verify_segments(token, segments)
         if verified.jti in self.denylist:
             raise TokenRejected("revoked")
         self._remember(token, verified)
