@@ -244,7 +244,10 @@ class JwtVerifier:
 
     def verify_segments(self, token: str, segments: list[str]) -> VerifiedToken:
         """:meth:`verify` for ``token`` already split on dots (the gate splits it once to
-        classify it: a split looks at every character, about 4,000 instructions here)."""
+        classify it: a split looks at every character, about 4,000 instructions here).
+
+        ``segments`` must be ``token.split(".")``: the signature is checked over the
+        token's own text, and the claims are read from ``segments``."""
         if len(token) > self.max_length:
             raise TokenRejected("too_long")
         if len(segments) != 3:
