@@ -258,10 +258,6 @@ class TokenGate(Generic[R]):
     def _cached(self, token: str) -> VerifiedToken | None:
         if not isinstance(token, str):
             return None  # never cached (and maybe unhashable)
-        # A miss (every new token) takes no lock: one dict read is atomic, and the entry
-        # is read again under the lock below before it is used.
-        if token not in self._cache:
-            return None
         with self._cache_lock:
             verified = self._cache.get(token)
             if verified is None:
