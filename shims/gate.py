@@ -285,9 +285,10 @@ class TokenGate(Generic[R]):
             return None
         if len(token) > self.verifier.max_length:
             raise TokenRejected("too_long")
-        if not is_jwt_shaped(token.split("."), self.verifier.known_headers):
+        segments = token.split(".")
+        if not is_jwt_shaped(segments, self.verifier.known_headers):
             return None
-        verified = self.verifier.verify(token)
+        verified = self.verifier.verify_segments(token, segments)
         if verified.jti in self.denylist:
             raise TokenRejected("revoked")
         self._remember(token, verified)

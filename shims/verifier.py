@@ -240,7 +240,16 @@ class JwtVerifier:
         """The verified token; raises TokenRejected (its ``reason`` a metric label)."""
         if len(token) > self.max_length:
             raise TokenRejected("too_long")
-        segments = token.split(".")
+        return self.verify_segments(token, token.split("."))
+
+    def verify_segments(self, token: str, segments: list[str]) -> VerifiedToken:
+        """:meth:`verify` for ``token`` already split on dots (the gate splits it once to
+        classify it: a split looks at every character, about 4,000 instructions here).
+
+        ``segments`` must be ``token.split(".")``: the signature is checked over the
+        token's own text, and the claims are read from ``segments``."""
+        if len(token) > self.max_length:
+            raise TokenRejected("too_long")
         if len(segments) != 3:
             raise TokenRejected("malformed", "not three segments")
         if not token.isascii():

@@ -160,14 +160,14 @@ def test_finding_6_a_verification_in_flight_during_retirement_is_not_served_late
     gate = make_gate(folder.ring(), "final")
     folder.retire(LIFETIME, force=True)
     retired = folder.ring()
-    verify = gate.verifier.verify
+    verify = gate.verifier.verify_segments  # what the gate calls
 
-    def verify_then_retire(token: str) -> Any:
-        verified = verify(token)
+    def verify_then_retire(token: str, segments: list[str]) -> Any:
+        verified = verify(token, segments)
         gate.use_keyring(retired)  # what another thread's reload_keys does meanwhile
         return verified
 
-    gate.verifier.verify = verify_then_retire  # type: ignore[method-assign]
+    gate.verifier.verify_segments = verify_then_retire  # type: ignore[method-assign]
     gate.resolve(old_token)
-    gate.verifier.verify = verify  # type: ignore[method-assign]
+    gate.verifier.verify_segments = verify  # type: ignore[method-assign]
     assert gate.resolve(old_token) is UNKNOWN
