@@ -26,10 +26,11 @@ from typing import Any
 from .discovery import augment_metadata
 from .gate import Mode
 from .introspection import ClientAuthenticator
+from .metrics import Metrics
 from .policy import DEFAULT_LIFETIME
 from .records import Row
 from .runtime import OAuthMigration
-from .settings import Settings
+from .settings import ENV_METRICS, Settings
 from .verifier import VerifiedToken
 
 log = logging.getLogger("oauth_migration")
@@ -68,6 +69,7 @@ class DeferredMigration:
         self.any_client = False
         self._runtime: OAuthMigration | None = None
         self._warned = False
+        self._fallback_metrics: Metrics | None = None
 
     # -- configuration -------------------------------------------------------------------
 
@@ -128,13 +130,15 @@ class DeferredMigration:
         return True
 
     def _opaque_minted(self, client_id: Any) -> None:
-        if self.metrics_path is None:
-            return
-        from .metrics import Metrics
-
-        metrics = Metrics(self.metrics_path)
-        metrics.opaque_minted(str(client_id))
-        metrics.flush()
+        """Count the opaque mint where the runtime would count it (``OAUTH_MIGRATE_METRICS``
+        over the wiring's file), at once: a process with no issuer may never flush later."""
+        if self._fallback_metrics is None:
+            path = self.environ.get(ENV_METRICS, self.metrics_path)
+            if not path:
+                return
+            self._fallback_metrics = Metrics(path)
+        self._fallback_metrics.opaque_minted(str(client_id))
+        self._fallback_metrics.flush()  # on failure it warns and keeps the count for the next
 
     def authenticate_clients_with(
         self, authenticate: ClientAuthenticator, *, any_token: bool = False

@@ -4,11 +4,11 @@ The metadata may advertise ``code_challenge_methods_supported: ["S256"]`` only w
 true: a client relies on it to protect its authorization code from interception. The
 answer follows the data, not a function's name: the value read as ``code_verifier`` (a
 form or JSON member, ``.get("code_verifier")``, a parameter or attribute of that name) is
-traced through assignments; it is verified when a SHA-256 of it (``hashlib.sha256``, or a
-tree helper that hashes what it is given) takes part in a comparison (``==``, ``!=``,
-``hmac.compare_digest``), in the same function or in a tree function the verifier is
-passed to. Comparing the verifier itself with the challenge is the ``plain`` method, not
-S256.
+traced through assignments (annotated ones and ``:=`` too); it is verified when a SHA-256
+of it (``hashlib.sha256``, or a tree helper that hashes what it is given) takes part in a
+comparison (``==``, ``!=``, ``hmac.compare_digest``), in the same function or in a tree
+function the verifier is passed to (by the name it is defined or imported under).
+Comparing the verifier itself with the challenge is the ``plain`` method, not S256.
 """
 
 from __future__ import annotations
@@ -58,7 +58,33 @@ def _functions(tree: SourceTree) -> dict[str, tuple[SourceFile, cst.FunctionDef]
         for node in walk(source.module):
             if isinstance(node, cst.FunctionDef):
                 found.setdefault(node.name.value, (source, node))
+    # ``from .pkce_util import s256_matches as _matches``: calls use the name imported.
+    for source in tree.with_text(VERIFIER):
+        for node in walk(source.module):
+            if isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar):
+                for alias in node.names:
+                    original, local = dotted(alias.name), _asname(alias)
+                    if local and original in found:
+                        found.setdefault(local, found[original])
     return found
+
+
+def _asname(alias: cst.ImportAlias) -> str | None:
+    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+        return alias.asname.name.value
+    return None
+
+
+def _bindings(node: cst.CSTNode) -> tuple[set[str], cst.BaseExpression] | None:
+    """(the names bound, the value) of ``a = v``, ``a: T = v`` or ``(a := v)``."""
+    if isinstance(node, cst.Assign):
+        names = {t.target.value for t in node.targets if isinstance(t.target, cst.Name)}
+        return names, node.value
+    if isinstance(node, cst.AnnAssign) and node.value is not None:
+        return ({node.target.value} if isinstance(node.target, cst.Name) else set()), node.value
+    if isinstance(node, cst.NamedExpr) and isinstance(node.target, cst.Name):
+        return {node.target.value}, node.value
+    return None
 
 
 def _calls_sha256(function: cst.FunctionDef) -> bool:
@@ -79,8 +105,9 @@ def _verifier_names(function: cst.FunctionDef) -> set[str]:
     """Names bound to the verifier: a parameter so named, or ``v = form["code_verifier"]``."""
     names = {p for p in parameters(function) if p == VERIFIER}
     for node in walk(function.body):
-        if isinstance(node, cst.Assign) and _reads_verifier(node.value):
-            names |= {t.target.value for t in node.targets if isinstance(t.target, cst.Name)}
+        bound = _bindings(node)
+        if bound is not None and _reads_verifier(bound[1]):
+            names |= bound[0]
     return names
 
 
@@ -124,10 +151,11 @@ def _propagate(
     """Names derived from the verifier, and those among them that hold its digest."""
     hashed: set[str] = set()
     for node in walk(function.body):
-        if not isinstance(node, cst.Assign) or not _carries(node.value, tainted | hashed):
+        bound = _bindings(node)
+        if bound is None or not _carries(bound[1], tainted | hashed):
             continue
-        targets = {t.target.value for t in node.targets if isinstance(t.target, cst.Name)}
-        if _digest_of(node.value, tainted, hashed, hashers):
+        targets, value = bound
+        if _digest_of(value, tainted, hashed, hashers):
             hashed |= targets
         tainted |= targets
     return tainted, hashed

@@ -39,6 +39,13 @@ ROUTE_ADDERS = frozenset({"add_route", "add_api_route"})
 # An MCP SDK app's own path (mcp's FastMCP: streamable_http_path, sse_path; fastmcp: path).
 SDK_APPS = {"streamable_http_app": "/mcp", "sse_app": "/sse", "http_app": "/mcp"}
 SDK_PATH_KEYWORDS = ("streamable_http_path", "sse_path", "path")
+# The keywords of each app-building call that set its endpoint's path (mcp 2.x takes the
+# settings' names on the call too: ``streamable_http_app(streamable_http_path="/api")``).
+CALL_PATH_KEYWORDS = {
+    "streamable_http_app": ("path", "streamable_http_path"),
+    "sse_app": ("path", "sse_path"),
+    "http_app": ("path",),
+}
 _DEPTH = 4  # how far names are followed (a handler calling a dispatcher calling a table)
 
 
@@ -294,7 +301,7 @@ def _sdk_app_path(
     default = SDK_APPS.get(expr.func.attr.value)
     if default is None:
         return None
-    given = _keyword(expr, "path")
+    given = _keyword(expr, *CALL_PATH_KEYWORDS[expr.func.attr.value])
     if given is not None:
         return string_value(given)
     server = resolve(tree, source, expr.func.value, block)

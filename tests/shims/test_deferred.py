@@ -9,6 +9,7 @@ import pytest
 
 from shims.deferred import ENV_ISSUER, DeferredMigration, NotConfigured
 from shims.metrics import read_metrics
+from shims.settings import ENV_METRICS
 
 
 def deferred(key_folder: Path, environ: dict[str, str] | None = None) -> DeferredMigration:
@@ -134,3 +135,19 @@ def test_an_issuer_from_the_environment_wins_over_the_legacy_mint(key_folder: Pa
     migration = deferred(key_folder, {ENV_ISSUER: "https://as.example.test"})
     token = migration.mint_access_token("ada", "c", "mcp", legacy=lambda: "opaque-1")
     assert token.count(".") == 2
+
+
+def test_the_opaque_mint_is_counted_where_the_environment_says(tmp_path: Path) -> None:
+    """OAUTH_MIGRATE_METRICS moves the metrics file for the runtime; the count of an
+    opaque mint made with no issuer goes there too, where status reads it."""
+    shared, local = tmp_path / "shared.sqlite3", tmp_path / "local.sqlite3"
+    migration = DeferredMigration(
+        mode="hybrid",
+        key_folder=str(tmp_path / "keys"),
+        metrics_path=str(local),
+        environ={ENV_METRICS: str(shared)},
+    )
+    for _ in range(2):
+        migration.mint_access_token("ada", "client-7", "mcp", legacy=lambda: "opaque-1")
+    assert read_metrics(shared).opaque_minted == 2
+    assert not local.exists()

@@ -61,6 +61,17 @@ TREES: dict[str, dict[str, str]] = {
             app = Starlette(routes=[Mount("/", app=tools.streamable_http_app())])
             """,
     },
+    "sdk_app_given_its_path_on_the_call": {
+        "server.py": """
+            from starlette.applications import Starlette
+            from starlette.routing import Mount
+            from mcp.server.mcpserver import MCPServer
+
+            tools = MCPServer("tools")
+            inner = tools.streamable_http_app(streamable_http_path="/api")
+            app = Starlette(routes=[Mount("/", app=inner)])
+            """,
+    },
     "decorated_sse_route": {
         "server.py": f"""
             from fastapi import FastAPI
@@ -163,6 +174,7 @@ EXPECTED = {
     "starlette_mount_of_a_list_in_another_module": ["/api/mcp"],
     "fastapi_mounts_the_sdk_app": ["/mcp/mcp"],
     "sdk_app_with_its_own_path_at_the_root": ["/agent"],
+    "sdk_app_given_its_path_on_the_call": ["/api"],
     "decorated_sse_route": ["/sse"],
     "flask_add_url_rule_with_a_method_view": ["/rpc"],
     "router_prefix_under_an_include_prefix": ["/api/v1/mcp"],

@@ -40,6 +40,15 @@ def _reading(root: Path, token_endpoint: str, helper: str = HELPER) -> tuple[str
         "    return hashlib.sha256(v.encode()).digest() == challenge\n\n\n"
         "def token(code_verifier, grant):\n"
         "    if not check(code_verifier, grant.challenge):\n        raise ValueError\n",
+        # annotated assignments all the way
+        "import hashlib\n\n\ndef token(form, grant):\n"
+        "    verifier: str = form['code_verifier']\n"
+        "    digest: bytes = hashlib.sha256(verifier.encode()).digest()\n"
+        "    if digest != grant['challenge']:\n        raise ValueError\n",
+        # the hashing helper imported under another name
+        "import hmac\nfrom pkce_util import s256 as _expected\n\n\ndef token(form, grant):\n"
+        "    if not hmac.compare_digest(_expected(form['code_verifier']), grant['c']):\n"
+        "        raise ValueError\n",
     ],
 )
 def test_a_compared_digest_of_the_verifier_is_verified(tmp_path: Path, endpoint: str) -> None:
