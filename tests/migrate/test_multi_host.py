@@ -39,7 +39,6 @@ import pytest
 from shims.redis_denylist import BOUND_SECONDS
 from shims.starlette_adapter import METRICS_PATH
 from tests.migrate.e2e_support import (
-    REPO_ROOT,
     CommandResult,
     clean_env,
     copy_tree,
@@ -49,6 +48,7 @@ from tests.migrate.e2e_support import (
     run_migrate,
 )
 from tests.migrate.test_multi_replica import scrape, total
+from tests.migrate.tree_support import copy_sample
 from tests.sample_legacy.launch import HERMETIC_ENV
 from tests.support.oauth_flow import OAuthFlow, RegisteredClient, describe, send_initialize
 from tests.support.prometheus_server import PrometheusServer, prometheus_binary
@@ -176,7 +176,7 @@ def _migrate(fleet: Fleet, *args: str, expect: list[int]) -> CommandResult:
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     """A, B on the hybrid code, C still on the legacy code; Redis; Prometheus on all three."""
     workdir = tmp_path_factory.mktemp("multi_host")
-    legacy = copy_tree(REPO_ROOT / "sample_legacy", workdir / "legacy" / "sample_legacy").parent
+    legacy = copy_sample(workdir / "legacy")
     build = workdir / "build"
     copy_tree(legacy, build)
     migrate_to_hybrid(build)
