@@ -53,6 +53,7 @@ from migrate.scan.syntax import (
     dotted,
     enclosing_function,
     imported_names,
+    keyword_value,
     names_in,
     parameters,
     qualified,
@@ -610,10 +611,6 @@ def _assigned(function: cst.FunctionDef, name: str) -> Iterator[cst.BaseExpressi
                         yield item.value
 
 
-def _keyword(call: cst.Call, name: str) -> cst.BaseExpression | None:
-    return next((a.value for a in call.args if a.keyword and a.keyword.value == name), None)
-
-
 def _trace(
     source: SourceFile,
     function: cst.FunctionDef,
@@ -636,7 +633,7 @@ def _trace(
     if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
         # ``g.access_token`` of ``g = Grant(access_token=...)``: that keyword's value
         for value in _assigned(function, expr.value.value):
-            given = _keyword(value, expr.attr.value) if isinstance(value, cst.Call) else None
+            given = keyword_value(value, expr.attr.value) if isinstance(value, cst.Call) else None
             if given is not None:
                 found = _trace(source, function, given, helpers, depth + 1)
                 if found is not None:
@@ -1042,7 +1039,7 @@ def _imported_from_outside(tree: SourceTree, source: SourceFile, call: cst.Call)
     hold (``from authkit import GitHubProvider``): then the tree's one provider class is
     not it. Relative imports lose their dots in ``imported_names``: a module counts as the
     tree's when a tree module ends with it."""
-    value = _keyword(call, "auth_server_provider") or _keyword(call, "auth")
+    value = keyword_value(call, "auth_server_provider") or keyword_value(call, "auth")
     target = value.func if isinstance(value, cst.Call) else value
     imports = imported_names(source.module)
     name = dotted(target) if target is not None else None

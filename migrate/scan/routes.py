@@ -26,6 +26,7 @@ from migrate.scan.syntax import (
     assigned_names,
     dotted,
     imported_names,
+    keyword_value,
     names_in,
     parameters,
     string_value,
@@ -91,10 +92,6 @@ def mcp_routes(tree: SourceTree, routers: Sequence[Router]) -> list[McpRoute]:
     return list(unique.values())
 
 
-def _keyword(call: cst.Call, *names: str) -> cst.BaseExpression | None:
-    return next((a.value for a in call.args if a.keyword and a.keyword.value in names), None)
-
-
 def _positional(call: cst.Call, index: int) -> cst.BaseExpression | None:
     plain = [a.value for a in call.args if a.keyword is None and not a.star]
     return plain[index] if index < len(plain) else None
@@ -107,9 +104,9 @@ def _router_routes(search: _Search, router: Router, prefix: str, depth: int) -> 
         if id(router.created) in search.seen:
             return
         search.seen.add(id(router.created))
-        own = _keyword(router.created, "prefix", "url_prefix")
+        own = keyword_value(router.created, "prefix", "url_prefix")
         prefix = join(prefix, string_value(own) or "") if own is not None else prefix
-        listed = _keyword(router.created, "routes")
+        listed = keyword_value(router.created, "routes")
         if listed is not None:
             _route_list(search, router.source, listed, prefix, depth + 1, router.statements)
     for statement in router.statements:
@@ -162,7 +159,7 @@ def _passed(search: _Search, router: Router, call: cst.Call, prefix: str, depth:
 
 
 def _path(call: cst.Call) -> str | None:
-    given = _positional(call, 0) or _keyword(call, "path", "rule")
+    given = _positional(call, 0) or keyword_value(call, "path", "rule")
     return string_value(given) if given is not None else None
 
 
@@ -172,19 +169,19 @@ def _added(
     source = router.source
     if method in ROUTE_ADDERS or method == "add_url_rule":
         path = _path(call)
-        handler = _keyword(call, "endpoint", "view_func") or _positional(
+        handler = keyword_value(call, "endpoint", "view_func") or _positional(
             call, 2 if method == "add_url_rule" else 1
         )
         if path is not None and handler is not None:
             _endpoint(search, source, handler, join(prefix, path), call, depth, router.statements)
     elif method == "mount":
         path = _path(call)
-        mounted = _keyword(call, "app") or _positional(call, 1)
+        mounted = keyword_value(call, "app") or _positional(call, 1)
         if path is not None and mounted is not None:
             _mounted(search, source, mounted, join(prefix, path), call, depth, router.statements)
     elif method in ("include_router", "register_blueprint"):
         included = _positional(call, 0)
-        given = _keyword(call, "prefix", "url_prefix")
+        given = keyword_value(call, "prefix", "url_prefix")
         extra = string_value(given) if given is not None else None
         inner = _router_of(search.tree, source, included, router.statements) if included else None
         if inner is not None:
@@ -235,14 +232,14 @@ def _route_entry(
     if path is None:
         return
     if kind.endswith("Route") and not kind.startswith("WebSocket"):
-        handler = _keyword(call, "endpoint") or _positional(call, 1)
+        handler = keyword_value(call, "endpoint") or _positional(call, 1)
         if handler is not None:
             _endpoint(search, source, handler, join(prefix, path), call, depth, block)
     elif kind == "Mount":
-        listed = _keyword(call, "routes")
+        listed = keyword_value(call, "routes")
         if listed is not None:
             _route_list(search, source, listed, join(prefix, path), depth + 1, block)
-        mounted = _keyword(call, "app") or _positional(call, 1)
+        mounted = keyword_value(call, "app") or _positional(call, 1)
         if mounted is not None:
             _mounted(search, source, mounted, join(prefix, path), call, depth, block)
 
@@ -301,12 +298,12 @@ def _sdk_app_path(
     default = SDK_APPS.get(expr.func.attr.value)
     if default is None:
         return None
-    given = _keyword(expr, *CALL_PATH_KEYWORDS[expr.func.attr.value])
+    given = keyword_value(expr, *CALL_PATH_KEYWORDS[expr.func.attr.value])
     if given is not None:
         return string_value(given)
     server = resolve(tree, source, expr.func.value, block)
     if server is not None and isinstance(server.node, cst.Call):
-        named = _keyword(server.node, *SDK_PATH_KEYWORDS)
+        named = keyword_value(server.node, *SDK_PATH_KEYWORDS)
         if named is not None and expr.func.attr.value != "sse_app":
             return string_value(named)
     return default

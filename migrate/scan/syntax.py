@@ -83,6 +83,11 @@ def parameters(function: cst.FunctionDef) -> list[str]:
     return [p.name.value for p in every]
 
 
+def keyword_value(call: cst.Call, *names: str) -> cst.BaseExpression | None:
+    """The value of the first ``name=`` argument of ``call`` among ``names``."""
+    return next((a.value for a in call.args if a.keyword and a.keyword.value in names), None)
+
+
 def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """Every node under ``node``, itself included, in source order."""
     indexed = indexed_walk(node)
