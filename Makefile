@@ -33,7 +33,7 @@ install-check: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
-# `make bench BENCH_ARGS="e2e --cpu-load --duration 30"`: one benchmark, longer.
+# `make bench BENCH_ARGS="e2e --duration 5 --rounds 8"`: one benchmark, longer.
 bench: $(STAMP) bench-wrk
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 

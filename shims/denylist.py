@@ -70,8 +70,9 @@ class Denylist:
     def __contains__(self, jti: object) -> bool:
         if self._path is not None:
             self._maybe_reload()
-        with self._lock:
-            return jti in self._until
+        # No lock for one dict lookup (atomic in CPython, per-object locked where the GIL
+        # is off): it runs on every request; the lock orders the compound changes.
+        return jti in self._until
 
     def __len__(self) -> int:
         with self._lock:
