@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from shims.gate import TokenGate
-from shims.keys import KeyFolder
+from shims.keys import KeyFolder, KeyRing
 from shims.minting import TokenMinter
 from shims.verifier import JwtVerifier, b64url_decode
 
@@ -65,12 +65,17 @@ def spread(values: list[float], bases: list[float]) -> str:
     )
 
 
-def main() -> None:
+def signing_setup() -> tuple[KeyRing, TokenMinter]:
+    """A new RSA key (its folder deleted once read) and a minter of ISSUER's tokens."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = KeyFolder(Path(tmp) / "keys")
         folder.generate()
         ring = folder.ring()
-    minter = TokenMinter(lambda: ring, issuer=ISSUER, default_audience=RESOURCE)
+    return ring, TokenMinter(lambda: ring, issuer=ISSUER, default_audience=RESOURCE)
+
+
+def main() -> None:
+    ring, minter = signing_setup()
     tokens = [
         minter.mint(subject=f"user{i}", client_id="client", scope="mcp").token
         for i in range(TOKENS)

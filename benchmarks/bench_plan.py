@@ -1,24 +1,41 @@
-"""`migrate plan` over a large tree with one legacy server inside, beside parsing it all.
+"""`migrate plan` over a large tree with one legacy server inside, beside parsing it all;
+then over one large module.
 
 The tree: about 600k lines of generated application code (services, models, HTTP
 clients, some with CSRF tokens from ``secrets`` or Authorization headers, so the text
 prefilter lets a few of them through) plus a copy of sample_legacy. Baseline: libcst
 parsing every file of the same tree. Target (issue 4): plan <= 0.1x the baseline.
+
+The large module (issue 13, item 5): sample_legacy beside one generated module of
+token-handling code (``access_token`` strings, a bearer token type, so the finders read
+it), 5 MB, then 900 KB (just under ``MAX_BYTES``). ``migrate plan`` runs in a child
+process, whose wall time and peak RSS (``os.wait4``) are printed beside the figures
+measured before the bound (5 MB: 112 s, 3.5 GB). The 5 MB module must be skipped with a
+note; the 900 KB one is read, and shows what a file the bound lets through costs.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import libcst as cst
 
+from migrate.exit_codes import MEANINGS, Exit
 from migrate.planner import plan_hybrid
+from migrate.scan.bounds import MAX_BYTES
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_LINES = 600_000
+LARGE_SIZES = (5_000_000, 900_000)
+BASELINE_LARGE = {5_000_000: "112 s, 3.5 GB"}  # issue 13, item 5, before the bound
+LARGE_NAME = "large_module.py"
 
 SERVICE = '''"""Service {n}: orders, invoices and the HTTP client that talks to billing."""
 
@@ -75,6 +92,109 @@ def billing_headers_{n}(api_key: str) -> dict[str, str]:
     return {{"Authorization": f"Bearer {{api_key}}", "Accept": "application/json"}}
 """
 
+TOKEN_FUNCTION = '''
+
+def refresh_session_{n}(session: dict[str, str], client: object) -> dict[str, str]:
+    """Send the stored access_token upstream and keep the one that comes back.
+
+    The upstream answers with a new access_token, its type and lifetime; the session
+    keeps the token and the headers go with the next call. Nothing here mints a token:
+    the upstream does, and this only carries it from one request to the next.
+    """
+    access_token = session.get("access_token", "")
+    headers = {{"Accept": "application/json", "X-Request": "{n}"}}
+    answer = {{"access_token": access_token, "token_type": "bearer", "expires_in": 3600}}
+    session["access_token"] = answer["access_token"]
+    return headers | answer
+'''
+
+
+def token_module(size: int) -> str:
+    """A module of token-handling functions, ``size`` bytes or just past (ASCII only)."""
+    parts = ['"""Generated: token plumbing, one function after another."""\n']
+    length = len(parts[0])
+    n = 0
+    while length < size:
+        parts.append(TOKEN_FUNCTION.format(n=n))
+        length += len(parts[-1])
+        n += 1
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    """One command run in a child process: its exit code, wall time, peak RSS, output."""
+
+    exit_code: int
+    seconds: float
+    max_rss_kb: int
+    stdout: str
+    stderr: str
+
+
+def run_child(command: list[str]) -> ChildRun:
+    """Run ``command`` and measure it alone: ``os.wait4`` gives this child's own rusage
+    (RUSAGE_CHILDREN would give the largest of every child so far)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait
+        out.seek(0)
+        err.seek(0)
+        return ChildRun(
+            child.returncode,
+            seconds,
+            usage.ru_maxrss,  # kilobytes on Linux
+            out.read().decode("utf-8", "replace"),
+            err.read().decode("utf-8", "replace"),
+        )
+
+
+def skip_note(output: str, name: str) -> str | None:
+    """The plan's last line that says ``name`` was not parsed (the manual step, when
+    the file blocks apply, comes after the finding), or None."""
+    notes = [line.strip() for line in output.splitlines() if name in line and "not parsed" in line]
+    return notes[-1] if notes else None
+
+
+def exit_meaning(code: int) -> str:
+    try:
+        return MEANINGS[Exit(code)]
+    except ValueError:
+        return "not a code of the table"
+
+
+def plan_large_module(root: Path, size: int) -> None:
+    (root / LARGE_NAME).write_text(token_module(size), encoding="utf-8")
+    run = run_child([sys.executable, "-m", "migrate", "plan", str(root)])
+    progress = [line for line in run.stderr.splitlines() if line.startswith("migrate:")]
+    note = skip_note(run.stdout, LARGE_NAME)
+    before = BASELINE_LARGE.get(size)
+    print(
+        f"  {size / 1e6:.1f} MB module: {run.seconds:6.2f} s, {run.max_rss_kb / 1024:6.0f} MB peak"
+        f" RSS, exit {run.exit_code} ({exit_meaning(run.exit_code)})"
+        + (f"  (was {before})" if before else "")
+    )
+    if size > MAX_BYTES:
+        print(f"    skipped with a note: {note}" if note else "    NOT skipped: no note names it")
+    elif note:
+        print(f"    not read: {note}")
+    else:
+        print("    read and planned (under every bound)")
+    if progress:
+        print(f"    progress on stderr: {progress[-1]}")
+
+
+def plan_large_modules() -> None:
+    print(f"plan benchmark: one large module beside sample_legacy (MAX_BYTES {MAX_BYTES})")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "tree"
+        shutil.copytree(REPO / "sample_legacy", root)
+        for size in LARGE_SIZES:
+            plan_large_module(root, size)
+
 
 def generate(root: Path) -> int:
     lines = 0
@@ -119,6 +239,8 @@ def main() -> None:
     print(f"  libcst parsing every file   {parse_s:8.2f} s")
     print(f"  migrate plan                {plan_s:8.2f} s  {plan_s / parse_s:.3f}x parse-all")
     print(f"  plan found {len(plan.findings)} findings, {len(plan.changes)} file changes")
+    print()
+    plan_large_modules()
 
 
 if __name__ == "__main__":
