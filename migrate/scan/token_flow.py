@@ -139,6 +139,17 @@ class TokenFlow:
         self._random: dict[str, bool] = {}
         self._busy: set[tuple[int, str]] = set()  # local names being followed (x = f(x))
         self._entered: dict[str, set[int]] = {}  # function -> the traced calls of it
+        # id(scope) -> (scope, name -> its bindings): nodes hash by value, not identity.
+        self._scopes: dict[int, tuple[cst.CSTNode, dict[str, list[Binding]]]] = {}
+
+    def _bound(self, scope: cst.CSTNode, name: str) -> list[Binding]:
+        """The bindings of ``name`` in ``scope``, from one walk of each scope: a walk
+        per name asked made a module's cost grow with the square of its size (issue 13)."""
+        entry = self._scopes.get(id(scope))
+        if entry is None or entry[0] is not scope:
+            entry = (scope, _binding_index(scope))
+            self._scopes[id(scope)] = entry
+        return list(entry[1].get(name, ()))
 
     def origins(self) -> list[Origin]:
         found: dict[int, Origin] = {}
@@ -192,7 +203,7 @@ class TokenFlow:
     ) -> list[Origin]:
         if isinstance(expr, cst.Name):
             found = []
-            for value, position in _bindings(function, expr.value):
+            for value, position in self._bound(function, expr.value):
                 at = position if index is None else index if position is None else None
                 if position is not None and index is not None:
                     continue  # a tuple element unpacked from a tuple element: not followed
@@ -215,7 +226,7 @@ class TokenFlow:
             return []
         owner, member = owned
         found = []
-        for value, position in _bindings(function, owner):
+        for value, position in self._bound(function, owner):
             value = _strip(value)
             given = _field(value, member) if position is None else None
             if given is not None:
@@ -237,7 +248,7 @@ class TokenFlow:
                 returned = _strip(node.value)
                 records = [returned]
                 if isinstance(returned, cst.Name):
-                    bound = _bindings(definition, returned.value)
+                    bound = self._bound(definition, returned.value)
                     records = [_strip(v) for v, i in bound if i is None]
                 for record in records:
                     given = _field(record, member)
@@ -344,7 +355,7 @@ class TokenFlow:
         that nothing but a return reads: a function that also stores the value (its
         record written beside it) is the mint's own function, not a helper."""
         if isinstance(expr, cst.Name):
-            bound = _bindings(function, expr.value)
+            bound = self._bound(function, expr.value)
             uses = sum(
                 1 for n in walk(function.body) if isinstance(n, cst.Name) and n.value == expr.value
             )
@@ -393,7 +404,7 @@ class TokenFlow:
         key = (id(function), node.value)
         if key in self._busy:
             return False
-        bound = [v for v, position in _bindings(function, node.value) if position is None]
+        bound = [v for v, position in self._bound(function, node.value) if position is None]
         self._busy.add(key)
         try:
             return len(bound) == 1 and self.random_whole(source, function, _strip(bound[0]))
@@ -417,7 +428,7 @@ class TokenFlow:
                 if _last(name) == "dumps" and self._serializer(source, node, function):
                     return f"{SERIALIZER_MODULE} {dotted(node.func)}"
             elif isinstance(node, cst.Name) and depth > 0 and node is not expr:
-                for value, position in _bindings(function, node.value):
+                for value, position in self._bound(function, node.value):
                     if position is None:
                         found = self.signer(source, function, _strip(value), depth - 1)
                         if found:
@@ -435,7 +446,7 @@ class TokenFlow:
             return True
         scopes: list[cst.CSTNode] = [function, source.module]
         for scope in scopes:
-            for value, _ in _bindings(scope, _last(owner)):
+            for value, _ in self._bound(scope, _last(owner)):
                 if isinstance(value, cst.Call):
                     made = qualified(value.func, imports) or ""
                     if made.startswith(SERIALIZER_MODULE):
@@ -469,31 +480,32 @@ def _own_returns(source: SourceFile, function: cst.FunctionDef) -> list[cst.Retu
     ]
 
 
-def _bindings(scope: cst.CSTNode, name: str) -> list[tuple[cst.BaseExpression, int | None]]:
-    """Values assigned to ``name`` in ``scope``: (value, None) for ``name = value``,
-    (value, i) for ``a, name = value`` (``name`` is element ``i`` of it)."""
-    found: list[tuple[cst.BaseExpression, int | None]] = []
+# A value assigned to a name: (value, None) for ``name = value``, (value, i) for
+# ``a, name = value`` (``name`` is element ``i`` of it).
+Binding = tuple[cst.BaseExpression, int | None]
+
+
+def _binding_index(scope: cst.CSTNode) -> dict[str, list[Binding]]:
+    """Every name assigned in ``scope`` -> its bindings, in the order of the source."""
+    index: dict[str, list[Binding]] = {}
     for node in walk(scope):
         if isinstance(node, cst.Assign):
             for target in node.targets:
-                found += _bound_by(target.target, node.value, name)
+                _index_target(index, target.target, node.value)
         elif isinstance(node, cst.AnnAssign | cst.NamedExpr) and node.value is not None:
-            found += _bound_by(node.target, node.value, name)
-    return found
+            _index_target(index, node.target, node.value)
+    return index
 
 
-def _bound_by(
-    target: cst.BaseExpression, value: cst.BaseExpression, name: str
-) -> list[tuple[cst.BaseExpression, int | None]]:
+def _index_target(
+    index: dict[str, list[Binding]], target: cst.BaseExpression, value: cst.BaseExpression
+) -> None:
     if isinstance(target, cst.Name):
-        return [(value, None)] if target.value == name else []
-    if isinstance(target, cst.Tuple | cst.List):
-        return [
-            (value, i)
-            for i, element in enumerate(target.elements)
-            if isinstance(element.value, cst.Name) and element.value.value == name
-        ]
-    return []
+        index.setdefault(target.value, []).append((value, None))
+    elif isinstance(target, cst.Tuple | cst.List):
+        for i, element in enumerate(target.elements):
+            if isinstance(element.value, cst.Name):
+                index.setdefault(element.value.value, []).append((value, i))
 
 
 def _member_of(expr: cst.BaseExpression) -> tuple[str, str] | None:
