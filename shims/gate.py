@@ -150,8 +150,7 @@ class TokenGate(Generic[R]):
         # Least recently used first: eviction pops the front in O(1) (finding 12).
         self._cache: OrderedDict[str, VerifiedToken] = OrderedDict()
         self._records: dict[str, R] = {}
-        self._inserts_since_sweep = 0
-        # Threaded servers (waitress, gunicorn threads) share one gate: the sweep iterates
+        # Threaded servers (waitress, gunicorn threads) share one gate: key changes iterate
         # the cache, so every read and change of it happens under this lock.
         self._cache_lock = threading.Lock()
 
@@ -302,19 +301,23 @@ class TokenGate(Generic[R]):
                 return  # its key left the ring while it was being verified (finding 6)
             self._cache[token] = verified
             self._cache.move_to_end(token)
-            self._inserts_since_sweep += 1
-            if self._inserts_since_sweep >= self.cache_size:
-                self._sweep()
+            self._drop_expired_oldest()
             while len(self._cache) > self.cache_size:
                 self._drop(next(iter(self._cache)))
 
-    def _sweep(self) -> None:
-        """Drop expired entries; once per ``cache_size`` inserts, so O(1) amortized.
+    def _drop_expired_oldest(self) -> None:
+        """Drop the least recently used entries while they have expired, two at most per
+        insert: a token is not presented after its exp (a hit would drop it), so expired
+        entries drift to the front. The cache is bounded by ``cache_size`` in any case;
+        this gives their memory back sooner, and no insert scans the whole cache (one
+        sweep every ``cache_size`` inserts held the lock 448 ms at a million entries).
         Called with ``_cache_lock`` held."""
-        self._inserts_since_sweep = 0
         now = self.verifier.clock() - self.verifier.leeway
-        for token in [t for t, v in self._cache.items() if v.exp <= now]:
-            self._drop(token)
+        for _ in range(2):
+            oldest = next(iter(self._cache))
+            if self._cache[oldest].exp > now:
+                return
+            self._drop(oldest)
 
     def _forget(self, token: str) -> None:
         with self._cache_lock:

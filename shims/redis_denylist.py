@@ -137,6 +137,7 @@ class RedisDenylist(Denylist):
         with self._lock:
             self._until[jti] = max(exp, self._until.get(jti, exp))
             self._pending[jti] = self._until[jti]
+            self._track([(self._until[jti], jti)])
         if self.available:
             self._flush_pending()
         if jti in self._pending_snapshot():
@@ -187,7 +188,9 @@ class RedisDenylist(Denylist):
         remote = dict(self._scan())
         now = self._clock()
         with self._lock:
-            self._until.update({j: e for j, e in remote.items() if e > now})
+            live = {j: e for j, e in remote.items() if e > now}
+            self._until.update(live)
+            self._track([(e, j) for j, e in live.items()])
             lost = {j: e for j, e in self._until.items() if j not in remote and e > now}
         if lost:
             self._write(lost)
@@ -219,7 +222,9 @@ class RedisDenylist(Denylist):
                 for _, fields in entries:
                     exp = float(fields["exp"])
                     if exp > now:
-                        self._until[fields["jti"]] = max(exp, self._until.get(fields["jti"], exp))
+                        jti = fields["jti"]
+                        self._until[jti] = max(exp, self._until.get(jti, exp))
+                        self._track([(self._until[jti], jti)])
             if entries:
                 self._last_id = entries[-1][0]
             if len(entries) < _BATCH:

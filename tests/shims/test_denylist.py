@@ -156,3 +156,47 @@ def test_a_file_from_the_previous_version_is_read(path: Path) -> None:
     assert "jti-old" in denylist
     Denylist(path=path).add("jti-new", FAR)
     assert "jti-new" in _due(denylist)
+
+
+def test_a_purge_drops_only_what_expired_even_after_an_extension() -> None:
+    """An entry revoked again with a later exp outlives its first exp."""
+    clock = Clock()
+    denylist = Denylist(clock=clock)
+    denylist.add("extended", clock.now + 10)
+    denylist.add("extended", clock.now + module.PURGE_SECONDS * 3)
+    denylist.add("brief", clock.now + 10)
+    clock.advance(module.PURGE_SECONDS + 1)
+    denylist.add("trigger", clock.now + 100)  # a purge is due
+    assert "extended" in denylist and "trigger" in denylist
+    assert "brief" not in denylist
+    assert len(denylist) == 2
+
+
+def test_a_purge_takes_a_bounded_batch_and_the_next_add_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past PURGE_BATCH expired entries a purge stops (no stall under the lock); the
+    backlog goes at the following adds, not a minute later."""
+    monkeypatch.setattr(module, "PURGE_BATCH", 3)
+    clock = Clock()
+    denylist = Denylist(clock=clock)
+    for i in range(7):
+        denylist.add(f"old-{i}", clock.now + 1)
+    clock.advance(module.PURGE_SECONDS + 1)
+    denylist.add("a", clock.now + 100)
+    assert len(denylist) == 8 - 3
+    denylist.add("b", clock.now + 100)
+    denylist.add("c", clock.now + 100)
+    assert len(denylist) == 3
+    assert all(f"old-{i}" not in denylist for i in range(7))
+
+
+def test_entries_loaded_from_the_file_are_purged_too(path: Path) -> None:
+    """What a worker reads from the file leaves its memory when it expires."""
+    clock = Clock()
+    Denylist(clock=clock, path=path).add("theirs", clock.now + 5)
+    reader = Denylist(clock=clock, path=path)
+    assert len(reader) == 1
+    clock.advance(module.PURGE_SECONDS + 1)
+    reader.add("mine", clock.now + 100)
+    assert "theirs" not in reader._until

@@ -316,6 +316,22 @@ def test_finding_12_a_full_cache_evicts_the_least_recently_used_token(
     assert verifier.verifications == 4
 
 
+def test_expired_entries_leave_a_cache_that_is_not_full(
+    ring: KeyRing, forge: Forge, clock: Clock
+) -> None:
+    """Tokens nobody presents after their exp leave the cache as new tokens come in,
+    a few per insert (no insert scans the whole cache: issue 13)."""
+    gate = make_gate(ring, "final", clock=clock, cache_size=100)
+    for _ in range(6):
+        gate.resolve(forge.token(forge.claims(iat=int(clock.now), exp=int(clock.now) + 60)))
+    clock.advance(60 + LEEWAY + 1)
+    now = int(clock.now)
+    fresh = [forge.token(forge.claims(iat=now, exp=now + 3600)) for _ in range(3)]
+    for token in fresh:
+        gate.resolve(token)
+    assert set(gate._cache) == set(fresh)
+
+
 def test_cache_survives_concurrent_eviction(ring: KeyRing, forge: Forge) -> None:
     """Threads resolving many tokens through a full cache never see an exception."""
     gate = make_gate(ring, "final", cache_size=50)
