@@ -17,7 +17,11 @@ under one percent there.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -157,22 +161,27 @@ async def measure(cases: dict[str, tuple[ASGIApp, str]]) -> dict[str, list[float
     return times
 
 
+def build_cases(state: Path, keys: Path, stack: ExitStack) -> dict[str, tuple[ASGIApp, str]]:
+    """The four apps and the token each case presents (keys: an existing key folder)."""
+    store: dict[str, Any] = {}
+    opaque = secrets.token_urlsafe(32)
+    store[opaque] = {"client_id": "client", "sub": "alice"}
+    hybrid, hybrid_jwt = migrated_app(store, "hybrid", state / "hybrid", keys, stack)
+    final, final_jwt = migrated_app(store, "final", state / "final", keys, stack)
+    return {
+        "legacy, opaque": (legacy_app(store), opaque),
+        "hybrid, JWT": (hybrid, hybrid_jwt),
+        "hybrid, opaque": (hybrid, opaque),
+        "final, JWT": (final, final_jwt),
+    }
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-path-") as tmp, ExitStack() as stack:
         state = Path(tmp)
         KeyFolder(state / "keys").generate()
-        store: dict[str, Any] = {}
-        opaque = secrets.token_urlsafe(32)
-        store[opaque] = {"client_id": "client", "sub": "alice"}
-        hybrid, hybrid_jwt = migrated_app(store, "hybrid", state / "hybrid", state / "keys", stack)
-        final, final_jwt = migrated_app(store, "final", state / "final", state / "keys", stack)
-        cases: dict[str, tuple[ASGIApp, str]] = {
-            "legacy, opaque": (legacy_app(store), opaque),
-            "hybrid, JWT": (hybrid, hybrid_jwt),
-            "hybrid, opaque": (hybrid, opaque),
-            "final, JWT": (final, final_jwt),
-        }
-        times = asyncio.run(measure(cases))
+        times = asyncio.run(measure(build_cases(state, state / "keys", stack)))
+        counted = instruction_counts(state / "keys")
     legacy = min(times["legacy, opaque"])
     print(
         f"request path: POST /mcp through a sample-shaped Starlette app, direct ASGI calls, "
@@ -181,7 +190,79 @@ def main() -> None:
     for name, values in times.items():
         best = min(values)
         print(f"  {name:<16} {best:8.1f} us/request  legacy {best - legacy:+6.1f} us")
+    print(counted)
+
+
+# -- instructions per request, counted by callgrind --------------------------------------
+# CPU time moves by +-15 us a request between runs of the same code on a quiet machine;
+# an instruction count does not (the same total twice, whatever else the machine does).
+# Each case runs in a child under callgrind twice, with no and with COUNTED requests after
+# the same set-up (the same key folder, so the same RSA key): the difference is the cost of
+# COUNTED requests. User-space instructions only: the kernel's share is not counted.
+
+COUNTED = 500
+BASELINE_INSTRUCTIONS = {"hybrid, JWT": 59.5, "hybrid, opaque": 54.3, "final, JWT": 47.7}
+
+
+def instruction_counts(keys: Path) -> str:
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return "  (valgrind is not installed: instruction counts skipped; apt-get install valgrind)"
+    per_request = {name: _instructions(valgrind, keys, name) for name in CASES}
+    legacy = per_request["legacy, opaque"]
+    lines = [f"  instructions per request (callgrind, {COUNTED} requests a case, user space):"]
+    for name, count in per_request.items():
+        was = BASELINE_INSTRUCTIONS.get(name)
+        before = f" (was +{was:.1f}k before issue 13's last changes)" if was else ""
+        lines.append(
+            f"  {name:<16} {count / 1000:8.1f}k  legacy {(count - legacy) / 1000:+6.1f}k{before}"
+        )
+    return "\n".join(lines)
+
+
+CASES = ("legacy, opaque", "hybrid, JWT", "hybrid, opaque", "final, JWT")
+
+
+def _instructions(valgrind: str, keys: Path, case: str) -> float:
+    totals = []
+    for requests in (0, COUNTED):
+        with tempfile.TemporaryDirectory(prefix="bench-path-cg-") as tmp:
+            out = Path(tmp) / "callgrind.out"
+            subprocess.run(
+                [valgrind, "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
+                 "-m", "benchmarks.bench_request_path", "--one", str(keys), case, str(requests)],
+                env={**os.environ, "PYTHONHASHSEED": "0"}, cwd=Path(__file__).parent.parent,
+                check=True, capture_output=True,
+            )  # fmt: skip
+            totals.append(_total(out.read_text(encoding="utf-8", errors="replace")))
+    return (totals[1] - totals[0]) / COUNTED
+
+
+def _total(report: str) -> int:
+    for line in report.splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise RuntimeError("callgrind wrote no total")
+
+
+def one_case(keys: Path, case: str, requests: int) -> None:
+    """The child's work: every case's set-up, then ``requests`` calls of one case."""
+    with tempfile.TemporaryDirectory(prefix="bench-path-one-") as tmp, ExitStack() as stack:
+        cases = build_cases(Path(tmp), keys, stack)
+
+        async def run() -> None:
+            for app, token in cases.values():
+                for _ in range(3):  # warm: first calls build caches
+                    await call(app, token)
+            app, token = cases[case]
+            for _ in range(requests):
+                await call(app, token)
+
+        asyncio.run(run())
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--one"]:
+        one_case(Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+    else:
+        main()

@@ -35,8 +35,8 @@ def imported_names(module: cst.Module) -> dict[str, str]:
     return dict(names)
 
 
-# (module, its imports): nodes are neither weakly referable nor hashed by identity, so one
-# slot, compared with `is`, stands for a cache; it holds one tree at most.
+# (module, its imports): one slot, compared with `is` (nodes cannot be weakly referenced),
+# so it holds one tree at most; the scan asks about one module at a time.
 _last_imports: tuple[cst.Module | None, dict[str, str]] = (None, {})
 
 

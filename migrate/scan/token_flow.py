@@ -139,7 +139,8 @@ class TokenFlow:
         self._random: dict[str, bool] = {}
         self._busy: set[tuple[int, str]] = set()  # local names being followed (x = f(x))
         self._entered: dict[str, set[int]] = {}  # function -> the traced calls of it
-        # id(scope) -> (scope, name -> its bindings): nodes hash by value, not identity.
+        # id(scope) -> (scope, name -> its bindings): keyed by id, as the node index is
+        # (a node's own __hash__ is a Python call).
         self._scopes: dict[int, tuple[cst.CSTNode, dict[str, list[Binding]]]] = {}
 
     def _bound(self, scope: cst.CSTNode, name: str) -> list[Binding]:
