@@ -153,10 +153,13 @@ def rows_for(spec: ServerSpec, copies: dict[str, Copy], http: httpx.Client) -> l
 def measure_rounds(rows: Sequence[Row], options: Options) -> None:
     """Each round measures every row once, quiet and (when asked) beside a busy loop."""
     measured = [row for row in rows if row.target is not None]
-    for _ in range(options.rounds):
+    for index in range(options.rounds):
+        # Each round starts one row further on: the machine drifts within a round too, and
+        # the A/A row must not always be the one measured right after legacy.
+        turn = index % len(measured)
         for loaded in (False, True) if options.cpu_load else (False,):
             with loadgen.cpu_load(loaded):
-                for row in measured:
+                for row in measured[turn:] + measured[:turn]:
                     assert row.target is not None
                     options.generator(row.target, options.warmup)
                     before = process_cpu(row.pid)

@@ -24,7 +24,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 log = logging.getLogger("oauth_migration.denylist")
@@ -72,7 +72,8 @@ class Denylist:
         self._clock = clock
         self._path = Path(path) if path is not None else None
         self._next_check = 0.0
-        self._next_purge = clock() + PURGE_SECONDS
+        self._next_purge = clock() + PURGE_SECONDS  # memory
+        self._next_file_purge = self._next_purge  # the file's rows (by whoever writes)
         self._seen_rowid = 0
         if self._path is not None:
             self._load()
@@ -90,27 +91,50 @@ class Denylist:
 
     def add(self, jti: str, exp: float) -> None:
         with self._lock:
-            self._until[jti] = max(exp, self._until.get(jti, exp))
-            self._track([(self._until[jti], jti)])
-            purge = self._purge_due()
+            self._hold([(jti, exp)])
+            self._purge_due()
+            purge = self._file_purge_due()
         if self._path is not None:
             self._store(jti, exp, purge)
 
     # -- in memory -----------------------------------------------------------------------
 
-    def _track(self, pairs: list[tuple[float, str]]) -> None:
-        """With the lock held: note ``(exp, jti)`` pairs just written to the dict."""
-        heap = self._expiries
-        if len(pairs) > len(heap):  # a load at start: one heapify, not a push each
-            heap.extend(pairs)
-            heapq.heapify(heap)
+    def _hold(self, entries: Iterable[tuple[str, float]]) -> None:
+        """With the lock held: each ``(jti, exp)`` into the dict, its exp never lowered
+        (the longest any source asked for stands); only a change goes onto the heap, so a
+        worker reading its own rows back, or a full reload of what it holds, adds nothing."""
+        until, changed = self._until, []
+        for jti, exp in entries:
+            held = until.get(jti)
+            if held is None or exp > held:
+                changed.append((exp, jti))
+        if not changed:
             return
-        for pair in pairs:
-            heapq.heappush(heap, pair)
+        until.update({jti: exp for exp, jti in changed})
+        heap = self._expiries
+        if len(changed) > len(heap):  # a load at start: one heapify, not a push each
+            heap.extend(changed)
+            heapq.heapify(heap)
+        else:
+            for pair in changed:
+                heapq.heappush(heap, pair)
+        if len(heap) > 2 * len(until) + 1024:  # stale pairs of extended entries: rebuild
+            self._expiries = [(exp, jti) for jti, exp in until.items()]
+            heapq.heapify(self._expiries)
+
+    def _file_purge_due(self) -> bool:
+        """With the lock held: whether this write should also purge the file's expired
+        rows (once per PURGE_SECONDS; the index on exp makes it cost what it deletes)."""
+        now = self._clock()
+        if now < self._next_file_purge:
+            return False
+        self._next_file_purge = now + PURGE_SECONDS
+        return True
 
     def _purge_due(self) -> bool:
-        """With the lock held: drop expired entries once per PURGE_SECONDS, at most
-        PURGE_BATCH of them (the rest at the next add or reload); True if it ran."""
+        """With the lock held: drop expired entries from memory once per PURGE_SECONDS,
+        at most PURGE_BATCH of them (the rest at the next add or reload); True if it ran.
+        Adds and reloads both call it: most workers only read."""
         now = self._clock()
         if now < self._next_purge:
             return False
@@ -153,8 +177,8 @@ class Denylist:
         now = self._clock()
         fresh = {str(jti): float(exp) for _, jti, exp in rows if float(exp) > now}
         with self._lock:
-            self._until.update(fresh)
-            self._track([(exp, jti) for jti, exp in fresh.items()])
+            self._hold(fresh.items())
+            self._purge_due()
             self._seen_rowid = max(self._seen_rowid, int(rows[-1][0]))
 
     # -- the file ------------------------------------------------------------------------

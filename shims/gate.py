@@ -314,8 +314,9 @@ class TokenGate(Generic[R]):
         Called with ``_cache_lock`` held."""
         now = self.verifier.clock() - self.verifier.leeway
         for _ in range(2):
-            oldest = next(iter(self._cache))
-            if self._cache[oldest].exp > now:
+            # None once empty: the token just inserted may itself have expired meanwhile.
+            oldest = next(iter(self._cache), None)
+            if oldest is None or self._cache[oldest].exp > now:
                 return
             self._drop(oldest)
 

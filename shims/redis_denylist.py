@@ -135,9 +135,8 @@ class RedisDenylist(Denylist):
         and retried by the poller (logged: until then other replicas do not see it)."""
         self._ensure_poller()
         with self._lock:
-            self._until[jti] = max(exp, self._until.get(jti, exp))
+            self._hold([(jti, exp)])
             self._pending[jti] = self._until[jti]
-            self._track([(self._until[jti], jti)])
         if self.available:
             self._flush_pending()
         if jti in self._pending_snapshot():
@@ -188,9 +187,7 @@ class RedisDenylist(Denylist):
         remote = dict(self._scan())
         now = self._clock()
         with self._lock:
-            live = {j: e for j, e in remote.items() if e > now}
-            self._until.update(live)
-            self._track([(e, j) for j, e in live.items()])
+            self._hold((j, e) for j, e in remote.items() if e > now)
             lost = {j: e for j, e in self._until.items() if j not in remote and e > now}
         if lost:
             self._write(lost)
@@ -222,9 +219,7 @@ class RedisDenylist(Denylist):
                 for _, fields in entries:
                     exp = float(fields["exp"])
                     if exp > now:
-                        jti = fields["jti"]
-                        self._until[jti] = max(exp, self._until.get(jti, exp))
-                        self._track([(self._until[jti], jti)])
+                        self._hold([(fields["jti"], exp)])
             if entries:
                 self._last_id = entries[-1][0]
             if len(entries) < _BATCH:

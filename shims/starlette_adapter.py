@@ -327,13 +327,13 @@ class ChallengeFix:
         self.resource_metadata = resource_metadata
         self.prefix = prefix.rstrip("/")
 
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        # Not `async def`: the inner app's own awaitable is handed back, so this layer adds
-        # no coroutine to the chain every suspension of the request resumes through (one
-        # frame per await of the MCP handler, issue 13). It is only ever called by the
-        # Starlette middleware stack, which awaits what it gets; servers never see it.
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # `async def`, though handing back the inner app's awaitable would save a coroutine
+        # frame a request: middleware added after the install (OpenTelemetry's, through
+        # asgiref's guarantee_single_callable) and uvicorn tell ASGI 3 from ASGI 2 by it.
         if scope["type"] != "http" or not _under(scope["path"], self.prefix):
-            return self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
 
         async def fixed(message: Message) -> None:
             # Only a 401 is looked at, so a request that passes pays one comparison here.
@@ -343,7 +343,7 @@ class ChallengeFix:
                 message["headers"] = self._fix(headers, _bearer_presented(scope))
             await send(message)
 
-        return self.app(scope, receive, fixed)
+        await self.app(scope, receive, fixed)
 
     def _fix(
         self, headers: list[tuple[bytes, bytes]], presented: bool

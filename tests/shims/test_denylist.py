@@ -200,3 +200,41 @@ def test_entries_loaded_from_the_file_are_purged_too(path: Path) -> None:
     clock.advance(module.PURGE_SECONDS + 1)
     reader.add("mine", clock.now + 100)
     assert "theirs" not in reader._until
+
+
+def test_reading_back_what_is_held_adds_nothing_to_the_heap(path: Path) -> None:
+    """A worker reading its own rows back (and a full reload of what it holds) pushes no
+    pair: the heap of expiries grows with changes only, not with every read."""
+    clock = Clock()
+    worker = Denylist(clock=clock, path=path)
+    for i in range(20):
+        worker.add(f"mine-{i}", clock.now + 100)
+    before = len(worker._expiries)
+    _due(worker)._load()
+    worker._hold([(f"mine-{i}", clock.now + 100) for i in range(20)])
+    assert len(worker._expiries) == before == 20
+
+
+def test_a_worker_that_only_reads_drops_expired_entries(path: Path) -> None:
+    """Most workers never revoke: their reloads purge memory too."""
+    clock = Clock()
+    writer, reader = Denylist(clock=clock, path=path), Denylist(clock=clock, path=path)
+    writer.add("brief", clock.now + 5)
+    assert "brief" in _due(reader)
+    clock.advance(module.PURGE_SECONDS + 1)
+    writer.add("later", clock.now + 100)
+    assert "later" in _due(reader)
+    assert "brief" not in reader._until
+
+
+def test_a_reload_never_shortens_a_revocation_held_in_memory(path: Path) -> None:
+    """The longest exp any source gave stands: a row read with an earlier exp (an own
+    write that failed, another worker's shorter one) does not cut it short."""
+    clock = Clock()
+    worker = Denylist(clock=clock, path=path)
+    worker._hold([("jti-1", clock.now + 500)])
+    Denylist(clock=clock, path=path).add("jti-1", clock.now + 50)
+    _due(worker)._load()
+    clock.advance(module.PURGE_SECONDS + 60)
+    worker._purge_due()
+    assert "jti-1" in worker

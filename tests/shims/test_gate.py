@@ -332,6 +332,36 @@ def test_expired_entries_leave_a_cache_that_is_not_full(
     assert set(gate._cache) == set(fresh)
 
 
+class JumpingClock:
+    """Gives ``now`` to the verifier, then an hour later to everything after it: the token
+    expires between its verification and its insert into the cache."""
+
+    def __init__(self, now: float) -> None:
+        self.now, self.later = now, now + 3600
+        self.calls_left: int | None = None  # None: not armed yet (set-up reads the clock)
+
+    def __call__(self) -> float:
+        if self.calls_left is None or self.calls_left > 0:
+            if self.calls_left is not None:
+                self.calls_left -= 1
+            return self.now
+        return self.later
+
+
+def test_a_token_that_expires_on_its_way_into_an_empty_cache_is_no_error(
+    ring: KeyRing, forge: Forge
+) -> None:
+    """The insert finds only an expired entry, its own, and drops it: no StopIteration
+    (a 500, or a silent stop in a generator) from the empty cache."""
+    now = time.time()
+    clock = JumpingClock(now)
+    gate = make_gate(ring, "final", clock=clock)
+    token = forge.token(forge.claims(iat=int(now), exp=int(now) + 60))
+    clock.calls_left = 1  # the verifier's read
+    assert gate.resolve(token) is not UNKNOWN
+    assert gate._cache == {}
+
+
 def test_cache_survives_concurrent_eviction(ring: KeyRing, forge: Forge) -> None:
     """Threads resolving many tokens through a full cache never see an exception."""
     gate = make_gate(ring, "final", cache_size=50)

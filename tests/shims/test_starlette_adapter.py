@@ -10,15 +10,17 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from shims.keys import KeyRing
 from shims.runtime import OAuthMigration
-from shims.starlette_adapter import BearerGuard
+from shims.starlette_adapter import BearerGuard, ChallengeFix
 from tests.support.inproc_server import serve_asgi
 
 from .adapter_contract import AdapterContract, Serve
@@ -143,3 +145,19 @@ def test_finding_13_a_chunked_body_over_the_cap_is_413_once_the_cap_is_read(
     with serve_starlette(make_migration(ring)) as base_url:
         status = _raw_post(base_url, head, chunks)
     assert status.split(b" ")[1] == b"413"
+
+
+def test_the_challenge_fix_is_an_asgi3_app_to_whoever_asks() -> None:
+    """uvicorn, and middleware added after the install (asgiref's guarantee_single_callable
+    in OpenTelemetry's), tell ASGI 3 from ASGI 2 by `async def`: taken for ASGI 2, every
+    request through the challenge fix would fail with a 500 and no challenge."""
+
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        return None
+
+    config = uvicorn.Config(
+        ChallengeFix(inner, "http://127.0.0.1/.well-known/oauth-protected-resource/mcp"),
+        lifespan="off",
+    )
+    config.load()
+    assert config.interface == "asgi3"
