@@ -147,18 +147,29 @@ def _growth(series: str, span: str) -> str:
     return f"((({series}) - ({series} offset {span})) or ({series}))"
 
 
+def _api(url: str, path: str, params: dict[str, str]) -> Any:
+    """The ``data`` of one Prometheus HTTP API answer; StatusError when there is none."""
+    address = url.rstrip("/") + path + "?" + urllib.parse.urlencode(params)
+    try:
+        with urllib.request.urlopen(address, timeout=10) as response:
+            body = json.load(response)
+    except (OSError, ValueError) as problem:
+        raise StatusError(f"Prometheus at {url}: {problem}") from None
+    if body.get("status") != "success":
+        raise StatusError(f"Prometheus at {url}: {body.get('error', 'query failed')}")
+    return body["data"]
+
+
 def prometheus_evidence(url: str) -> Evidence:
     def query(expression: str) -> list[dict[str, Any]]:
-        address = url.rstrip("/") + "/api/v1/query?" + urllib.parse.urlencode({"query": expression})
-        try:
-            with urllib.request.urlopen(address, timeout=10) as response:
-                body = json.load(response)
-        except (OSError, ValueError) as problem:
-            raise StatusError(f"Prometheus at {url}: {problem}") from None
-        if body.get("status") != "success":
-            raise StatusError(f"Prometheus at {url}: {body.get('error', 'query failed')}")
-        result: list[dict[str, Any]] = body["data"]["result"]
+        result: list[dict[str, Any]] = _api(url, "/api/v1/query", {"query": expression})["result"]
         return result
+
+    def targets() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = _api(url, "/api/v1/targets", {"state": "active"}).get(
+            "activeTargets", []
+        )
+        return found
 
     def scalar(expression: str) -> float | None:
         rows = query(expression)
@@ -173,7 +184,7 @@ def prometheus_evidence(url: str) -> Evidence:
         }
 
     clients = query("sum by (client_id) " + _growth(OPAQUE_BY_CLIENT, "1d"))
-    scraped, hybrid = fleet_counts(query)
+    scraped, hybrid = fleet_counts(query, targets)
     return Evidence(
         scalar("min(oauth_migrate_started_timestamp_seconds)"),
         scalar("max(oauth_migrate_last_opaque_minted_timestamp_seconds)"),
@@ -196,18 +207,24 @@ STARTED = "oauth_migrate_started_timestamp_seconds"
 READER = "oauth_migrate_reader_info"
 
 
-def fleet_counts(query: Callable[[str], list[dict[str, Any]]]) -> tuple[int, int]:
+def fleet_counts(
+    query: Callable[[str], list[dict[str, Any]]],
+    targets: Callable[[], list[dict[str, Any]]] = list,
+) -> tuple[int, int]:
     """(targets Prometheus scrapes in the jobs where a replica reports, replicas among them
     reporting the hybrid reader). A target down or on the legacy code counts in the first
-    only: its ``up`` is there, its reader is not."""
+    only: its ``up`` is there, its reader is not. A target not scraped yet has no ``up``
+    at all (a replica just added, or its first scrape still to come): the active targets
+    Prometheus lists count it, so the fleet is not ready before every one has reported."""
     jobs = sorted({r["metric"].get("job", "") for r in query(f"count by (job) ({STARTED})")})
     if not jobs:
         return 0, 0
     chosen = "|".join(re.escape(job) for job in jobs)
     scraped = query(f'count(up{{job=~"{chosen}"}})')
     hybrid = query(f'count({READER}{{mode="hybrid",job=~"{chosen}"}} == 1)')
+    listed = sum(1 for t in targets() if t.get("labels", {}).get("job") in jobs)
     return (
-        round(float(scraped[0]["value"][1])) if scraped else 0,
+        max(round(float(scraped[0]["value"][1])) if scraped else 0, listed),
         round(float(hybrid[0]["value"][1])) if hybrid else 0,
     )
 

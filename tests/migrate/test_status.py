@@ -23,6 +23,7 @@ from migrate.status import (
     WINDOW,
     Evidence,
     StatusError,
+    fleet_counts,
     now,
     status,
     verdict,
@@ -372,3 +373,40 @@ def test_status_of_a_migrated_sample(tmp_path: Path) -> None:
     answer = json.loads(result.stdout)
     assert answer["lifetime"] == LIFETIME
     assert answer["earliest"] == started + LIFETIME + SKEW
+
+
+# -- the fleet: a target Prometheus lists but has not scraped yet -----------------------
+# A real Prometheus cannot be held deterministically between a target's listing and its
+# first scrape, so its two answers are given here as the API gives them (a target never
+# scraped is in /api/v1/targets with health "unknown", and has no `up` series yet).
+
+
+def _answers(up: int, hybrid: int) -> dict[str, list[dict[str, object]]]:
+    return {
+        "count by (job) (oauth_migrate_started_timestamp_seconds)": [
+            {"metric": {"job": "mcp"}, "value": [0, "2"]}
+        ],
+        'count(up{job=~"mcp"})': [{"metric": {}, "value": [0, str(up)]}],
+        'count(oauth_migrate_reader_info{mode="hybrid",job=~"mcp"} == 1)': [
+            {"metric": {}, "value": [0, str(hybrid)]}
+        ],
+    }
+
+
+def test_a_target_not_scraped_yet_keeps_the_fleet_not_ready() -> None:
+    """Three targets listed, two scraped and both hybrid: the third (still on the legacy
+    code, maybe) counts, so status cannot call the fleet ready before it reports."""
+    answers = _answers(up=2, hybrid=2)
+    listed = [
+        {"labels": {"job": "mcp", "instance": f"h{n}:80"}, "health": health}
+        for n, health in enumerate(["up", "up", "unknown"])
+    ]
+    assert fleet_counts(answers.__getitem__, lambda: listed) == (3, 2)
+
+
+def test_targets_of_other_jobs_are_not_counted() -> None:
+    answers = _answers(up=2, hybrid=2)
+    listed = [{"labels": {"job": "mcp"}, "health": "up"}] * 2 + [
+        {"labels": {"job": "node"}, "health": "unknown"}
+    ]
+    assert fleet_counts(answers.__getitem__, lambda: listed) == (2, 2)
