@@ -32,7 +32,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from types import BuiltinFunctionType, FunctionType
+from types import AsyncGeneratorType, BuiltinFunctionType, FunctionType, GeneratorType
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from .client_probe import PROBE_PREFIX
@@ -216,10 +216,10 @@ class TokenGate(Generic[R]):
         if verified is None:
             if self.mode == "final":
                 return self._reject("opaque", "opaque_refused", unknown)
-            record = await _maybe_await(self._lookup(legacy)(token))
+            record = refuse_generator(await _maybe_await(self._lookup(legacy)(token)))
             return self._accept_opaque(token, record, unknown)
         if self.liveness == "legacy":
-            record = await _maybe_await(self._lookup(legacy)(token))
+            record = refuse_generator(await _maybe_await(self._lookup(legacy)(token)))
             return self._accept_live(verified, record, unknown)
         return self._accept_jwt(verified, record)
 
@@ -345,13 +345,15 @@ class TokenGate(Generic[R]):
             log.error(ASYNC_LOOKUP_ERROR)
             return _ASYNC
         found = lookup(token)
-        if type(found) not in _PLAIN_RECORDS and inspect.isawaitable(found):
+        if type(found) in _PLAIN_RECORDS:
+            return found
+        if inspect.isawaitable(found):
             close = getattr(found, "close", None)
             if callable(close):
                 close()  # never awaited: closed so it neither runs nor warns
             log.error(ASYNC_LOOKUP_ERROR)
             return _ASYNC
-        return found
+        return refuse_generator(found)
 
     def _reject(self, kind: Literal["jwt", "opaque"], reason: str, unknown: Any) -> Any:
         self.metrics.validation(kind, "rejected", reason)
@@ -406,6 +408,20 @@ def _async_function(lookup: Callable[..., Any]) -> bool:
     if kind is BuiltinFunctionType:  # dict.get of a store, say: never a coroutine function
         return False
     return inspect.iscoroutinefunction(lookup)
+
+
+GENERATOR_LOOKUP_ERROR = (
+    "the legacy lookup gave a generator, not a record: the gate refuses the token"
+)
+
+
+def refuse_generator(found: Any) -> Any:
+    """``found``, or None for a generator (sync or async) a lookup written with ``yield``
+    gives: never None, so taken for a record it would let every token in."""
+    if isinstance(found, GeneratorType | AsyncGeneratorType):
+        log.error(GENERATOR_LOOKUP_ERROR)
+        return None
+    return found
 
 
 async def _maybe_await(value: Awaitable[Any] | Any) -> Any:

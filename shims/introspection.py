@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
-from .gate import TokenGate, client_id_of, field_of
+from .gate import TokenGate, client_id_of, field_of, refuse_generator
 from .minting import scope_string
 from .verifier import TokenRejected, VerifiedToken, looks_like_jwt
 
@@ -222,7 +222,7 @@ class Introspector:
                 _discard(record)
                 log.error("the legacy lookup is async: introspect through handle_async")
                 return dict(INACTIVE)
-            return self._answer(verified, wanted, record)
+            return self._answer(verified, wanted, refuse_generator(record))
         except TokenRejected:
             pass
         except Exception:  # a broken legacy lookup must not turn into a 500 or a leak
@@ -236,7 +236,7 @@ class Introspector:
             if inspect.isawaitable(record):
                 record = await record
                 record = None if record is self.gate.unknown else record
-            return self._answer(verified, wanted, record)
+            return self._answer(verified, wanted, refuse_generator(record))
         except TokenRejected:
             pass
         except Exception:

@@ -611,3 +611,35 @@ def test_final_a_token_that_is_not_a_string_gets_the_unknown_answer(
     gate = make_gate(ring, "final")
     assert gate.resolve(token) is UNKNOWN
     assert asyncio.run(gate.resolve_async(token)) is UNKNOWN
+
+
+# -- a lookup written with `yield` (the review of issue 13) -------------------------------
+
+
+async def _async_generator_lookup(token: str) -> Any:
+    yield LEGACY_RECORD
+
+
+def _generator_lookup(token: str) -> Any:
+    yield LEGACY_RECORD
+
+
+@pytest.mark.parametrize("lookup", [_async_generator_lookup, _generator_lookup])
+def test_a_generator_from_the_lookup_is_not_a_record(ring: KeyRing, lookup: Any) -> None:
+    """A generator is never None: taken for a record it would let any token in."""
+    gate = make_gate(ring, "hybrid")
+    assert gate.resolve("made-up-token", legacy=lambda t: lookup(t)) is None
+
+
+@pytest.mark.parametrize("lookup", [_async_generator_lookup, _generator_lookup])
+def test_async_resolve_refuses_a_generator_from_the_lookup(ring: KeyRing, lookup: Any) -> None:
+    gate = make_gate(ring, "hybrid")
+    assert asyncio.run(gate.resolve_async("made-up-token", legacy=lambda t: lookup(t))) is None
+
+
+@pytest.mark.parametrize("lookup", [_async_generator_lookup, _generator_lookup])
+def test_a_live_jwt_is_refused_when_the_lookup_gives_a_generator(
+    ring: KeyRing, forge: Forge, lookup: Any
+) -> None:
+    gate = make_gate(ring, "hybrid", liveness="legacy")
+    assert gate.resolve(forge.valid(), legacy=lambda t: lookup(t)) is None

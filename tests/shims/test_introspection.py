@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import sqlite3
@@ -455,3 +456,18 @@ def test_finding_8_a_false_revoked_flag_keeps_an_opaque_token_active(
     """A legacy record with a false `revoked` flag (0, None, False, "false") stays active."""
     store = LegacyStore({"opaque-1": {"sub": "user-9", "revoked": flag}})
     assert _introspector(ring, "hybrid", store=store).introspect("opaque-1")["active"] is True
+
+
+def _generator_lookup(token: str) -> Iterator[dict[str, str]]:
+    yield {"sub": "user-1", "client_id": CLIENT_ID}
+
+
+def test_a_lookup_that_gives_a_generator_makes_no_token_active(ring: KeyRing) -> None:
+    """A generator is never None: taken for a record, every made-up token would be active."""
+    introspector = _introspector(ring, "hybrid", legacy_lookup=_generator_lookup)
+    assert introspector.introspect("made-up-token") == INACTIVE
+
+
+def test_async_introspection_refuses_a_generator_from_the_lookup(ring: KeyRing) -> None:
+    introspector = _introspector(ring, "hybrid", legacy_lookup=_generator_lookup)
+    assert asyncio.run(introspector.introspect_async("made-up-token")) == INACTIVE
