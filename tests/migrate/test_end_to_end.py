@@ -10,7 +10,6 @@ then check the migrated server over real HTTP, the way clients and resource serv
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -329,26 +328,11 @@ def _introspect_at_restart(
                 http, metadata, legacy.tokens.access_token, legacy.client
             )
             _, tokens = flow.obtain_tokens(legacy.client, resource=base_url + mcp_path)
-            answers["jwt"] = _introspect_new(http, metadata, tokens.access_token, legacy.client)
+            answers["jwt"] = _introspect(http, metadata, tokens.access_token, legacy.client)
         except (AssertionError, httpx.HTTPError) as problem:
             for kind in ("opaque", "jwt"):
                 answers.setdefault(kind, f"{type(problem).__name__}: {problem}")
     return answers
-
-
-def _introspect_new(
-    http: httpx.Client, metadata: dict[str, Any], token: str, client: RegisteredClient
-) -> httpx.Response:
-    """Introspect a token just minted, giving the server a second to commit its row: a
-    server whose per-request connection commits after the response is sent (FastAPI runs
-    a yield dependency's teardown then: fastapi_depends_db) has the same race for its own
-    tokens at /mcp, before and after the migration (the hybrid gate reads that row)."""
-    deadline = time.monotonic() + 1.0
-    while True:
-        answer = _introspect(http, metadata, token, client)
-        if answer.status_code != 200 or answer.json().get("active") or time.monotonic() > deadline:
-            return answer
-        time.sleep(0.05)
 
 
 @pytest.fixture
