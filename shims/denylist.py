@@ -103,14 +103,15 @@ class Denylist:
         """With the lock held: each ``(jti, exp)`` into the dict, its exp never lowered
         (the longest any source asked for stands); only a change goes onto the heap, so a
         worker reading its own rows back, or a full reload of what it holds, adds nothing."""
-        until, changed = self._until, []
+        until, raised = self._until, dict[str, float]()
         for jti, exp in entries:
-            held = until.get(jti)
+            held = raised.get(jti, until.get(jti))  # a jti twice in one batch: the later
             if held is None or exp > held:
-                changed.append((exp, jti))
-        if not changed:
+                raised[jti] = exp
+        if not raised:
             return
-        until.update({jti: exp for exp, jti in changed})
+        until.update(raised)
+        changed = [(exp, jti) for jti, exp in raised.items()]
         heap = self._expiries
         if len(changed) > len(heap):  # a load at start: one heapify, not a push each
             heap.extend(changed)
@@ -131,24 +132,23 @@ class Denylist:
         self._next_file_purge = now + PURGE_SECONDS
         return True
 
-    def _purge_due(self) -> bool:
+    def _purge_due(self) -> None:
         """With the lock held: drop expired entries from memory once per PURGE_SECONDS,
-        at most PURGE_BATCH of them (the rest at the next add or reload); True if it ran.
-        Adds and reloads both call it: most workers only read."""
+        at most PURGE_BATCH of them (the rest at the next add or reload). Adds and
+        reloads both call it: most workers only read."""
         now = self._clock()
         if now < self._next_purge:
-            return False
+            return
         self._next_purge = now + PURGE_SECONDS
         heap = self._expiries
         for _ in range(PURGE_BATCH):
             if not heap or heap[0][0] > now:
-                return True
+                return
             _, jti = heapq.heappop(heap)
             if self._until.get(jti, math.inf) <= now:
                 del self._until[jti]
         if heap and heap[0][0] <= now:
             self._next_purge = now  # a backlog: the next call goes on with it
-        return True
 
     def _maybe_reload(self) -> None:
         # Other workers sharing the file revoke too: look for new rows at most once a
